@@ -50,6 +50,10 @@ struct key_value {
 };
 
 constexpr int k_max_dims = 4;
+// Limits the reader enforces (and the writer checks, so it never writes what cannot be read).
+constexpr uint64_t k_max_key_bytes = 64 * 1024;
+constexpr uint64_t k_max_tensor_name_bytes = 1024;  // llama.cpp allows 63; lenient but bounded
+constexpr int k_max_array_depth = 8;                // arrays of arrays of ...
 
 struct tensor_info {
   std::string name;
@@ -132,10 +136,19 @@ class writer {
   void add_tensor_lazy(std::string name, ggml_type type, std::vector<int64_t> ne,
                        std::function<void(std::vector<uint8_t>& out)> fill);
   // Writes to `path` via a temporary file renamed into place; clear error on a full disk.
+  // Invalid values or tensors (bad shape, wrong data size) are reported as errors too.
   status write_file(const std::string& path) const;
+  // Same bytes as write_file; throws std::invalid_argument where write_file returns an error.
   std::vector<uint8_t> to_bytes() const;
 
  private:
+  using sink = std::function<status(const uint8_t* bytes, size_t n)>;
+  void put(std::string key, value v);  // replaces an existing key in place
+  // Validates everything but lazy tensor sizes; encodes header, kv and tensor infos (padded)
+  // and each tensor's unpadded byte size.
+  status encode_meta(std::vector<uint8_t>& out, std::vector<uint64_t>& sizes) const;
+  status emit(const sink& out) const;  // streams the file one tensor at a time
+
   std::vector<key_value> kv_;
   struct pending_tensor {
     std::string name;

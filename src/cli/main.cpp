@@ -1,0 +1,23 @@
+// pocketlm entry point: dispatches to the verb subcommands registered in verbs.h.
+#include <cstdio>
+#include <exception>
+
+#include "cli/verbs.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"pocketlm: run GGUF language models on CPU"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "pocketlm 0.1.0");
+  int exit_code = 0;
+  pocketlm::cli::register_eval(app, exit_code);
+  pocketlm::cli::register_quantize(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,0 +1,57 @@
+// Scalar reference implementations of the element-wise operations in kernels.h. They mirror
+// ggml's float order of operations (e.g. RoPE's running theta product) to stay close to llama.cpp.
+#include <cmath>
+
+#include "kernels/kernels.h"
+
+namespace pocketlm::kernels {
+
+void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  double sum = 0.0;  // ggml accumulates the mean of squares in double (ggml_float)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+void softmax(float* x, int64_t n) {
+  float max_v = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) max_v = std::max(max_v, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_v);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void rope(float* x, int n_head, int head_dim, int64_t pos, const rope_params& p) {
+  // theta_i = pos * base^(-2i/n_rot), computed as a running product like ggml's rope kernel.
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+  const int half = p.n_rot / 2;
+  for (int h = 0; h < n_head; ++h) {
+    float* v = x + static_cast<int64_t>(h) * head_dim;
+    float theta = static_cast<float>(pos);
+    for (int i = 0; i < half; ++i) {
+      const float t = p.freq_factors ? theta / p.freq_factors[i] : theta;
+      const float c = std::cos(t);
+      const float s = std::sin(t);
+      const int a = p.mode == rope_mode::normal ? 2 * i : i;
+      const int b = p.mode == rope_mode::normal ? 2 * i + 1 : i + half;
+      const float x0 = v[a];
+      const float x1 = v[b];
+      v[a] = x0 * c - x1 * s;
+      v[b] = x0 * s + x1 * c;
+      theta *= theta_scale;
+    }
+  }
+}
+
+}  // namespace pocketlm::kernels

@@ -1,0 +1,49 @@
+// runtime/: owns generation: sampling, sessions that reuse the KV prefix, the generate loop.
+// May call model/, tokenizer/ and chat/; called by cli/ and server/.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace pocketlm {
+
+// Ollama's defaults. temperature <= 0 means greedy.
+struct sampler_params {
+  float temperature = 0.8f;
+  int top_k = 40;            // <= 0: off
+  float top_p = 0.9f;        // >= 1: off
+  float min_p = 0.0f;        // <= 0: off
+  float repeat_penalty = 1.1f;  // 1: off
+  int repeat_last_n = 64;    // window for all penalties; 0: off, -1: whole history
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  uint64_t seed = 0;
+};
+
+// Chain as llama.cpp's default sampler: penalties -> top-k -> top-p -> min-p -> temperature ->
+// draw. The same seed, settings and logits always give the same tokens.
+class sampler {
+ public:
+  explicit sampler(const sampler_params& p);
+
+  int32_t sample(const float* logits, int64_t n_vocab);
+  void accept(int32_t token);  // records a token (prompt or generated) for the penalties
+  void reset();                // forgets history, re-seeds
+
+ private:
+  struct candidate {
+    int32_t id;
+    float logit;
+  };
+  void apply_penalties(std::vector<candidate>& c) const;
+  double next_uniform();  // [0, 1), identical on every platform
+
+  sampler_params p_;
+  std::mt19937_64 rng_;
+  std::deque<int32_t> history_;
+  std::vector<candidate> cand_;
+};
+
+}  // namespace pocketlm

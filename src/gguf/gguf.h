@@ -23,6 +23,9 @@ enum class value_type : uint32_t {
   string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
 };
 
+// "u8", "string", "array", ... as used in error messages; "unknown" for ids outside the enum.
+std::string_view type_name(value_type t);
+
 struct value;
 
 // A GGUF array: one element type, possibly nested arrays.

@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   pocketlm::cli::register_eval(app, exit_code);
   pocketlm::cli::register_quantize(app, exit_code);
+  pocketlm::cli::register_tokenize(app, exit_code);
+  pocketlm::cli::register_detokenize(app, exit_code);
+  pocketlm::cli::register_run(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,5 +10,8 @@ namespace pocketlm::cli {
 // `exit_code`. Errors are printed as one line "error: ..." on stderr.
 void register_eval(CLI::App& app, int& exit_code);
 void register_quantize(CLI::App& app, int& exit_code);
+void register_tokenize(CLI::App& app, int& exit_code);
+void register_detokenize(CLI::App& app, int& exit_code);
+void register_run(CLI::App& app, int& exit_code);
 
 }  // namespace pocketlm::cli

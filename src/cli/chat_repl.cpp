@@ -1,0 +1,115 @@
+#include "cli/chat_repl.h"
+
+#include <editline/readline.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+namespace pocketlm::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) { g_interrupted.store(true); }
+
+bool write_out(std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+  return true;
+}
+
+void print_stats(const chat_model& cm, const generate_stats& st) {
+  const auto rate = [](int64_t n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
+  std::fprintf(stderr,
+               "total duration:       %.2fms\nload duration:        %.2fms\n"
+               "prompt eval count:    %lld token(s)\nprompt eval duration: %.2fms\n"
+               "prompt eval rate:     %.2f tokens/s\neval count:           %lld token(s)\n"
+               "eval duration:        %.2fms\neval rate:            %.2f tokens/s\n",
+               cm.load_ms + st.prompt_ms + st.generate_ms, cm.load_ms,
+               static_cast<long long>(st.n_prompt_evaluated), st.prompt_ms,
+               rate(st.n_prompt_evaluated, st.prompt_ms), static_cast<long long>(st.n_generated),
+               st.generate_ms, rate(st.n_generated, st.generate_ms));
+}
+
+}  // namespace
+
+std::atomic<bool>& chat_interrupt_flag() { return g_interrupted; }
+
+void install_sigint_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocked read returns so the prompt can react
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a) {
+  const auto t0 = std::chrono::steady_clock::now();
+  model_options opt;
+  opt.n_threads = a.n_threads > 0 ? a.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+  opt.n_ctx = a.n_ctx;
+  auto m = model::load(a.model_path, opt);
+  if (!m) return m.err();
+  auto tok = tokenizer::from_gguf((*m)->file());
+  if (!tok) return tok.err();
+  auto cm = std::make_unique<chat_model>();
+  cm->llm = std::move(*m);
+  cm->tok = std::move(*tok);
+  if (!a.chat_template.empty() && a.chat_template != "none") {
+    const auto k = chat::template_from_name(a.chat_template);
+    if (!k) return error{"unknown chat template '" + a.chat_template + "'"};
+    cm->kind = *k;
+  } else if (a.chat_template.empty()) {
+    const auto src = cm->llm->file().get_string("tokenizer.chat_template");
+    if (src) {
+      cm->kind = chat::match_template(*src);
+      if (cm->kind == chat::template_kind::none) {
+        std::fprintf(stderr, "warning: unrecognised chat template; using chatml "
+                             "(override with --chat-template)\n");
+        cm->kind = chat::template_kind::chatml;
+      }
+    }
+  }
+  cm->sess = std::make_unique<session>(*cm->llm);
+  cm->chat = std::make_unique<chat_session>(*cm->sess, *cm->tok, cm->kind);
+  cm->chat->set_system(a.system);
+  cm->chat->set_thinking(a.think);
+  cm->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return cm;
+}
+
+bool answer_once(chat_model& cm, const run_args& a, const std::string& text) {
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  bool in_reasoning = false;
+  auto on_reasoning = [&](std::string_view s) {
+    if (a.hide_thinking) return true;
+    if (!in_reasoning) write_out(tty ? "Thinking...\n\x1b[2m" : "Thinking...\n");
+    in_reasoning = true;
+    return write_out(s);
+  };
+  auto on_answer = [&](std::string_view s) {
+    if (in_reasoning) write_out(tty ? "\x1b[0m\n...done thinking.\n\n" : "\n...done thinking.\n\n");
+    in_reasoning = false;
+    return write_out(s);
+  };
+  g_interrupted.store(false);
+  auto reply = cm.chat->send(text, a.gen, on_reasoning, on_answer, &g_interrupted);
+  if (in_reasoning && tty) write_out("\x1b[0m");
+  write_out("\n");
+  if (!reply) {
+    std::fprintf(stderr, "error: %s\n", reply.error_message().c_str());
+    return false;
+  }
+  if (reply->dropped_turns > 0) {
+    std::fprintf(stderr, "(context full: dropped the %d oldest turn(s))\n", reply->dropped_turns);
+  }
+  if (a.verbose) print_stats(cm, reply->stats);
+  return true;
+}
+
+}  // namespace pocketlm::cli

@@ -1,0 +1,47 @@
+// Shared pieces of `pocketlm run`: loading a model for chat, printing one streamed answer with
+// its reasoning, the interactive loop and the --verbose statistics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "runtime/chat_session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketlm::cli {
+
+struct run_args {
+  std::string model_path;
+  std::string prompt;
+  generate_request gen;
+  int n_threads = 0;  // 0: all cores
+  int64_t n_ctx = 0;
+  std::string chat_template;
+  std::string system;
+  bool hide_thinking = false;
+  bool think = true;
+  bool verbose = false;
+};
+
+// Destruction order: chat, then session, tokenizer, model (members declared in reverse).
+struct chat_model {
+  std::unique_ptr<model> llm;
+  std::unique_ptr<tokenizer> tok;
+  std::unique_ptr<session> sess;
+  std::unique_ptr<chat_session> chat;
+  chat::template_kind kind = chat::template_kind::none;
+  double load_ms = 0;
+};
+
+result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a);
+// Streams one reply to `text`; returns false on error (printed).
+bool answer_once(chat_model& cm, const run_args& a, const std::string& text);
+int interactive_loop(chat_model& cm, run_args& a);
+// Set by Ctrl-C (SIGINT): stops the current answer; at the prompt, readline returns.
+std::atomic<bool>& chat_interrupt_flag();
+void install_sigint_handler();
+
+}  // namespace pocketlm::cli

@@ -1,0 +1,67 @@
+// `pocketlm run MODEL [PROMPT]`: one streamed answer, or an interactive chat (libedit line
+// editing and history, """ multi-line input, /commands, Ctrl-C stops the current answer).
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "cli/chat_repl.h"
+#include "cli/verbs.h"
+
+namespace pocketlm::cli {
+
+namespace {
+
+std::string read_all_stdin() {
+  std::ostringstream ss;
+  ss << std::cin.rdbuf();
+  return ss.str();
+}
+
+int run_run(run_args& a) {
+  auto loaded = load_chat_model(a);
+  if (!loaded) return std::fprintf(stderr, "error: %s\n", loaded.error_message().c_str()), 1;
+  chat_model& cm = **loaded;
+  install_sigint_handler();
+  if (!a.prompt.empty() || !isatty(STDIN_FILENO)) {
+    const std::string prompt = a.prompt.empty() ? read_all_stdin() : a.prompt;
+    return answer_once(cm, a, prompt) ? 0 : 1;
+  }
+  return interactive_loop(cm, a);
+}
+
+}  // namespace
+
+void register_run(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<run_args>();
+  CLI::App* cmd = app.add_subcommand("run", "Chat with a model, or answer one prompt");
+  cmd->add_option("model", a->model_path, "GGUF model file")->required();
+  cmd->add_option("prompt", a->prompt, "answer this prompt and exit (else: interactive chat)");
+  cmd->add_option("--temp", a->gen.sampling.temperature, "temperature (0: greedy)");
+  cmd->add_option("--top-k", a->gen.sampling.top_k, "top-k (0: off)");
+  cmd->add_option("--top-p", a->gen.sampling.top_p, "top-p (1: off)");
+  cmd->add_option("--min-p", a->gen.sampling.min_p, "min-p (0: off)");
+  cmd->add_option("--repeat-penalty", a->gen.sampling.repeat_penalty, "repeat penalty (1: off)");
+  cmd->add_option("--repeat-last-n", a->gen.sampling.repeat_last_n, "penalty window (-1: all)");
+  cmd->add_option("--presence-penalty", a->gen.sampling.presence_penalty, "presence penalty");
+  cmd->add_option("--frequency-penalty", a->gen.sampling.frequency_penalty, "frequency penalty");
+  cmd->add_option("--seed", a->gen.sampling.seed, "random seed");
+  cmd->add_option("-n,--num-predict", a->gen.n_predict, "tokens to generate (-1: until done)");
+  cmd->add_option("--stop", a->gen.stop, "stop string (repeatable)");
+  cmd->add_option("-t,--threads", a->n_threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("-c,--ctx-size", a->n_ctx, "context size (default: min(train, 4096))");
+  cmd->add_option("--chat-template", a->chat_template,
+                  "override the template: chatml, qwen3, deepseek-r1, llama3, llama2, mistral, none");
+  cmd->add_option("--system", a->system, "system prompt");
+  cmd->add_flag("--hide-thinking", a->hide_thinking, "do not print reasoning");
+  cmd->add_flag("!--no-think", a->think, "ask Qwen3-style models not to reason");
+  cmd->add_flag("--verbose", a->verbose, "print load time and token rates");
+  cmd->callback([a, &exit_code] { exit_code = run_run(*a); });
+}
+
+}  // namespace pocketlm::cli

@@ -1,0 +1,97 @@
+#include "runtime/generate.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace pocketlm {
+
+std::string stop_matcher::push(std::string_view text) {
+  if (stopped_) return {};
+  pending_ += text;
+  size_t first_stop = std::string::npos;
+  for (const auto& s : stops_) {
+    if (!s.empty()) first_stop = std::min(first_stop, pending_.find(s));
+  }
+  if (first_stop != std::string::npos) {
+    stopped_ = true;
+    std::string out = pending_.substr(0, first_stop);
+    pending_.clear();
+    return out;
+  }
+  // Keep the longest suffix that is a proper prefix of some stop string.
+  size_t hold = 0;
+  for (const auto& s : stops_) {
+    for (size_t len = std::min(s.size() - (s.empty() ? 0 : 1), pending_.size()); len > hold; --len) {
+      if (pending_.compare(pending_.size() - len, len, s, 0, len) == 0) {
+        hold = len;
+        break;
+      }
+    }
+  }
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string stop_matcher::flush() {
+  std::string out;
+  if (!stopped_) out.swap(pending_);
+  return out;
+}
+
+result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req,
+                                const text_sink& sink, const std::atomic<bool>* cancel) {
+  using clock = std::chrono::steady_clock;
+  const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  generate_stats st;
+  st.n_prompt = static_cast<int64_t>(req.prompt.size());
+  sampler smp(req.sampling);
+  for (int32_t t : req.prompt) smp.accept(t);
+
+  const auto t0 = clock::now();
+  auto logits = s.sync(req.prompt);
+  if (!logits) return logits.err();
+  st.n_prompt_evaluated = s.last_evaluated();
+  const auto t1 = clock::now();
+  st.prompt_ms = ms(t1 - t0);
+
+  utf8_stream utf8;
+  stop_matcher stops(req.stop);
+  const int64_t n_vocab = static_cast<int64_t>((*logits)->size());
+  bool keep_going = true;
+  st.done_reason = "length";
+  while (keep_going) {
+    if (cancel && cancel->load()) {
+      st.done_reason = "cancel";
+      break;
+    }
+    if (req.n_predict >= 0 && st.n_generated >= req.n_predict) break;
+    const int32_t next = smp.sample((*logits)->data(), n_vocab);
+    if (tok.is_end_of_generation(next)) {
+      st.done_reason = "stop";
+      break;
+    }
+    smp.accept(next);
+    ++st.n_generated;
+    const std::string text = stops.push(utf8.push(tok.token_to_piece(next, false)));
+    if (!text.empty()) keep_going = sink(text);
+    if (stops.stopped()) {
+      st.done_reason = "stop";
+      break;
+    }
+    if (!keep_going) st.done_reason = "cancel";
+    if (static_cast<int64_t>(s.cached().size()) >= s.n_ctx()) break;  // context full
+    if (keep_going) {
+      logits = s.push(next);
+      if (!logits) return logits.err();
+    }
+  }
+  if (!stops.stopped()) {
+    const std::string tail = stops.push(utf8.flush()) + stops.flush();
+    if (!tail.empty()) sink(tail);
+  }
+  st.generate_ms = ms(clock::now() - t1);
+  return st;
+}
+
+}  // namespace pocketlm

@@ -1,0 +1,57 @@
+// The generation loop: prompt -> sampled tokens -> streamed UTF-8 text, with stop strings, a
+// token limit, end-of-generation tokens, cancellation and timing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketlm {
+
+struct generate_request {
+  std::vector<int32_t> prompt;
+  sampler_params sampling;
+  int n_predict = -1;              // -1: until end of generation or the context is full
+  std::vector<std::string> stop;   // generation ends before any of these strings
+};
+
+struct generate_stats {
+  int64_t n_prompt = 0;            // prompt tokens
+  int64_t n_prompt_evaluated = 0;  // of which not already cached
+  int64_t n_generated = 0;
+  double prompt_ms = 0;
+  double generate_ms = 0;
+  std::string done_reason;         // "stop" (EOG token or stop string), "length", "cancel"
+};
+
+// Receives text as it becomes final; return false to stop generating.
+using text_sink = std::function<bool(std::string_view text)>;
+
+result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req,
+                                const text_sink& sink, const std::atomic<bool>* cancel = nullptr);
+
+// Holds back text that might be the start of a stop string. Exposed for tests.
+class stop_matcher {
+ public:
+  explicit stop_matcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+  // Adds text; returns what is now safe to emit. Sets stopped() when a stop string appears
+  // (the stop string and anything after it are dropped).
+  std::string push(std::string_view text);
+  std::string flush();  // remaining held text at the end
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::vector<std::string> stops_;
+  std::string pending_;
+  bool stopped_ = false;
+};
+
+}  // namespace pocketlm

@@ -1,0 +1,38 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+
+namespace pocketlm {
+
+result<const std::vector<float>*> session::sync(const std::vector<int32_t>& tokens) {
+  if (tokens.empty()) return error{"session: empty prompt"};
+  size_t common = 0;
+  const size_t limit = std::min(cached_.size(), tokens.size());
+  while (common < limit && cached_[common] == tokens[common]) ++common;
+  // The last prompt token must be evaluated to get fresh logits, even when fully cached.
+  if (common == tokens.size()) --common;
+  model_.truncate(static_cast<int64_t>(common));
+  cached_.resize(common);
+  std::vector<int32_t> rest(tokens.begin() + static_cast<long>(common), tokens.end());
+  auto out = model_.eval(rest, false);
+  if (!out) return out.err();
+  cached_ = tokens;
+  logits_ = std::move(*out);
+  last_evaluated_ = static_cast<int64_t>(rest.size());
+  return &logits_;
+}
+
+result<const std::vector<float>*> session::push(int32_t token) {
+  auto out = model_.eval({token}, false);
+  if (!out) return out.err();
+  cached_.push_back(token);
+  logits_ = std::move(*out);
+  return &logits_;
+}
+
+void session::clear() {
+  model_.truncate(0);
+  cached_.clear();
+}
+
+}  // namespace pocketlm

@@ -1,0 +1,39 @@
+// Byte-level BPE pre-tokenization: the regex split llama.cpp applies before merging
+// (unicode_regex_split), run with PCRE2 in UTF + Unicode-property mode, then GPT-2's
+// byte-to-unicode mapping.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pocketlm {
+
+class pre_tokenizer {
+ public:
+  // `pre` is tokenizer.ggml.pre; errors for names whose regexes are not supported.
+  static result<std::unique_ptr<pre_tokenizer>> create(const std::string& pre);
+  ~pre_tokenizer();
+  pre_tokenizer(const pre_tokenizer&) = delete;
+  pre_tokenizer& operator=(const pre_tokenizer&) = delete;
+
+  // Splits `text` into words (UTF-8 after llama.cpp's lenient decode: invalid bytes became
+  // U+FFFD). Each regex splits within the pieces the previous one produced; text no
+  // alternative matches is kept as its own piece.
+  std::vector<std::string> split(std::string_view text) const;
+
+ private:
+  struct compiled;
+  pre_tokenizer() = default;
+  std::vector<std::unique_ptr<compiled>> regexes_;
+};
+
+// GPT-2's reversible byte -> printable code point map, as UTF-8 (e.g. ' ' -> "Ġ").
+const std::string& byte_to_unicode(uint8_t b);
+// Inverse of byte_to_unicode for one code point; -1 when it is not in the map.
+int unicode_to_byte(uint32_t cpt);
+
+}  // namespace pocketlm

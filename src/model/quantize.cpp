@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <numeric>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -120,13 +120,17 @@ ggml_type fallback_type(mix_state& s, int64_t n_cols, ggml_type type) {
 }
 
 // Substrings of tensors llama.cpp never quantizes even though their names end in "weight".
-constexpr std::array<std::string_view, 22> k_never_quantized = {{
+constexpr std::string_view k_never_quantized[] = {
     "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
     "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight",
-    "indexer.q_proj.weight", "time_mix_", "attn_rel_b.weight", ".position_embd", "sam.pos_embd",
+    "indexer.q_proj.weight", "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight",
+    "time_mix_w2.weight", "time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight",
+    "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight",
+    "time_mix_g2.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
+    "time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd", "sam.pos_embd",
     "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
     "mm.a.code_embd", "position_embd.weight",
-}};
+};
 
 int64_t n_rows(const gguf::tensor_info& t) { return t.ne[1] * t.ne[2] * t.ne[3]; }
 
@@ -278,7 +282,7 @@ bool tensor_is_quantizable(const std::string& name,
   if (n_dims < 2) return false;
   if (name.size() < 6 || name.compare(name.size() - 6, 6, "weight") != 0) return false;
   if (name == "token_types.weight") return false;
-  return std::none_of(k_never_quantized.begin(), k_never_quantized.end(),
+  return std::none_of(std::begin(k_never_quantized), std::end(k_never_quantized),
                       [&](std::string_view part) { return contains(name, part); });
 }
 

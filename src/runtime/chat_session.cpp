@@ -19,23 +19,25 @@ std::vector<chat::message> chat_session::with_system(const std::vector<chat::mes
   return all;
 }
 
-std::vector<int32_t> chat_session::prompt_tokens(const std::vector<chat::message>& messages) const {
-  if (kind_ == chat::template_kind::none) {
+std::vector<int32_t> chat_prompt_tokens(const tokenizer& tok, chat::template_kind kind,
+                                        const std::vector<chat::message>& messages,
+                                        bool enable_thinking) {
+  if (kind == chat::template_kind::none) {
     // Plain continuation: the conversation is one running text.
     std::string text;
     for (const auto& m : messages) text += m.content;
-    return tok_.encode(text, /*add_special=*/true, /*parse_special=*/false);
+    return tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
   }
   chat::options opt;
-  opt.enable_thinking = thinking_;
-  if (tok_.bos() >= 0) opt.bos_token = tok_.token_to_piece(tok_.bos());
-  if (tok_.eos() >= 0) opt.eos_token = tok_.token_to_piece(tok_.eos());
-  const auto pieces = chat::render(kind_, messages, opt);
+  opt.enable_thinking = enable_thinking;
+  if (tok.bos() >= 0) opt.bos_token = tok.token_to_piece(tok.bos());
+  if (tok.eos() >= 0) opt.eos_token = tok.token_to_piece(tok.eos());
+  const auto pieces = chat::render(kind, messages, opt);
   std::vector<text_span> spans;
   spans.reserve(pieces.size());
   for (const auto& p : pieces) spans.push_back({p.text, p.special});
   // The template prints BOS itself where its family wants one; nothing is added here.
-  return tok_.encode_spans(spans, /*add_special=*/false);
+  return tok.encode_spans(spans, /*add_special=*/false);
 }
 
 result<chat_reply> chat_session::send(const std::string& user, const generate_request& params,
@@ -43,15 +45,16 @@ result<chat_reply> chat_session::send(const std::string& user, const generate_re
                                       const std::atomic<bool>* cancel) {
   std::vector<chat::message> turns = history_;
   turns.push_back({"user", user, ""});
+  if (auto ok = chat::validate(kind_, with_system(turns)); !ok) return error{ok.error_message()};
   chat_reply reply;
   const int64_t n_ctx = session_.n_ctx();
   const int64_t reserve = std::min<int64_t>(params.n_predict > 0 ? params.n_predict : 256, n_ctx / 2);
   generate_request req = params;
-  req.prompt = prompt_tokens(with_system(turns));
+  req.prompt = chat_prompt_tokens(tok_, kind_, with_system(turns), thinking_);
   while (static_cast<int64_t>(req.prompt.size()) + reserve > n_ctx && turns.size() > 1) {
     turns.erase(turns.begin(), turns.begin() + std::min<long>(2, static_cast<long>(turns.size()) - 1));
     ++reply.dropped_turns;
-    req.prompt = prompt_tokens(with_system(turns));
+    req.prompt = chat_prompt_tokens(tok_, kind_, with_system(turns), thinking_);
   }
   if (static_cast<int64_t>(req.prompt.size()) >= n_ctx) {
     return error{"prompt of " + std::to_string(req.prompt.size()) +

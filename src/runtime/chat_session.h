@@ -24,6 +24,12 @@ struct chat_reply {
   int dropped_turns = 0;  // turns dropped by the context policy for this reply
 };
 
+// The prompt tokens of `messages` rendered with template `kind`: template text may hold special
+// tokens, message text never does. kind == none joins the contents as plain text (with BOS).
+std::vector<int32_t> chat_prompt_tokens(const tokenizer& tok, chat::template_kind kind,
+                                        const std::vector<chat::message>& messages,
+                                        bool enable_thinking);
+
 class chat_session {
  public:
   // kind == chat::template_kind::none continues plain text (models without a chat template).
@@ -39,9 +45,6 @@ class chat_session {
                           const text_sink& on_reasoning, const text_sink& on_answer,
                           const std::atomic<bool>* cancel = nullptr);
 
-  // The prompt tokens for `messages` (exposed for tests): template pieces parse special tokens,
-  // message text never does.
-  std::vector<int32_t> prompt_tokens(const std::vector<chat::message>& messages) const;
   const std::vector<chat::message>& history() const { return history_; }
 
  private:

@@ -1,0 +1,75 @@
+// tools/gen_model/: the pocketlm-gen-model tool. Owns model presets (real architectures' shapes
+// and metadata), tokenizer vocabularies read from HF tokenizer.json files, and seeded random
+// weights. Calls model/quantize (type mixing), tensor/quant (encoding) and gguf/ (writing).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "model/quantize.h"
+
+namespace pocketlm::gen {
+
+enum class vocab_kind { qwen, llama3 };
+
+// Shapes and metadata of one synthetic model, as llama.cpp's converter would write them.
+struct preset {
+  std::string_view name;        // --preset value
+  std::string_view arch;        // general.architecture
+  std::string_view model_name;  // general.name
+  int n_embd = 0;
+  int n_layer = 0;
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;  // per-head width; n_embd / n_head unless the arch says otherwise
+  int n_ff = 0;
+  int64_t n_vocab = 0;  // rows of token_embd; tokenizer padded with [PAD<i>] up to this
+  bool tied = false;    // no output.weight: token_embd doubles as the output matrix
+  bool qkv_bias = false;
+  bool qk_norm = false;     // qwen3: attn_q_norm / attn_k_norm over head_dim
+  float rope_base = 10000.0f;
+  uint32_t n_ctx = 0;
+  float rms_eps = 1e-6f;
+  vocab_kind vocab = vocab_kind::qwen;
+  std::string_view pre;  // tokenizer.ggml.pre
+  int32_t bos = -1;      // special token ids; -1: not written
+  int32_t eos = -1;
+  int32_t pad = -1;
+  bool add_bos = false;
+};
+
+// Looks a preset up by name; nullptr when unknown.
+const preset* find_preset(std::string_view name);
+// Comma-separated preset names for help text.
+std::string preset_names();
+
+// A GPT-2 style BPE vocabulary as GGUF stores it.
+struct vocab_data {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;  // llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused
+  std::vector<std::string> merges;
+  std::string chat_template;  // empty when tokenizer_config.json has none
+};
+
+// Reads <models_dir>/tokenizer.json (+ tokenizer_config.json) and lays the vocabulary out over
+// n_vocab ids the way convert_hf_to_gguf.py does.
+result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab);
+
+struct gen_options {
+  const preset* p = nullptr;
+  file_type type = file_type::all_f32;
+  std::string output;
+  uint64_t seed = 42;
+  int n_layer = 0;        // 0: the preset's
+  float qk_std = 0.0f;    // 0: same as other matrices
+  std::string node_modules;
+  int threads = 2;
+};
+
+// Writes the model; progress lines go to stderr.
+status generate_model(const gen_options& opt);
+
+}  // namespace pocketlm::gen

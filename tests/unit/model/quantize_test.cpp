@@ -3,6 +3,7 @@
 #include "model/quantize.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -221,7 +222,10 @@ TEST(file_type, parses_names_in_any_case) {
 namespace fs = std::filesystem;
 
 std::string temp_path(const std::string& name) {
-  return (fs::path(::testing::TempDir()) / ("pocketlm_quantize_" + name)).string();
+  // The pid keeps parallel ctest processes (one per test case) off each other's files.
+  return (fs::path(::testing::TempDir()) /
+          ("pocketlm_quantize_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 std::vector<float> random_values(size_t n, uint32_t seed) {

@@ -5,7 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux nodejs npm)
+          nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux nodejs npm
+          libcpp-httplib-dev libssl-dev)
+# The aarch64 leg (tools/test_aarch64.sh): Debian's cross compiler, qemu user-mode emulation and
+# the arm64 builds of the libraries pocketlm links (multiarch; apt keeps both arches in step).
+packages+=(g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libedit-dev:arm64 libgtest-dev:arm64
+           libcpp-httplib-dev:arm64 libssl-dev:arm64)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,6 +18,7 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -50,11 +50,13 @@ void install_sigint_handler() {
 
 result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a) {
   const auto t0 = std::chrono::steady_clock::now();
-  model_options opt;
-  opt.n_threads = a.n_threads > 0 ? a.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+  auto engine = engine_options(a.engine);
+  if (!engine) return engine.err();
+  model_options opt = std::move(*engine);
   opt.n_ctx = a.n_ctx;
   auto m = model::load(a.model_path, opt);
   if (!m) return m.err();
+  if (!(*m)->load_notice().empty()) std::fprintf(stderr, "note: %s\n", (*m)->load_notice().c_str());
   auto tok = tokenizer::from_gguf((*m)->file());
   if (!tok) return tok.err();
   auto cm = std::make_unique<chat_model>();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/verbs.h"
 #include "model/model.h"
 #include "runtime/chat_session.h"
 #include "tokenizer/tokenizer.h"
@@ -17,7 +18,7 @@ struct run_args {
   std::string model_path;
   std::string prompt;
   generate_request gen;
-  int n_threads = 0;  // 0: all cores
+  engine_flags engine;  // -t, --cpu-mask, --ram, --kv-type
   int64_t n_ctx = 0;
   std::string chat_template;
   std::string system;

@@ -22,7 +22,7 @@ struct eval_args {
   std::string logits_out;
   bool all = false;
   bool decode = false;
-  int n_threads = 1;
+  engine_flags engine;
   int64_t n_ctx = 0;
   int n_generate = 0;
   std::string rope_override;
@@ -81,8 +81,9 @@ int run_eval(const eval_args& a) {
   using clock = std::chrono::steady_clock;
   auto ids = parse_tokens(a.tokens);
   if (!ids) return std::fprintf(stderr, "error: %s\n", ids.error_message().c_str()), 1;
-  model_options opt;
-  opt.n_threads = a.n_threads;
+  auto engine = engine_options(a.engine);
+  if (!engine) return std::fprintf(stderr, "error: %s\n", engine.error_message().c_str()), 1;
+  model_options opt = std::move(*engine);
   opt.n_ctx = a.n_ctx;
   if (!a.rope_override.empty()) {
     opt.override_rope = true;
@@ -92,6 +93,7 @@ int run_eval(const eval_args& a) {
   const auto t0 = clock::now();
   auto m = model::load(a.model_path, opt);
   if (!m) return std::fprintf(stderr, "error: %s\n", m.error_message().c_str()), 1;
+  if (!(*m)->load_notice().empty()) std::fprintf(stderr, "note: %s\n", (*m)->load_notice().c_str());
   const auto t1 = clock::now();
   auto logits = run_prompt(**m, *ids, a.all, a.decode);
   if (!logits) return std::fprintf(stderr, "error: %s\n", logits.error_message().c_str()), 1;
@@ -141,7 +143,7 @@ void register_eval(CLI::App& app, int& exit_code) {
   cmd->add_option("--logits-out", args->logits_out, "write logits as little-endian float32");
   cmd->add_flag("--all", args->all, "keep every position's logits, not only the last");
   cmd->add_flag("--decode", args->decode, "evaluate one token at a time instead of one batch");
-  cmd->add_option("-t,--threads", args->n_threads, "threads")->check(CLI::Range(1, 256));
+  add_engine_flags(cmd, args->engine);
   cmd->add_option("-c,--ctx-size", args->n_ctx, "context size (default: min(train, 4096))")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   cmd->add_option("--generate", args->n_generate, "greedily generate N tokens after the prompt")

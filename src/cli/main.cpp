@@ -14,6 +14,18 @@ int main(int argc, char** argv) {
   pocketlm::cli::register_tokenize(app, exit_code);
   pocketlm::cli::register_detokenize(app, exit_code);
   pocketlm::cli::register_run(app, exit_code);
+  pocketlm::cli::register_plan(app, exit_code);
+  pocketlm::cli::register_devices(app, exit_code);
+  pocketlm::cli::register_pull(app, exit_code);
+  pocketlm::cli::register_import(app, exit_code);
+  pocketlm::cli::register_create(app, exit_code);
+  pocketlm::cli::register_list(app, exit_code);
+  pocketlm::cli::register_show(app, exit_code);
+  pocketlm::cli::register_rm(app, exit_code);
+  pocketlm::cli::register_cp(app, exit_code);
+  pocketlm::cli::register_export(app, exit_code);
+  pocketlm::cli::register_ps(app, exit_code);
+  pocketlm::cli::register_bench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

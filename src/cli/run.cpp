@@ -12,6 +12,7 @@
 
 #include "cli/chat_repl.h"
 #include "cli/verbs.h"
+#include "store/model_config.h"
 
 namespace pocketlm::cli {
 
@@ -23,7 +24,29 @@ std::string read_all_stdin() {
   return ss.str();
 }
 
-int run_run(run_args& a) {
+// A store model's params/system layers are defaults: a flag given on the command line wins.
+void apply_store_defaults(const store::resolved_model& r, const CLI::App& cmd, run_args& a) {
+  const auto unset = [&](const char* flag) { return cmd.get_option(flag)->count() == 0; };
+  const store::model_params& p = r.params;
+  auto& s = a.gen.sampling;
+  if (p.temperature && unset("--temp")) s.temperature = static_cast<float>(*p.temperature);
+  if (p.top_k && unset("--top-k")) s.top_k = static_cast<int>(*p.top_k);
+  if (p.top_p && unset("--top-p")) s.top_p = static_cast<float>(*p.top_p);
+  if (p.min_p && unset("--min-p")) s.min_p = static_cast<float>(*p.min_p);
+  if (p.repeat_penalty && unset("--repeat-penalty")) s.repeat_penalty = static_cast<float>(*p.repeat_penalty);
+  if (p.repeat_last_n && unset("--repeat-last-n")) s.repeat_last_n = static_cast<int>(*p.repeat_last_n);
+  if (p.seed && unset("--seed")) s.seed = static_cast<uint64_t>(*p.seed);
+  if (p.num_predict && unset("--num-predict")) a.gen.n_predict = static_cast<int>(*p.num_predict);
+  if (p.num_ctx && unset("--ctx-size")) a.n_ctx = *p.num_ctx;
+  if (!p.stop.empty() && unset("--stop")) a.gen.stop = p.stop;
+  if (!r.system.empty() && unset("--system")) a.system = r.system;
+  a.model_path = r.gguf_path;
+}
+
+int run_run(run_args& a, const CLI::App& cmd) {
+  auto resolved = store::resolve_model(a.model_path);
+  if (!resolved) return std::fprintf(stderr, "error: %s\n", resolved.error_message().c_str()), 1;
+  apply_store_defaults(*resolved, cmd, a);
   auto loaded = load_chat_model(a);
   if (!loaded) return std::fprintf(stderr, "error: %s\n", loaded.error_message().c_str()), 1;
   chat_model& cm = **loaded;
@@ -40,7 +63,7 @@ int run_run(run_args& a) {
 void register_run(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<run_args>();
   CLI::App* cmd = app.add_subcommand("run", "Chat with a model, or answer one prompt");
-  cmd->add_option("model", a->model_path, "GGUF model file")->required();
+  cmd->add_option("model", a->model_path, "model name (e.g. qwen2.5:0.5b) or GGUF file")->required();
   cmd->add_option("prompt", a->prompt, "answer this prompt and exit (else: interactive chat)");
   cmd->add_option("--temp", a->gen.sampling.temperature, "temperature (0: greedy)");
   cmd->add_option("--top-k", a->gen.sampling.top_k, "top-k (0: off)");
@@ -53,7 +76,7 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", a->gen.sampling.seed, "random seed");
   cmd->add_option("-n,--num-predict", a->gen.n_predict, "tokens to generate (-1: until done)");
   cmd->add_option("--stop", a->gen.stop, "stop string (repeatable)");
-  cmd->add_option("-t,--threads", a->n_threads, "threads")->check(CLI::Range(1, 256));
+  add_engine_flags(cmd, a->engine);
   cmd->add_option("-c,--ctx-size", a->n_ctx, "context size (default: min(train, 4096))");
   cmd->add_option("--chat-template", a->chat_template,
                   "override the template: chatml, qwen3, deepseek-r1, llama3, llama2, mistral, none");
@@ -61,7 +84,7 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_flag("--hide-thinking", a->hide_thinking, "do not print reasoning");
   cmd->add_flag("!--no-think", a->think, "ask Qwen3-style models not to reason");
   cmd->add_flag("--verbose", a->verbose, "print load time and token rates");
-  cmd->callback([a, &exit_code] { exit_code = run_run(*a); });
+  cmd->callback([a, cmd, &exit_code] { exit_code = run_run(*a, *cmd); });
 }
 
 }  // namespace pocketlm::cli

@@ -3,6 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "common/result.h"
+#include "model/model.h"
 
 namespace pocketlm::cli {
 
@@ -13,5 +17,30 @@ void register_quantize(CLI::App& app, int& exit_code);
 void register_tokenize(CLI::App& app, int& exit_code);
 void register_detokenize(CLI::App& app, int& exit_code);
 void register_run(CLI::App& app, int& exit_code);
+void register_plan(CLI::App& app, int& exit_code);
+void register_devices(CLI::App& app, int& exit_code);
+
+// Flags shared by the verbs that load a model: -t, --cpu-mask, --ram, --kv-type.
+struct engine_flags {
+  int n_threads = 0;  // 0: the performance cores (or the --cpu-mask CPUs)
+  std::string cpu_mask;
+  std::string ram;    // empty: MemAvailable minus a reserve
+  std::string kv_type = "f16";
+};
+void add_engine_flags(CLI::App* cmd, engine_flags& f);
+// Threads, pinning, RAM budget and KV type for model::load; errors name the bad flag.
+result<model_options> engine_options(const engine_flags& f);
+
+// Model store verbs (store/): pull, import, create, list, show, rm, cp, export, ps.
+void register_pull(CLI::App& app, int& exit_code);
+void register_import(CLI::App& app, int& exit_code);
+void register_create(CLI::App& app, int& exit_code);
+void register_list(CLI::App& app, int& exit_code);
+void register_show(CLI::App& app, int& exit_code);
+void register_rm(CLI::App& app, int& exit_code);
+void register_cp(CLI::App& app, int& exit_code);
+void register_export(CLI::App& app, int& exit_code);
+void register_ps(CLI::App& app, int& exit_code);
+void register_bench(CLI::App& app, int& exit_code);
 
 }  // namespace pocketlm::cli

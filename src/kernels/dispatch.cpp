@@ -1,9 +1,18 @@
-// The per-weight-type kernel table (see dispatch.h), built once on first use.
+// The per-weight-type kernel table (see dispatch.h): one table per ISA level, built once; an
+// atomic level selects which one kernels_for reads.
 #include "kernels/dispatch.h"
 
 #include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
+#include "kernels/cpu_features.h"
 #include "kernels/ref/dot_ref.h"
+#if defined(POCKETLM_ARM_KERNELS)
+#include "kernels/arm/dot_arm.h"
+#endif
 
 namespace pocketlm::kernels {
 
@@ -13,6 +22,10 @@ namespace {
 constexpr size_t k_table_size = static_cast<size_t>(ggml_type::mxfp4) + 1;
 using kernel_table = std::array<type_kernels, k_table_size>;
 
+constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::neon, isa_level::dotprod,
+                                  isa_level::i8mm};
+constexpr size_t k_level_count = std::size(k_levels);
+
 void set(kernel_table& table, ggml_type weight, ggml_type act, from_float_fn from_float,
          vec_dot_fn dot) {
   table[static_cast<size_t>(weight)] = type_kernels{act, from_float, dot};
@@ -20,7 +33,7 @@ void set(kernel_table& table, ggml_type weight, ggml_type act, from_float_fn fro
 
 // The pairing of ggml's CPU type traits: weights of each type are dotted with activations in
 // that type's vec_dot_type.
-kernel_table build_table() {
+kernel_table reference_table() {
   using ggml_type::q8_0;
   using ggml_type::q8_1;
   using ggml_type::q8_k;
@@ -39,10 +52,122 @@ kernel_table build_table() {
   return t;
 }
 
+// The reference table with `level`'s SIMD dots laid over it. Activation formats never change
+// with the level, so a model's converted activations suit every level.
+kernel_table build_table(isa_level level) {
+  kernel_table t = reference_table();
+#if defined(POCKETLM_ARM_KERNELS)
+  using namespace arm;
+  const auto set_dot = [&t](ggml_type weight, vec_dot_fn dot) {
+    t[static_cast<size_t>(weight)].vec_dot = dot;
+  };
+  switch (level) {
+    case isa_level::scalar: break;
+    case isa_level::neon:
+      set_dot(ggml_type::q8_0, vec_dot_q8_0_q8_0_neon);
+      set_dot(ggml_type::q4_0, vec_dot_q4_0_q8_0_neon);
+      set_dot(ggml_type::q4_k, vec_dot_q4_k_q8_k_neon);
+      set_dot(ggml_type::q6_k, vec_dot_q6_k_q8_k_neon);
+      break;
+    case isa_level::dotprod:
+    case isa_level::i8mm:
+      set_dot(ggml_type::q8_0, vec_dot_q8_0_q8_0_dotprod);
+      set_dot(ggml_type::q4_0, vec_dot_q4_0_q8_0_dotprod);
+      set_dot(ggml_type::q4_k, vec_dot_q4_k_q8_k_dotprod);
+      set_dot(ggml_type::q6_k, vec_dot_q6_k_q8_k_dotprod);
+      if (level == isa_level::i8mm) {
+        set_dot(ggml_type::q8_0, vec_dot_q8_0_q8_0_i8mm);
+        set_dot(ggml_type::q4_0, vec_dot_q4_0_q8_0_i8mm);
+      }
+      break;
+  }
+#else
+  (void)level;  // no SIMD kernels for this target: every level is the reference
+#endif
+  return t;
+}
+
+const kernel_table& table_for(isa_level level) {
+  static const std::array<kernel_table, k_level_count> tables = [] {
+    std::array<kernel_table, k_level_count> all{};
+    for (size_t i = 0; i < k_level_count; ++i) all[i] = build_table(k_levels[i]);
+    return all;
+  }();
+  return tables[static_cast<size_t>(level)];
+}
+
+isa_level highest_supported_up_to(isa_level top) {
+  for (auto i = static_cast<size_t>(top); i > 0; --i) {
+    if (isa_supported(k_levels[i])) return k_levels[i];
+  }
+  return isa_level::scalar;
+}
+
+// The starting level: POCKETLM_ISA if set (clamped to what the CPU runs), else the highest.
+isa_level initial_level() {
+  const isa_level best = highest_supported_up_to(isa_level::i8mm);
+  const char* env = std::getenv("POCKETLM_ISA");
+  if (env == nullptr || *env == '\0') return best;
+  const std::string_view name(env);
+  if (name == "avx2" || name == "avx512") {
+    std::fprintf(stderr, "pocketlm: POCKETLM_ISA=%s has no kernels yet; using scalar\n", env);
+    return isa_level::scalar;
+  }
+  for (isa_level level : k_levels) {
+    if (name != isa_name(level)) continue;
+    const isa_level chosen = highest_supported_up_to(level);
+    if (chosen != level) {
+      std::fprintf(stderr, "pocketlm: POCKETLM_ISA=%s is not supported here; using %s\n", env,
+                   isa_name(chosen));
+    }
+    return chosen;
+  }
+  std::fprintf(stderr, "pocketlm: unknown POCKETLM_ISA=%s; using %s\n", env, isa_name(best));
+  return best;
+}
+
+std::atomic<isa_level>& active_level() {
+  static std::atomic<isa_level> level{initial_level()};
+  return level;
+}
+
 }  // namespace
 
+const char* isa_name(isa_level level) {
+  switch (level) {
+    case isa_level::scalar: return "scalar";
+    case isa_level::neon: return "neon";
+    case isa_level::dotprod: return "dotprod";
+    case isa_level::i8mm: return "i8mm";
+  }
+  return "unknown";
+}
+
+bool isa_supported(isa_level level) {
+#if defined(POCKETLM_ARM_KERNELS)
+  const cpu_features& cpu = host_cpu();
+  switch (level) {
+    case isa_level::scalar: return true;
+    case isa_level::neon: return cpu.neon;
+    case isa_level::dotprod: return cpu.neon && cpu.dotprod;
+    case isa_level::i8mm: return cpu.neon && cpu.dotprod && cpu.i8mm;  // its TU also uses SDOT
+  }
+  return false;
+#else
+  return level == isa_level::scalar;
+#endif
+}
+
+bool set_isa(isa_level level) {
+  if (!isa_supported(level)) return false;
+  active_level().store(level, std::memory_order_relaxed);
+  return true;
+}
+
+const char* active_isa() { return isa_name(active_level().load(std::memory_order_relaxed)); }
+
 const type_kernels* kernels_for(ggml_type weight_type) {
-  static const kernel_table table = build_table();  // thread-safe one-time init
+  const kernel_table& table = table_for(active_level().load(std::memory_order_relaxed));
   const auto id = static_cast<size_t>(weight_type);
   if (id >= table.size() || table[id].vec_dot == nullptr) return nullptr;
   return &table[id];

@@ -1,27 +1,90 @@
-// The key/value cache: f16 like llama.cpp's default, one slab per layer.
+// The key/value cache, one slab per layer: f16 like llama.cpp's default, or q8_0 blocks (32
+// values share one f16 scale; 34 bytes per 32 values) to halve its memory on small devices.
+// Rows are written once per position and decoded to f32 when attention reads them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "gguf/types.h"
 #include "tensor/fp16.h"
+#include "tensor/quant.h"
 
 namespace pocketlm {
 
+enum class kv_type { f16, q8_0 };
+
+inline ggml_type kv_ggml_type(kv_type t) { return t == kv_type::f16 ? ggml_type::f16 : ggml_type::q8_0; }
+
+// Bytes of one cached row of `dim` values (dim a multiple of 32 for q8_0).
+inline size_t kv_row_bytes(kv_type t, int64_t dim) { return row_size(kv_ggml_type(t), dim); }
+
 struct kv_cache {
+  kv_type type = kv_type::f16;
   int64_t n_ctx = 0;
   int64_t kv_dim = 0;
-  std::vector<fp16_t> k;  // (n_layer, n_ctx, kv_dim)
-  std::vector<fp16_t> v;  // (n_layer, n_ctx, kv_dim)
+  size_t row_bytes = 0;
+  std::vector<uint8_t> k;  // (n_layer, n_ctx, row_bytes)
+  std::vector<uint8_t> v;  // (n_layer, n_ctx, row_bytes)
 
-  void allocate(int64_t n_layer, int64_t ctx, int64_t dim) {
+  // Zero-fills, so every page is resident from load on (the memory plan counts all of it).
+  void allocate(kv_type t, int64_t n_layer, int64_t ctx, int64_t dim) {
+    type = t;
     n_ctx = ctx;
     kv_dim = dim;
-    k.assign(static_cast<size_t>(n_layer * ctx * dim), 0);
-    v.assign(static_cast<size_t>(n_layer * ctx * dim), 0);
+    row_bytes = kv_row_bytes(t, dim);
+    k.assign(static_cast<size_t>(n_layer * ctx) * row_bytes, 0);
+    v.assign(static_cast<size_t>(n_layer * ctx) * row_bytes, 0);
   }
-  fp16_t* k_at(int64_t layer, int64_t pos) { return k.data() + (layer * n_ctx + pos) * kv_dim; }
-  fp16_t* v_at(int64_t layer, int64_t pos) { return v.data() + (layer * n_ctx + pos) * kv_dim; }
+
+  // Stores the K and V rows (kv_dim floats each) of one position.
+  void store(int64_t layer, int64_t pos, const float* k_row, const float* v_row) {
+    encode(k_row, row(k, layer, pos));
+    encode(v_row, row(v, layer, pos));
+  }
+
+  // out[0, n) = values [off, off + n) of a cached K (or V) row, as f32.
+  void load_k(int64_t layer, int64_t pos, int64_t off, int64_t n, float* out) const {
+    decode(row(k, layer, pos), off, n, out);
+  }
+  void load_v(int64_t layer, int64_t pos, int64_t off, int64_t n, float* out) const {
+    decode(row(v, layer, pos), off, n, out);
+  }
+
+ private:
+  uint8_t* row(std::vector<uint8_t>& s, int64_t layer, int64_t pos) {
+    return s.data() + static_cast<size_t>(layer * n_ctx + pos) * row_bytes;
+  }
+  const uint8_t* row(const std::vector<uint8_t>& s, int64_t layer, int64_t pos) const {
+    return s.data() + static_cast<size_t>(layer * n_ctx + pos) * row_bytes;
+  }
+
+  void encode(const float* src, uint8_t* dst) const {
+    if (type == kv_type::q8_0) {
+      quantize_row(ggml_type::q8_0, src, dst, kv_dim);
+      return;
+    }
+    auto* h = reinterpret_cast<fp16_t*>(dst);
+    for (int64_t i = 0; i < kv_dim; ++i) h[i] = f32_to_fp16(src[i]);
+  }
+
+  // q8_0: decodes only the 32-value blocks that overlap [off, off + n) (a head's slice).
+  void decode(const uint8_t* src, int64_t off, int64_t n, float* out) const {
+    if (type == kv_type::f16) {
+      const auto* h = reinterpret_cast<const fp16_t*>(src) + off;
+      for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(h[i]);
+      return;
+    }
+    constexpr int64_t qk = 32;
+    constexpr size_t block_bytes = 34;
+    float block[qk];
+    for (int64_t b = off / qk; b * qk < off + n; ++b) {
+      dequantize_row(ggml_type::q8_0, src + b * block_bytes, block, qk);
+      const int64_t lo = std::max(off, b * qk), hi = std::min(off + n, (b + 1) * qk);
+      std::copy(block + (lo - b * qk), block + (hi - b * qk), out + (lo - off));
+    }
+  }
 };
 
 }  // namespace pocketlm

@@ -16,6 +16,7 @@
 #include "kernels/kernels.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
+#include "model/memory.h"
 #include "model/weights.h"
 
 namespace pocketlm {
@@ -24,6 +25,13 @@ struct model_options {
   int n_threads = 1;
   int64_t n_ctx = 0;      // 0: min(n_ctx_train, 4096)
   int64_t n_batch = 512;  // tokens per forward chunk (prefill is split into chunks of this size)
+  kv_type kv = kv_type::f16;
+  // RAM budget in bytes (0: unchecked). load() refuses what does not fit, or reduces the default
+  // context (n_ctx == 0) to fit; see fit_context in model/memory.h. `budget_source` names where
+  // the budget came from in messages ("--ram", "MemAvailable - reserve").
+  uint64_t ram_budget = 0;
+  std::string budget_source = "--ram";
+  std::vector<int> cpus;  // when non-empty, every worker thread is pinned to these CPU ids
   // Test hook: force a RoPE variant to prove that position tests can fail.
   bool override_rope = false;
   kernels::rope_mode rope_override = kernels::rope_mode::normal;
@@ -53,6 +61,9 @@ class model {
   const gguf::file& file() const { return *file_; }
   int64_t n_ctx() const { return kv_.n_ctx; }
   int64_t n_past() const { return n_past_; }
+  kv_type kv() const { return kv_.type; }
+  // Non-empty when load() changed a default to fit the budget (say it to the user).
+  const std::string& load_notice() const { return load_notice_; }
 
   // Drops cached positions >= n_keep (0 clears the cache).
   void truncate(int64_t n_keep);
@@ -77,6 +88,7 @@ class model {
   run_state st_;
   int64_t n_batch_ = 0;
   int64_t n_past_ = 0;
+  std::string load_notice_;
   std::unique_ptr<kernels::thread_pool> pool_;
 };
 

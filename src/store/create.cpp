@@ -1,0 +1,110 @@
+#include "store/create.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "gguf/gguf.h"
+#include "store/model_config.h"
+
+namespace pocketlm::store {
+
+namespace {
+
+// Ollama's ConfigV2 JSON for a GGUF model layer; rootfs lists every layer digest.
+result<layer> write_config(model_store& s, const std::string& gguf_path, const std::vector<layer>& layers) {
+  auto f = gguf::file::open(gguf_path);
+  if (!f) return error{gguf_path + ": " + f.error_message()};
+  const std::string arch = (*f)->get_string("general.architecture").value_or("unknown");
+  nlohmann::ordered_json cfg;
+  cfg["model_format"] = "gguf";
+  cfg["model_family"] = arch;
+  cfg["model_families"] = nlohmann::ordered_json::array({arch});
+  cfg["architecture"] = "amd64";
+  cfg["os"] = "linux";
+  cfg["rootfs"]["type"] = "layers";
+  cfg["rootfs"]["diff_ids"] = nlohmann::ordered_json::array();
+  for (const auto& l : layers) cfg["rootfs"]["diff_ids"].push_back(l.digest);
+  return s.add_blob_bytes(cfg.dump(), media::config);
+}
+
+result<std::string> finish(model_store& s, const model_name& n, const std::string& gguf_path, std::vector<layer> layers) {
+  auto cfg = write_config(s, gguf_path, layers);
+  if (!cfg) return cfg.err();
+  manifest m;
+  m.config = std::move(*cfg);
+  m.layers = std::move(layers);
+  std::string bytes = serialize_manifest(m);
+  if (auto st = s.write_manifest(n, bytes); !st) return error{st.error_message()};
+  return bytes;
+}
+
+void replace_layer(std::vector<layer>& layers, const layer& l) {
+  std::erase_if(layers, [&](const layer& x) { return x.media_type == l.media_type; });
+  layers.push_back(l);
+}
+
+// Base layers of a FROM: a path becomes a new model layer, a name lends all its layers.
+result<std::vector<layer>> base_layers(model_store& s, const std::optional<model_store>& ollama,
+                                       const std::string& from, nlohmann::ordered_json& params) {
+  if (is_gguf_path(from)) {
+    if (auto f = gguf::file::open(from); !f) return error{from + ": " + f.error_message()};
+    auto l = s.add_blob_file(from, media::model, /*copy=*/false);
+    if (!l) return l.err();
+    return std::vector<layer>{*l};
+  }
+  auto n = parse_name(from);
+  if (!n) return n.err();
+  auto loc = locate(*n, s, ollama);
+  if (!loc) return loc.err();
+  auto cfg = load_config(*loc->where, loc->entry);
+  if (!cfg) return cfg.err();
+  if (auto st = s.adopt_blobs(*loc->where, loc->entry.m); !st) return error{st.error_message()};
+  params = cfg->params.json;
+  return loc->entry.m.layers;
+}
+
+}  // namespace
+
+result<std::string> import_gguf(model_store& s, const std::string& path, const model_name& n, bool copy) {
+  if (auto f = gguf::file::open(path); !f) return error{path + ": " + f.error_message()};
+  auto l = s.add_blob_file(path, media::model, copy);
+  if (!l) return l.err();
+  return finish(s, n, path, {*l});
+}
+
+result<std::string> create_model(model_store& s, const std::optional<model_store>& ollama, const modelfile& mf,
+                                 const model_name& n, std::vector<std::string>& notes) {
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();
+  auto layers = base_layers(s, ollama, mf.from, params);
+  if (!layers) return layers.err();
+  // A key set in the Modelfile replaces the base model's value (all of a repeated "stop").
+  std::vector<std::string> seen;
+  for (const auto& [key, value] : mf.parameters) {
+    if (std::find(seen.begin(), seen.end(), key) == seen.end()) params.erase(key), seen.push_back(key);
+    if (auto st = set_param(params, key, value); !st) return error{st.error_message()};
+  }
+  if (!params.empty()) {
+    auto l = s.add_blob_bytes(params.dump(), media::params);
+    if (!l) return l.err();
+    replace_layer(*layers, *l);
+  }
+  if (mf.system) {
+    auto l = s.add_blob_bytes(*mf.system, media::system);
+    if (!l) return l.err();
+    replace_layer(*layers, *l);
+  }
+  for (const auto& text : mf.licenses) {
+    auto l = s.add_blob_bytes(text, media::license);
+    if (!l) return l.err();
+    if (std::none_of(layers->begin(), layers->end(), [&](const layer& x) { return x.digest == l->digest; })) {
+      layers->push_back(*l);
+    }
+  }
+  if (mf.has_template) notes.push_back("TEMPLATE ignored: pocketlm uses the chat template inside the GGUF");
+  const layer* model = nullptr;
+  for (const auto& l : *layers) model = l.media_type == media::model ? &l : model;
+  return finish(s, n, s.blob_path(*digest_hex(model->digest)), *layers);
+}
+
+}  // namespace pocketlm::store

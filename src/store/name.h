@@ -1,0 +1,37 @@
+// Model names as Ollama resolves them: [scheme://][host/][namespace/]model[:tag], defaulting to
+// https://registry.ollama.ai/library/<model>:latest (types/model/name.go semantics).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace pocketlm::store {
+
+struct model_name {
+  std::string scheme = "https";
+  std::string host = "registry.ollama.ai";
+  std::string ns = "library";
+  std::string model;
+  std::string tag = "latest";
+
+  // host/namespace/model/tag: where the manifest lives under manifests/.
+  std::string rel_path() const;
+  // Ollama's DisplayShortest: "model:tag", "ns/model:tag" or "host/ns/model:tag".
+  std::string display() const;
+  bool operator==(const model_name& o) const;  // case-insensitive, like Ollama's EqualFold
+};
+
+// Parses and validates a name (parts: letters, digits, '_', '-', '.' (not in namespaces);
+// ':' only in the host for a port). Error names the bad part.
+result<model_name> parse_name(std::string_view s);
+
+// manifests/<host>/<ns>/<model>/<tag> relative path back to a name; error when not 4 valid parts.
+result<model_name> name_from_rel_path(std::string_view rel);
+
+// True when `s` should be read as a GGUF path rather than a model name: it ends in ".gguf" or
+// starts with '/', "./" or "../".
+bool is_gguf_path(std::string_view s);
+
+}  // namespace pocketlm::store

@@ -1,0 +1,163 @@
+#include "store/registry.h"
+
+#include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
+namespace pocketlm::store {
+
+namespace {
+
+constexpr int k_attempts = 4;
+constexpr size_t k_max_manifest = 4 << 20;
+
+bool is_loopback(std::string_view host) {
+  if (host.starts_with('[')) return host.starts_with("[::1]");
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.starts_with("127.");
+}
+
+std::unique_ptr<httplib::Client> make_client(const std::string& base) {
+  auto c = std::make_unique<httplib::Client>(base);
+  c->set_follow_location(true);  // registry.ollama.ai redirects blobs to a CDN
+  c->set_connection_timeout(10);
+  c->set_read_timeout(30);
+  c->enable_server_certificate_verification(true);
+  return c;
+}
+
+std::string http_failure(const std::string& what, const httplib::Result& res) {
+  if (!res) return what + ": " + httplib::to_string(res.error());
+  return what + ": HTTP " + std::to_string(res->status);
+}
+
+result<std::string> fetch_manifest(httplib::Client& c, const std::string& base, const model_name& n) {
+  const std::string path = "/v2/" + n.ns + "/" + n.model + "/manifests/" + n.tag;
+  auto res = c.Get(path, {{"Accept", std::string(media::manifest_v2)}});
+  if (res && res->status == 404) return error{"model '" + n.display() + "' not found in registry " + base};
+  if (res && res->status == 401) return error{"registry " + base + " requires authentication (not supported)"};
+  if (!res || res->status != 200) return error{http_failure("cannot fetch manifest from " + base + path, res)};
+  if (res->body.size() > k_max_manifest) return error{"manifest from " + base + " is too large"};
+  return res->body;
+}
+
+// One GET of the blob from `offset` on; returns the new offset. `fatal` marks errors a retry
+// cannot fix (disk full, a registry sending more than the manifest's size, HTTP 4xx).
+struct transfer {
+  httplib::Client& client;
+  std::string path;
+  const std::string& hex;
+  int64_t size;
+  int fd;
+  const pull_events& ev;
+  bool fatal = false;
+  bool discard = false;  // the partial is useless (disk full, oversize): delete it
+  bool disk_full = false;
+  std::string failure;
+
+  int64_t fetch(int64_t offset) {
+    httplib::Headers h;
+    if (offset > 0) h.emplace("Range", "bytes=" + std::to_string(offset) + "-");
+    auto on_response = [&](const httplib::Response& r) {
+      if (r.status == 200) {
+        if (offset == 0) return true;
+        offset = 0;  // the server ignored Range: start over
+        if (::ftruncate(fd, 0) != 0) return fail(io_error("truncate", "partial blob", errno));
+        return true;
+      }
+      if (r.status == 206 && r.get_header_value("Content-Range").starts_with("bytes " + std::to_string(offset) + "-")) return true;
+      fatal = r.status >= 400 && r.status < 500 && r.status != 429;
+      discard = r.status == 416;  // our partial does not fit their blob
+      return fail("blob sha256:" + hex + ": HTTP " + std::to_string(r.status));
+    };
+    auto on_data = [&](const char* data, size_t n) {
+      if (offset + static_cast<int64_t>(n) > size) {
+        fatal = discard = true;
+        return fail("blob sha256:" + hex + ": registry sent more than the manifest's " + std::to_string(size) + " bytes");
+      }
+      if (!pwrite_all(fd, data, n, offset)) {
+        fatal = true;
+        discard = disk_full = is_disk_full(errno);
+        return fail(io_error("write", "blob sha256-" + hex + "-partial", errno));
+      }
+      offset += static_cast<int64_t>(n);
+      if (ev.on_progress) ev.on_progress(hex, offset, size);
+      return true;
+    };
+    auto res = client.Get(path, h, on_response, on_data);
+    if (!res && failure.empty()) failure = "connection lost: " + httplib::to_string(res.error());
+    return offset;
+  }
+
+  bool fail(std::string why) {
+    failure = std::move(why);
+    return false;
+  }
+};
+
+status download_blob(httplib::Client& c, model_store& s, const model_name& n, const layer& l, const pull_events& ev) {
+  const std::string hex = *digest_hex(l.digest);
+  auto p = s.open_partial(hex, l.size);
+  if (!p) return error{p.error_message()};
+  if (!*p) {
+    if (ev.on_progress) ev.on_progress(hex, l.size, l.size);
+    return {};
+  }
+  transfer t{c, "/v2/" + n.ns + "/" + n.model + "/blobs/" + l.digest, hex, l.size, (*p)->fd(), ev, false, false, false, ""};
+  int64_t offset = (*p)->offset();
+  if (ev.on_progress) ev.on_progress(hex, offset, l.size);
+  for (int attempt = 1; offset < l.size && attempt <= k_attempts && !t.fatal; ++attempt) {
+    if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    t.failure.clear();
+    offset = t.fetch(offset);
+  }
+  if (t.discard) s.discard_partial(hex);
+  if (offset < l.size) {
+    std::string why = t.failure.empty() ? "transfer ended early" : t.failure;
+    if (!t.discard) why += "; " + std::to_string(offset) + " of " + std::to_string(l.size) + " bytes kept, run pull again to resume";
+    return error{"downloading sha256:" + hex.substr(0, 12) + ": " + why};
+  }
+  return s.commit_partial(**p, hex, l.size);
+}
+
+}  // namespace
+
+result<std::string> registry_base(const model_name& n) {
+  const char* env = std::getenv("POCKETLM_REGISTRY");
+  std::string base = env && *env ? std::string(env) : n.scheme + "://" + n.host;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  const size_t sep = base.find("://");
+  if (sep == std::string::npos) return error{"registry '" + base + "' has no http:// or https:// scheme"};
+  const std::string scheme = base.substr(0, sep);
+  const std::string host = base.substr(sep + 3, base.find('/', sep + 3) - (sep + 3));
+  if (scheme == "https") return base;
+  if (scheme == "http" && is_loopback(host)) return base;
+  if (scheme == "http") return error{"refusing plain http to " + host + " (only loopback registries may use http)"};
+  return error{"registry '" + base + "': unsupported scheme '" + scheme + "'"};
+}
+
+status pull(model_store& s, const model_name& n, const pull_events& ev) {
+  auto base = registry_base(n);
+  if (!base) return error{base.error_message()};
+  auto client = make_client(*base);
+  if (ev.on_status) ev.on_status("pulling manifest");
+  auto raw = fetch_manifest(*client, *base, n);
+  if (!raw) return raw.err();
+  auto m = parse_manifest(*raw);
+  if (!m) return error{"registry sent a bad manifest: " + m.error_message()};
+  std::vector<layer> blobs = m->layers;
+  if (!m->config.digest.empty()) blobs.push_back(m->config);
+  for (const auto& l : blobs) {
+    if (auto st = download_blob(*client, s, n, l, ev); !st) return st;
+  }
+  if (ev.on_status) ev.on_status("writing manifest");
+  return s.write_manifest(n, *raw);
+}
+
+}  // namespace pocketlm::store

@@ -1,0 +1,31 @@
+// Asking a local pocketlm server what it holds (`pocketlm ps`): GET /api/ps on loopback, with
+// Ollama's response shape {"models":[{name, digest, size, size_vram, context_length,
+// expires_at}]}.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pocketlm::store {
+
+struct running_model {
+  std::string name;
+  std::string digest;
+  int64_t size = 0;
+  int64_t size_vram = 0;
+  int64_t context_length = 0;
+  std::optional<int64_t> expires_at;  // unix seconds; nullopt when absent or unparsable
+};
+
+// $POCKETLM_PORT, else 11435.
+int server_port();
+// nullopt when nothing listens on the port; an error for a malformed answer.
+result<std::optional<std::vector<running_model>>> query_running(int port);
+// RFC 3339 ("2024-06-04T14:38:31.83753-07:00") to unix seconds.
+std::optional<int64_t> parse_rfc3339(const std::string& s);
+
+}  // namespace pocketlm::store

@@ -1,0 +1,108 @@
+// store/: owns the on-disk model store in Ollama's layout (manifests/<host>/<ns>/<model>/<tag>
+// JSON + content-addressed blobs/sha256-<hex>), reading an existing Ollama store in place,
+// name resolution, Modelfiles, and pulling from an Ollama-compatible registry over HTTP(S).
+// Calls gguf/ and common/ only (plus OpenSSL, cpp-httplib, nlohmann-json); the cli calls it.
+//
+// Safety: blobs only get their final name after their sha256 checks out (downloads and copies
+// go to blobs/sha256-<hex>-partial first, resumable); manifests are written via temp + rename;
+// every manifest write and blob removal happens under flock(<root>/.lock).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/fsutil.h"
+#include "store/manifest.h"
+#include "store/name.h"
+
+namespace pocketlm::store {
+
+struct store_entry {
+  model_name name;
+  manifest m;
+  std::string id;       // sha256 hex of the manifest file's bytes (Ollama's model ID)
+  int64_t modified = 0;  // manifest mtime, unix seconds
+  std::string raw;       // the manifest file's bytes
+};
+
+// A blob being written under blobs/sha256-<hex>-partial, held with flock so that two processes
+// never append to it at once. `offset` is how many bytes a previous, interrupted run left.
+class partial_blob {
+ public:
+  partial_blob(int fd, int64_t offset) : fd_(fd), offset_(offset) {}
+  partial_blob(const partial_blob&) = delete;
+  partial_blob& operator=(const partial_blob&) = delete;
+  ~partial_blob();
+  int fd() const { return fd_; }
+  int64_t offset() const { return offset_; }
+  void set_offset(int64_t o) { offset_ = o; }
+
+ private:
+  int fd_;
+  int64_t offset_;
+};
+
+class model_store {
+ public:
+  explicit model_store(std::string root, bool read_only = false);
+  // $POCKETLM_MODELS, else ~/.pocketlm/models.
+  static model_store pocketlm_default();
+  // $OLLAMA_MODELS, else ~/.ollama/models, when that directory exists; never written to.
+  static std::optional<model_store> ollama_default();
+
+  const std::string& root() const { return root_; }
+  bool read_only() const { return read_only_; }
+  std::string manifest_path(const model_name& n) const;
+  // The blob's file: blobs/sha256-<hex>, or the old Ollama spelling blobs/sha256:<hex> when
+  // only that exists.
+  std::string blob_path(const std::string& hex) const;
+  std::string partial_path(const std::string& hex) const;
+  bool has_blob(const std::string& hex) const;
+
+  bool contains(const model_name& n) const;
+  result<store_entry> read(const model_name& n) const;
+  std::vector<store_entry> list() const;  // unreadable manifests are skipped
+
+  // Writes `bytes` (a validated manifest) as n's manifest once every blob it names exists.
+  status write_manifest(const model_name& n, const std::string& bytes);
+  // Adds the file as a blob: hard link where possible (unless copy), else a resumable copy
+  // through the -partial file, hashed before it gets its final name.
+  result<layer> add_blob_file(const std::string& path, std::string_view media_type, bool copy);
+  result<layer> add_blob_bytes(std::string_view bytes, std::string_view media_type);
+  // Deletes n's manifest, then each of its blobs no remaining manifest references.
+  status remove(const model_name& n);
+  // Copies src (from this store or another, e.g. Ollama's) to dst here, linking missing blobs.
+  status copy_from(const model_store& src_store, const model_name& src, const model_name& dst);
+
+  result<file_lock> lock() const;
+  // Makes every blob of `m` present here, hard-linking from `src` where possible.
+  status adopt_blobs(const model_store& src, const manifest& m);
+
+  // Opens (creating or resuming) the -partial file of blob `hex` expected to hold `size` bytes;
+  // nullptr when the finished blob already exists. A longer-than-expected partial is emptied.
+  result<std::unique_ptr<partial_blob>> open_partial(const std::string& hex, int64_t size);
+  // fsyncs, checks size and sha256 and renames the partial to its final name. On a mismatch the
+  // partial is deleted (a corrupt download is never kept) and the error says so.
+  status commit_partial(partial_blob& p, const std::string& hex, int64_t size);
+  void discard_partial(const std::string& hex);
+
+ private:
+  status require_writable() const;
+  status adopt_blob(const model_store& src, const std::string& hex);
+  std::string root_;
+  bool read_only_;
+};
+
+// Where a name lives: the pocketlm store first, then the Ollama store.
+struct located_model {
+  const model_store* where = nullptr;
+  store_entry entry;
+};
+result<located_model> locate(const model_name& n, const model_store& mine,
+                             const std::optional<model_store>& ollama);
+
+}  // namespace pocketlm::store

@@ -5,12 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux nodejs npm
+          nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux
           libcpp-httplib-dev libssl-dev)
 # The aarch64 leg (tools/test_aarch64.sh): Debian's cross compiler, qemu user-mode emulation and
 # the arm64 builds of the libraries pocketlm links (multiarch; apt keeps both arches in step).
 packages+=(g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libedit-dev:arm64 libgtest-dev:arm64
            libcpp-httplib-dev:arm64 libssl-dev:arm64)
+# Node.js may come from another packaging (its npm then is not Debian's): need the commands only.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +28,6 @@ fi
 
 if [ ! -f node_modules/.pocketlm-stamp ] || [ package-lock.json -nt node_modules/.pocketlm-stamp ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.pocketlm-stamp
 fi

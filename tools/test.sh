@@ -21,3 +21,6 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== fuzz the GGUF reader"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} tools/fuzz.sh
+
+echo "== aarch64 cross build + unit tests under qemu (one run per ISA level)"
+tools/test_aarch64.sh

@@ -44,10 +44,9 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FIL
   -DPOCKETLM_STATIC=OFF >/dev/null
 cmake --build "$build" -j"$jobs"
 
-# The Termux binary: everything linked statically. Off by default while the CLI links the store
-# layer's HTTP client, Debian's cpp-httplib, which ships no static library;
-# POCKETLM_AARCH64_STATIC=1 builds and checks it.
-if [ "${POCKETLM_AARCH64_STATIC:-0}" = 1 ]; then
+# The Termux binary: everything linked statically (without the registry client, whose library
+# Debian ships only shared). POCKETLM_AARCH64_STATIC=0 skips it.
+if [ "${POCKETLM_AARCH64_STATIC:-1}" = 1 ]; then
   echo "== aarch64 cross build: static pocketlm ($static_build)"
   cmake -S . -B "$static_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DPOCKETLM_STATIC=ON -DPOCKETLM_TESTS=OFF >/dev/null

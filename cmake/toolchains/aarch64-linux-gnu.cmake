@@ -35,6 +35,9 @@ set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)
 set(POCKETLM_STATIC ON CACHE BOOL "Link aarch64 binaries statically (for Termux)")
 if(POCKETLM_STATIC)
   set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
+  # Debian's cpp-httplib has no static library: a static pocketlm has no `pull`/`ps` (copy
+  # models in with `import`, or use a GGUF path).
+  set(POCKETLM_HTTP OFF CACHE BOOL "Build the registry client (pull, ps)")
   # pkg_check_modules resolves libraries to full paths; make those the .a archives.
   set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
   # A static link needs the private dependencies that pkg_check_modules' imported targets leave

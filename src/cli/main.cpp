@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   pocketlm::cli::register_run(app, exit_code);
   pocketlm::cli::register_plan(app, exit_code);
   pocketlm::cli::register_devices(app, exit_code);
+#ifndef POCKETLM_NO_HTTP  // static builds have no HTTP client
   pocketlm::cli::register_pull(app, exit_code);
+#endif
   pocketlm::cli::register_import(app, exit_code);
   pocketlm::cli::register_create(app, exit_code);
   pocketlm::cli::register_list(app, exit_code);
@@ -24,7 +26,9 @@ int main(int argc, char** argv) {
   pocketlm::cli::register_rm(app, exit_code);
   pocketlm::cli::register_cp(app, exit_code);
   pocketlm::cli::register_export(app, exit_code);
+#ifndef POCKETLM_NO_HTTP
   pocketlm::cli::register_ps(app, exit_code);
+#endif
   pocketlm::cli::register_bench(app, exit_code);
   try {
     app.parse(argc, argv);

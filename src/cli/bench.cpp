@@ -14,6 +14,8 @@
 
 #include "cli/verbs.h"
 #include "model/model.h"
+#include "runtime/bandwidth.h"
+#include "runtime/planner.h"
 
 namespace pocketlm::cli {
 
@@ -33,6 +35,7 @@ struct bench_row {
   std::vector<double> samples_ns;
   std::vector<double> samples_ts;
   double avg_ts = 0, stddev_ts = 0, avg_ns = 0, stddev_ns = 0;
+  double ceiling_ts = 0;  // tg only: bandwidth / bytes read per token
 };
 
 std::vector<int> parse_list(const std::string& s, const char* flag) {
@@ -78,6 +81,21 @@ long peak_rss_bytes() {
   return ru.ru_maxrss * 1024L;
 }
 
+// Decode ceiling: this machine's read bandwidth over the bytes a token reads (weights, plus the
+// KV cache at the average position of an n_gen-token run).
+double decode_ceiling(const std::string& path, int n_gen, int n_threads) {
+  plan_request req;
+  req.model_path = path;
+  req.n_ctx = std::max(n_gen / 2, 1);
+  auto plan = make_plan(req);
+  if (!plan) return 0;
+  const double bw = measure_read_bandwidth(n_threads);
+  const double bytes = static_cast<double>(plan->traffic.weight_bytes + plan->traffic.kv_bytes);
+  std::fprintf(stderr, "read bandwidth (%d threads): %.1f GB/s; %.1f MB read per token\n",
+               n_threads, bw / 1e9, bytes / 1e6);
+  return bytes > 0 ? bw / bytes : 0;
+}
+
 std::string test_name(const bench_row& r) {
   if (r.n_prompt > 0 && r.n_gen > 0) return "pp" + std::to_string(r.n_prompt) + "+tg" + std::to_string(r.n_gen);
   return r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
@@ -96,7 +114,7 @@ void print_rows(const bench_args& a, const model& m, const std::vector<bench_row
                      {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"avg_ns", r.avg_ns},
                      {"stddev_ns", r.stddev_ns}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
                      {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts},
-                     {"peak_rss_bytes", rss}});
+                     {"peak_rss_bytes", rss}, {"ceiling_ts", r.ceiling_ts}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else if (a.output == "csv") {
@@ -107,10 +125,15 @@ void print_rows(const bench_args& a, const model& m, const std::vector<bench_row
                   r.avg_ts, r.stddev_ts, rss);
     }
   } else {
-    std::printf("| model | size | threads | test | t/s |\n| --- | ---: | ---: | ---: | ---: |\n");
+    std::printf("| model | size | threads | test | t/s | of decode ceiling |\n"
+                "| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (const auto& r : rows) {
-      std::printf("| %s | %.2f GiB | %d | %s | %.2f ± %.2f |\n", name.c_str(), size_gib, r.n_threads,
-                  test_name(r).c_str(), r.avg_ts, r.stddev_ts);
+      const std::string share = r.ceiling_ts > 0
+          ? std::to_string(static_cast<int>(100.0 * r.avg_ts / r.ceiling_ts + 0.5)) + "% of " +
+                std::to_string(static_cast<int>(r.ceiling_ts)) + " t/s"
+          : "";
+      std::printf("| %s | %.2f GiB | %d | %s | %.2f ± %.2f | %s |\n", name.c_str(), size_gib,
+                  r.n_threads, test_name(r).c_str(), r.avg_ts, r.stddev_ts, share.c_str());
     }
     std::printf("\npeak RSS: %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
   }
@@ -145,6 +168,7 @@ int run_bench(const bench_args& a) {
         }
         mean_sd(r.samples_ns, r.avg_ns, r.stddev_ns);
         mean_sd(r.samples_ts, r.avg_ts, r.stddev_ts);
+        if (g > 0 && p == 0) r.ceiling_ts = decode_ceiling(a.model_path, g, nt);
         rows.push_back(r);
         std::fprintf(stderr, "%s t=%d: %.2f t/s\n", test_name(r).c_str(), nt, r.avg_ts);
       }

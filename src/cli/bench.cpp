@@ -28,6 +28,7 @@ struct bench_args {
   std::string threads = "2";
   int reps = 5;
   std::string output = "md";
+  engine_flags engine;  // --ram, --kv-type (threads come from -t's list)
 };
 
 struct bench_row {
@@ -101,11 +102,11 @@ std::string test_name(const bench_row& r) {
   return r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
 }
 
-void print_rows(const bench_args& a, const model& m, const std::vector<bench_row>& rows) {
+void print_rows(const bench_args& a, const model& m, const std::vector<bench_row>& rows,
+                long rss) {
   const auto& f = m.file();
   const std::string name = f.get_string("general.name").value_or(a.model_path);
   const double size_gib = static_cast<double>(f.size()) / (1024.0 * 1024.0 * 1024.0);
-  const long rss = peak_rss_bytes();
   if (a.output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) {
@@ -146,8 +147,11 @@ int run_bench(const bench_args& a) {
     std::vector<bench_row> rows;
     std::unique_ptr<model> last;
     for (int nt : parse_list(a.threads, "-t")) {
-      model_options opt;
-      opt.n_threads = nt;
+      engine_flags flags = a.engine;
+      flags.n_threads = nt;
+      auto engine = engine_options(flags);
+      if (!engine) throw std::runtime_error(engine.error_message());
+      model_options opt = std::move(*engine);
       const int max_p = prompts.empty() ? 0 : *std::max_element(prompts.begin(), prompts.end());
       const int max_g = gens.empty() ? 0 : *std::max_element(gens.begin(), gens.end());
       opt.n_ctx = std::max(max_p, max_g) + 1;
@@ -168,13 +172,17 @@ int run_bench(const bench_args& a) {
         }
         mean_sd(r.samples_ns, r.avg_ns, r.stddev_ns);
         mean_sd(r.samples_ts, r.avg_ts, r.stddev_ts);
-        if (g > 0 && p == 0) r.ceiling_ts = decode_ceiling(a.model_path, g, nt);
         rows.push_back(r);
         std::fprintf(stderr, "%s t=%d: %.2f t/s\n", test_name(r).c_str(), nt, r.avg_ts);
       }
       last = std::move(*m);
     }
-    if (last) print_rows(a, *last, rows);
+    // Peak RSS is the model's: read it before the bandwidth probe allocates its buffer.
+    const long rss = peak_rss_bytes();
+    for (auto& r : rows) {
+      if (r.n_gen > 0 && r.n_prompt == 0) r.ceiling_ts = decode_ceiling(a.model_path, r.n_gen, r.n_threads);
+    }
+    if (last) print_rows(a, *last, rows, rss);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
@@ -193,6 +201,8 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("-t,--threads", a->threads, "thread counts, comma-separated (default 2)");
   cmd->add_option("-r,--repetitions", a->reps, "repetitions per test (default 5)")->check(CLI::Range(1, 1000));
   cmd->add_option("-o,--output", a->output, "md, json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
+  cmd->add_option("--ram", a->engine.ram, "RAM budget, e.g. 6G (default: available RAM less a reserve)");
+  cmd->add_option("--kv-type", a->engine.kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->callback([a, &exit_code] { exit_code = run_bench(*a); });
 }
 

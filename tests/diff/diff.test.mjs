@@ -51,7 +51,7 @@ describe("arch x type x prompt length (bound 3%)", () => {
 });
 
 describe("stories260K (real trained model)", () => {
-  for (const n of [1, 8, 100]) {
+  for (const n of [1, 8, 100, 600]) {
     test(`stories260K n=${n} (bound 3%)`, async (t) => {
       const { train_ctx } = await model_info(stories());
       assert.ok(n <= train_ctx, `prompt ${n} within n_ctx_train ${train_ctx}`);

@@ -11,7 +11,7 @@ session="pocketlm-e2e-$$"
 export TERM=${TERM:-xterm-256color}
 screen() { tmux capture-pane -p -t "$session" -S -200; }
 wait_for() {  # wait_for REGEX COUNT: until the screen shows REGEX at least COUNT times
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do  # up to 60 s: CI runs other tests beside this one
     if [ "$(screen | grep -cE "$1" || true)" -ge "$2" ]; then return 0; fi
     sleep 0.1
   done

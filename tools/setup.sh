@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux
-          libcpp-httplib-dev libssl-dev)
+          libcpp-httplib-dev libssl-dev chromium)
 # The aarch64 leg (tools/test_aarch64.sh): Debian's cross compiler, qemu user-mode emulation and
 # the arm64 builds of the libraries pocketlm links (multiarch; apt keeps both arches in step).
 packages+=(g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libedit-dev:arm64 libgtest-dev:arm64
@@ -26,7 +26,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -f node_modules/.pocketlm-stamp ] || [ package-lock.json -nt node_modules/.pocketlm-stamp ]; then
+if [ ! -f node_modules/.pocketlm-stamp ] || [ package.json -nt node_modules/.pocketlm-stamp ] \
+   || [ package-lock.json -nt node_modules/.pocketlm-stamp ]; then
   echo "setup: installing npm packages"
   npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.pocketlm-stamp

@@ -59,7 +59,10 @@ cpu_features detect() {
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return f;
   f.avx2 = bit(b, 5);
   f.avx512f = zmm_saved && bit(b, 16);
+  f.avx512bw = f.avx512f && bit(b, 30);
+  f.avx512vl = f.avx512f && bit(b, 31);
   f.avx512vnni = f.avx512f && bit(c, 11);
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d) != 0) f.avx512bf16 = f.avx512f && bit(a, 5);
   return f;
 }
 #else
@@ -77,7 +80,8 @@ std::string describe(const cpu_features& f) {
   const std::pair<bool, const char*> flags[] = {
       {f.neon, "neon"}, {f.dotprod, "dotprod"}, {f.i8mm, "i8mm"},     {f.avx, "avx"},
       {f.avx2, "avx2"}, {f.fma, "fma"},         {f.f16c, "f16c"},     {f.avx512f, "avx512f"},
-      {f.avx512vnni, "avx512vnni"},
+      {f.avx512bw, "avx512bw"}, {f.avx512vl, "avx512vl"}, {f.avx512vnni, "avx512vnni"},
+      {f.avx512bf16, "avx512bf16"},
   };
   std::string out;
   for (const auto& [set, name] : flags) {

@@ -1,5 +1,5 @@
 // What the running CPU offers: on aarch64 the HWCAP bits the kernel dispatch (dispatch.cpp)
-// chooses a SIMD level from; on x86-64 the cpuid bits, reported only (no x86 SIMD kernels yet).
+// chooses a SIMD level from; on x86-64 the cpuid bits.
 #pragma once
 
 #include <string>
@@ -17,7 +17,10 @@ struct cpu_features {
   bool fma = false;
   bool f16c = false;
   bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
   bool avx512vnni = false;
+  bool avx512bf16 = false;
 };
 
 // The host's features, detected on first use.

@@ -10,20 +10,14 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/ref/dot_ref.h"
-#if defined(POCKETLM_ARM_KERNELS)
-#include "kernels/arm/dot_arm.h"
-#endif
 
 namespace pocketlm::kernels {
 
 namespace {
 
-// Indexed by ggml_type id; covers every id in gguf/types.h. Unsupported entries stay null.
-constexpr size_t k_table_size = static_cast<size_t>(ggml_type::mxfp4) + 1;
-using kernel_table = std::array<type_kernels, k_table_size>;
-
-constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::neon, isa_level::dotprod,
-                                  isa_level::i8mm};
+// Every level in enum order, so a level's index is its value.
+constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_level::avx512,
+                                  isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
 constexpr size_t k_level_count = std::size(k_levels);
 
 void set(kernel_table& table, ggml_type weight, ggml_type act, from_float_fn from_float,
@@ -52,38 +46,34 @@ kernel_table reference_table() {
   return t;
 }
 
-// The reference table with `level`'s SIMD dots laid over it. Activation formats never change
-// with the level, so a model's converted activations suit every level.
+// The reference table with the SIMD kernels of `level` and the levels below it (same
+// architecture) laid over it. Activation formats never change with the level, so a model's
+// converted activations suit every level.
 kernel_table build_table(isa_level level) {
   kernel_table t = reference_table();
-#if defined(POCKETLM_ARM_KERNELS)
-  using namespace arm;
-  const auto set_dot = [&t](ggml_type weight, vec_dot_fn dot) {
-    t[static_cast<size_t>(weight)].vec_dot = dot;
-  };
   switch (level) {
     case isa_level::scalar: break;
-    case isa_level::neon:
-      set_dot(ggml_type::q8_0, vec_dot_q8_0_q8_0_neon);
-      set_dot(ggml_type::q4_0, vec_dot_q4_0_q8_0_neon);
-      set_dot(ggml_type::q4_k, vec_dot_q4_k_q8_k_neon);
-      set_dot(ggml_type::q6_k, vec_dot_q6_k_q8_k_neon);
+#if defined(POCKETLM_X86_KERNELS)
+    case isa_level::avx512:
+      x86::install_avx2(t);
+      x86::install_avx512(t);
+      break;
+    case isa_level::avx2: x86::install_avx2(t); break;
+#endif
+#if defined(POCKETLM_ARM_KERNELS)
+    case isa_level::i8mm:
+      arm::install_neon(t);
+      arm::install_dotprod(t);
+      arm::install_i8mm(t);
       break;
     case isa_level::dotprod:
-    case isa_level::i8mm:
-      set_dot(ggml_type::q8_0, vec_dot_q8_0_q8_0_dotprod);
-      set_dot(ggml_type::q4_0, vec_dot_q4_0_q8_0_dotprod);
-      set_dot(ggml_type::q4_k, vec_dot_q4_k_q8_k_dotprod);
-      set_dot(ggml_type::q6_k, vec_dot_q6_k_q8_k_dotprod);
-      if (level == isa_level::i8mm) {
-        set_dot(ggml_type::q8_0, vec_dot_q8_0_q8_0_i8mm);
-        set_dot(ggml_type::q4_0, vec_dot_q4_0_q8_0_i8mm);
-      }
+      arm::install_neon(t);
+      arm::install_dotprod(t);
       break;
-  }
-#else
-  (void)level;  // no SIMD kernels for this target: every level is the reference
+    case isa_level::neon: arm::install_neon(t); break;
 #endif
+    default: break;  // a level of another architecture: never supported here
+  }
   return t;
 }
 
@@ -96,8 +86,11 @@ const kernel_table& table_for(isa_level level) {
   return tables[static_cast<size_t>(level)];
 }
 
+// The highest supported level at or below `top` within top's architecture.
 isa_level highest_supported_up_to(isa_level top) {
+  const bool arm_level = top >= isa_level::neon;
   for (auto i = static_cast<size_t>(top); i > 0; --i) {
+    if ((k_levels[i] >= isa_level::neon) != arm_level) break;
     if (isa_supported(k_levels[i])) return k_levels[i];
   }
   return isa_level::scalar;
@@ -105,14 +98,13 @@ isa_level highest_supported_up_to(isa_level top) {
 
 // The starting level: POCKETLM_ISA if set (clamped to what the CPU runs), else the highest.
 isa_level initial_level() {
-  const isa_level best = highest_supported_up_to(isa_level::i8mm);
+  isa_level best = isa_level::scalar;
+  for (isa_level level : k_levels) {
+    if (isa_supported(level)) best = level;
+  }
   const char* env = std::getenv("POCKETLM_ISA");
   if (env == nullptr || *env == '\0') return best;
   const std::string_view name(env);
-  if (name == "avx2" || name == "avx512") {
-    std::fprintf(stderr, "pocketlm: POCKETLM_ISA=%s has no kernels yet; using scalar\n", env);
-    return isa_level::scalar;
-  }
   for (isa_level level : k_levels) {
     if (name != isa_name(level)) continue;
     const isa_level chosen = highest_supported_up_to(level);
@@ -136,6 +128,8 @@ std::atomic<isa_level>& active_level() {
 const char* isa_name(isa_level level) {
   switch (level) {
     case isa_level::scalar: return "scalar";
+    case isa_level::avx2: return "avx2";
+    case isa_level::avx512: return "avx512";
     case isa_level::neon: return "neon";
     case isa_level::dotprod: return "dotprod";
     case isa_level::i8mm: return "i8mm";
@@ -144,18 +138,24 @@ const char* isa_name(isa_level level) {
 }
 
 bool isa_supported(isa_level level) {
+  if (level == isa_level::scalar) return true;
+  [[maybe_unused]] const cpu_features& cpu = host_cpu();
+#if defined(POCKETLM_X86_KERNELS)
+  const bool avx2 = cpu.avx && cpu.avx2 && cpu.fma && cpu.f16c;
+  if (level == isa_level::avx2) return avx2;
+  if (level == isa_level::avx512) {
+    return avx2 && cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni;
+  }
+#endif
 #if defined(POCKETLM_ARM_KERNELS)
-  const cpu_features& cpu = host_cpu();
   switch (level) {
-    case isa_level::scalar: return true;
     case isa_level::neon: return cpu.neon;
     case isa_level::dotprod: return cpu.neon && cpu.dotprod;
     case isa_level::i8mm: return cpu.neon && cpu.dotprod && cpu.i8mm;  // its TU also uses SDOT
+    default: break;
   }
-  return false;
-#else
-  return level == isa_level::scalar;
 #endif
+  return false;
 }
 
 bool set_isa(isa_level level) {

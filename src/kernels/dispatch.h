@@ -1,9 +1,12 @@
 // Per-weight-type kernel table: for each weight type, the format activations are converted to
-// (its "vec_dot_type", as in ggml's CPU backend), the converter, and the row dot product. This
-// table is the single place that chooses an implementation: the scalar reference, or the SIMD
-// kernels of one ISA level (src/kernels/arm/ on aarch64), picked once at startup.
+// (its "vec_dot_type", as in ggml's CPU backend), the converter, the row dot product and an
+// optional multi-row tile kernel. This table is the single place that chooses an
+// implementation: the scalar reference, or the SIMD kernels of one ISA level (src/kernels/x86/
+// on x86-64, src/kernels/arm/ on aarch64), picked once at startup.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "gguf/types.h"
@@ -17,22 +20,36 @@ using vec_dot_fn = void (*)(int64_t n, float* out, const void* w_row, const void
 // Converts n floats into the vec_dot_type row `act_row` (row_size(vec_dot_type, n) bytes).
 using from_float_fn = void (*)(const float* x, void* act_row, int64_t n);
 
+// A tile of several weight rows against several activation rows, so that each weight block
+// loaded serves every token of a prefill tile and each activation block every row:
+// y[t * y_stride + r] = dot(w row r, act row t) for r < n_rows, t < n_tokens. Rows are
+// w_row_bytes / act_row_bytes apart. Any n_rows, n_tokens >= 1; the kernel blocks registers
+// internally and handles the remainders.
+using gemm_fn = void (*)(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes,
+                         const uint8_t* act, size_t act_row_bytes, float* y, size_t y_stride);
+
 struct type_kernels {
   ggml_type vec_dot_type;
   from_float_fn from_float;  // never null; a plain copy for f32
   vec_dot_fn vec_dot;
+  gemm_fn gemm = nullptr;    // null: the matmul driver loops vec_dot over the tile
 };
+
+// Indexed by ggml_type id; covers every id in gguf/types.h. Unsupported entries stay null.
+constexpr size_t k_kernel_table_size = static_cast<size_t>(ggml_type::mxfp4) + 1;
+using kernel_table = std::array<type_kernels, k_kernel_table_size>;
 
 // Kernels for a weight type: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q4_K q5_K q6_K.
 // nullptr when the weight type is not supported. The returned entry lives for the program.
 const type_kernels* kernels_for(ggml_type weight_type);
 
-// SIMD levels, lowest first. aarch64: neon = armv8-a Advanced SIMD, dotprod = SDOT (armv8.2-a),
-// i8mm = SMMLA (armv8.6-a). Levels above scalar cover q8_0, q4_0, q4_K and q6_K weights; the
-// other types keep the reference at every level.
-enum class isa_level { scalar, neon, dotprod, i8mm };
+// SIMD levels, lowest first within each architecture. x86-64: avx2 = AVX2 + FMA + F16C,
+// avx512 = AVX-512 F/BW/VL + VNNI (VPDPBUSD). aarch64: neon = armv8-a Advanced SIMD,
+// dotprod = SDOT (armv8.2-a), i8mm = SMMLA (armv8.6-a). A level only lays its own kernels over
+// the reference table; types it does not cover keep the level below's (or the reference).
+enum class isa_level { scalar, avx2, avx512, neon, dotprod, i8mm };
 
-// "scalar", "neon", "dotprod", "i8mm".
+// "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm".
 const char* isa_name(isa_level level);
 
 // Whether this build has kernels for `level` and the CPU (kernels/cpu_features.h) runs them.
@@ -44,9 +61,21 @@ bool isa_supported(isa_level level);
 bool set_isa(isa_level level);
 
 // The level kernels_for uses. On first use it is the highest supported level, or the one named
-// by the environment variable POCKETLM_ISA=scalar|neon|dotprod|i8mm (also avx2|avx512, which
-// have no kernels yet); a name above what the CPU supports falls back to the highest supported
-// level below it, with a one-line note on stderr.
+// by the environment variable POCKETLM_ISA=scalar|avx2|avx512|neon|dotprod|i8mm; a name the CPU
+// does not support falls back to the highest supported level below it, with a one-line note on
+// stderr.
 const char* active_isa();
+
+// Each SIMD translation unit lays its level's kernels over `t`, which already holds the level
+// below's. Defined in x86/ and arm/; called once per level when the tables are built.
+namespace x86 {
+void install_avx2(kernel_table& t);
+void install_avx512(kernel_table& t);
+}  // namespace x86
+namespace arm {
+void install_neon(kernel_table& t);
+void install_dotprod(kernel_table& t);
+void install_i8mm(kernel_table& t);
+}  // namespace arm
 
 }  // namespace pocketlm::kernels

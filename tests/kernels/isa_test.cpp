@@ -24,8 +24,8 @@
 namespace pocketlm::kernels {
 namespace {
 
-constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::neon, isa_level::dotprod,
-                                  isa_level::i8mm};
+constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_level::avx512,
+                                  isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
 
 // Restores the active level when a test that forces levels ends.
 class isa_guard {
@@ -67,11 +67,18 @@ TEST(isa, supported_levels_follow_the_cpu_features) {
   EXPECT_EQ(isa_supported(isa_level::dotprod), cpu.neon && cpu.dotprod);
   EXPECT_EQ(isa_supported(isa_level::i8mm), cpu.neon && cpu.dotprod && cpu.i8mm);
   EXPECT_TRUE(cpu.neon) << "Advanced SIMD is mandatory on AArch64 Linux";
-#else
+  for (isa_level l : {isa_level::avx2, isa_level::avx512}) {
+    EXPECT_FALSE(isa_supported(l)) << isa_name(l);
+  }
+#elif defined(__x86_64__)
   EXPECT_FALSE(cpu.neon || cpu.dotprod || cpu.i8mm);
   for (isa_level l : {isa_level::neon, isa_level::dotprod, isa_level::i8mm}) {
     EXPECT_FALSE(isa_supported(l)) << isa_name(l);
   }
+  const bool avx2 = cpu.avx && cpu.avx2 && cpu.fma && cpu.f16c;
+  EXPECT_EQ(isa_supported(isa_level::avx2), avx2);
+  EXPECT_EQ(isa_supported(isa_level::avx512),
+            avx2 && cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni);
 #endif
 }
 
@@ -283,19 +290,18 @@ INSTANTIATE_TEST_SUITE_P(all_weight_types, isa_dot_test, ::testing::ValuesIn(k_t
 
 // The SIMD levels must replace the hot pairs' scalar dots (and only those) on CPUs that have
 // them, or the level would be SIMD in name only.
-TEST(isa, simd_levels_replace_exactly_the_hot_dots) {
+// Every SIMD level has its own dot for every weight type (the test above holds each to the
+// reference), so no supported level silently runs scalar code for some type.
+TEST(isa, every_simd_level_replaces_every_dot) {
   isa_guard guard;
   ASSERT_TRUE(set_isa(isa_level::scalar));
   std::vector<vec_dot_fn> ref;
   for (ggml_type t : k_types) ref.push_back(kernels_for(t)->vec_dot);
-  for (isa_level level : {isa_level::neon, isa_level::dotprod, isa_level::i8mm}) {
-    if (!set_isa(level)) continue;
+  for (isa_level level : k_levels) {
+    if (level == isa_level::scalar || !set_isa(level)) continue;
     for (size_t i = 0; i < std::size(k_types); ++i) {
-      const ggml_type t = k_types[i];
-      const bool hot = t == ggml_type::q8_0 || t == ggml_type::q4_0 || t == ggml_type::q4_k ||
-                       t == ggml_type::q6_k;
-      EXPECT_EQ(kernels_for(t)->vec_dot != ref[i], hot)
-          << isa_name(level) << " " << type_traits(t).name;
+      EXPECT_NE(kernels_for(k_types[i])->vec_dot, ref[i])
+          << isa_name(level) << " " << type_traits(k_types[i]).name;
     }
   }
 }

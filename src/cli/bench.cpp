@@ -37,6 +37,7 @@ struct bench_row {
   std::vector<double> samples_ts;
   double avg_ts = 0, stddev_ts = 0, avg_ns = 0, stddev_ns = 0;
   double ceiling_ts = 0;  // tg only: bandwidth / bytes read per token
+  double load_ms = 0;     // model::load of this thread count's model
 };
 
 std::vector<int> parse_list(const std::string& s, const char* flag) {
@@ -115,7 +116,8 @@ void print_rows(const bench_args& a, const model& m, const std::vector<bench_row
                      {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"avg_ns", r.avg_ns},
                      {"stddev_ns", r.stddev_ns}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
                      {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts},
-                     {"peak_rss_bytes", rss}, {"ceiling_ts", r.ceiling_ts}});
+                     {"peak_rss_bytes", rss}, {"ceiling_ts", r.ceiling_ts},
+                     {"load_ms", r.load_ms}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else if (a.output == "csv") {
@@ -136,7 +138,8 @@ void print_rows(const bench_args& a, const model& m, const std::vector<bench_row
       std::printf("| %s | %.2f GiB | %d | %s | %.2f ± %.2f | %s |\n", name.c_str(), size_gib,
                   r.n_threads, test_name(r).c_str(), r.avg_ts, r.stddev_ts, share.c_str());
     }
-    std::printf("\npeak RSS: %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
+    std::printf("\npeak RSS: %.1f MiB; load: %.0f ms\n", static_cast<double>(rss) / (1024.0 * 1024.0),
+                rows.empty() ? 0.0 : rows.front().load_ms);
   }
 }
 
@@ -156,14 +159,17 @@ int run_bench(const bench_args& a) {
       const int max_g = gens.empty() ? 0 : *std::max_element(gens.begin(), gens.end());
       opt.n_ctx = std::max(max_p, max_g) + 1;
       opt.n_batch = std::max(max_p, 1);
+      const auto load_start = std::chrono::steady_clock::now();
       auto m = model::load(a.model_path, opt);
       if (!m) throw std::runtime_error(m.error_message());
+      const double load_ms = std::chrono::duration<double, std::milli>(
+          std::chrono::steady_clock::now() - load_start).count();
       std::mt19937 rng(1234);
       std::vector<std::pair<int, int>> tests;
       for (int p : prompts) if (p > 0) tests.emplace_back(p, 0);
       for (int g : gens) if (g > 0) tests.emplace_back(0, g);
       for (auto [p, g] : tests) {
-        bench_row r{p, g, nt, {}, {}, 0, 0, 0, 0};
+        bench_row r{p, g, nt, {}, {}, 0, 0, 0, 0, 0, load_ms};
         run_once(**m, p, g, rng);  // warm-up: page in weights, fill caches
         for (int i = 0; i < a.reps; ++i) {
           const double ns = run_once(**m, p, g, rng);

@@ -26,8 +26,8 @@ REPS=${REPS:-3}
 PP=${PP:-512}
 TG=${TG:-128}
 OUT=${OUT:-bench/results}
-pocketlm=$BUILD/pocketlm
-gen=$BUILD/tools/gen_model/pocketlm-gen-model
+pocketlm=$BUILD/bin/pocketlm
+gen=$BUILD/bin/pocketlm-gen-model
 for tool in "$pocketlm" "$gen" "$LLAMA_BENCH" /usr/bin/time; do
   [ -x "$tool" ] || { echo "compare: missing $tool (build pocketlm; apt install time)" >&2; exit 1; }
 done

@@ -26,7 +26,7 @@ REPS=${REPS:-3}
 PP=${PP:-512}
 TG=${TG:-128}
 OUT=${OUT:-bench/results}
-pocketlm=$BUILD/bin/pocketlm
+pocketlm=$BUILD/src/cli/pocketlm
 gen=$BUILD/bin/pocketlm-gen-model
 for tool in "$pocketlm" "$gen" "$LLAMA_BENCH" /usr/bin/time; do
   [ -x "$tool" ] || { echo "compare: missing $tool (build pocketlm; apt install time)" >&2; exit 1; }

@@ -113,8 +113,25 @@ class ggml_dot_test : public ::testing::TestWithParam<ggml_case> {
   }
 };
 
+// Bit identity holds for the scalar reference only (SIMD levels sum in another order; isa_test
+// holds them to the reference), so this test pins the scalar level and restores the active one.
+class scalar_level {
+ public:
+  scalar_level() : saved_(active_isa()) { set_isa(isa_level::scalar); }
+  ~scalar_level() {
+    for (isa_level l : {isa_level::avx2, isa_level::avx512, isa_level::neon, isa_level::dotprod,
+                        isa_level::i8mm}) {
+      if (saved_ == isa_name(l)) set_isa(l);
+    }
+  }
+
+ private:
+  std::string saved_;
+};
+
 TEST_P(ggml_dot_test, bit_identical_to_ggml_generic_dot) {
   const ggml_case c = GetParam();
+  const scalar_level scalar;
   const type_kernels* k = kernels_for(c.type);
   ASSERT_NE(k, nullptr);
   auto ggml_dot = reinterpret_cast<ggml_vec_dot>(libs().symbol(c.dot));

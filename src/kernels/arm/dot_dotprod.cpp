@@ -1,8 +1,13 @@
-// AArch64 row dots with the dot-product extension (armv8.2-a+dotprod): SDOT adds four int8
-// products into each int32 lane in one instruction. Compiled with that -march; only called when
-// the CPU reports HWCAP_ASIMDDP.
+// AArch64 kernels with the dot-product extension (armv8.2-a+dotprod): SDOT adds four int8
+// products into each int32 lane in one instruction. Compiled with that -march; only called
+// when the CPU reports HWCAP_ASIMDDP. Covers every integer format; the float rows stay neon's.
+#include <iterator>
+
 #include "kernels/arm/dot_arm.h"
+#include "kernels/arm/dot_arm_block32.h"
 #include "kernels/arm/dot_arm_impl.h"
+#include "kernels/arm/dot_arm_rows.h"
+#include "kernels/arm/dot_arm_small_impl.h"
 
 namespace pocketlm::kernels::arm {
 
@@ -15,22 +20,27 @@ struct dotprod_policy {
   }
 };
 
+using P = dotprod_policy;
+
+// 32-element formats: the row dot, and a gemm of 4-row tiles (one vector op per token for the
+// four rows' float steps); K-quants and float rows: row kernels over up to 4 tokens.
+template <typename W>
+using rows4 = block32_rows4<P, W>;
+
+// The float rows stay neon's.
+constexpr arm_kernel k_list[] = {
+    dot_and_tiles<q4_0_rows<P>, rows4<q4_0_weights>>(ggml_type::q4_0),
+    dot_and_tiles<q4_1_rows<P>, rows4<q4_1_weights>>(ggml_type::q4_1),
+    dot_and_tiles<q5_0_rows<P>, rows4<q5_0_weights>>(ggml_type::q5_0),
+    dot_and_tiles<q5_1_rows<P>, rows4<q5_1_weights>>(ggml_type::q5_1),
+    dot_and_tiles<q8_0_rows<P>, rows4<q8_0_weights>>(ggml_type::q8_0),
+    both<q4_k_rows<P>>(ggml_type::q4_k),
+    both<q5_k_rows<P>>(ggml_type::q5_k),
+    both<q6_k_rows<P>>(ggml_type::q6_k),
+};
+
 }  // namespace
 
-void vec_dot_q8_0_q8_0_dotprod(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q8_0_q8_0<dotprod_policy>(n, out, w_row, act_row);
-}
-
-void vec_dot_q4_0_q8_0_dotprod(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q4_0_q8_0<dotprod_policy>(n, out, w_row, act_row);
-}
-
-void vec_dot_q4_k_q8_k_dotprod(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q4_k_q8_k<dotprod_policy>(n, out, w_row, act_row);
-}
-
-void vec_dot_q6_k_q8_k_dotprod(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q6_k_q8_k<dotprod_policy>(n, out, w_row, act_row);
-}
+constinit const arm_kernel_list k_dotprod_kernels{k_list, std::size(k_list)};
 
 }  // namespace pocketlm::kernels::arm

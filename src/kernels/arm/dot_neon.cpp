@@ -1,7 +1,13 @@
-// Baseline AArch64 (armv8-a) row dots: int8 products widened with SMULL and pairwise-added into
-// int32 lanes with SADALP. Each int16 product is at most 128 * 128, so nothing overflows.
+// Baseline AArch64 (armv8-a) kernels: int8 products widened with SMULL and pairwise-added into
+// int32 lanes with SADALP (each int16 product is at most 128 * 128, so nothing overflows), and
+// the float rows (f32, f16 through FCVTL, bf16 through a shift), which the higher levels keep.
+#include <iterator>
+
 #include "kernels/arm/dot_arm.h"
+#include "kernels/arm/dot_arm_block32.h"
 #include "kernels/arm/dot_arm_impl.h"
+#include "kernels/arm/dot_arm_rows.h"
+#include "kernels/arm/dot_arm_small_impl.h"
 
 namespace pocketlm::kernels::arm {
 
@@ -17,22 +23,29 @@ struct neon_policy {
   }
 };
 
+using P = neon_policy;
+
+// 32-element formats: the row dot, and a gemm of 4-row tiles (one vector op per token for the
+// four rows' float steps); K-quants and float rows: row kernels over up to 4 tokens.
+template <typename W>
+using rows4 = block32_rows4<P, W>;
+
+constexpr arm_kernel k_list[] = {
+    both<f32_rows>(ggml_type::f32),
+    both<f16_rows>(ggml_type::f16),
+    both<bf16_rows>(ggml_type::bf16),
+    dot_and_tiles<q4_0_rows<P>, rows4<q4_0_weights>>(ggml_type::q4_0),
+    dot_and_tiles<q4_1_rows<P>, rows4<q4_1_weights>>(ggml_type::q4_1),
+    dot_and_tiles<q5_0_rows<P>, rows4<q5_0_weights>>(ggml_type::q5_0),
+    dot_and_tiles<q5_1_rows<P>, rows4<q5_1_weights>>(ggml_type::q5_1),
+    dot_and_tiles<q8_0_rows<P>, rows4<q8_0_weights>>(ggml_type::q8_0),
+    both<q4_k_rows<P>>(ggml_type::q4_k),
+    both<q5_k_rows<P>>(ggml_type::q5_k),
+    both<q6_k_rows<P>>(ggml_type::q6_k),
+};
+
 }  // namespace
 
-void vec_dot_q8_0_q8_0_neon(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q8_0_q8_0<neon_policy>(n, out, w_row, act_row);
-}
-
-void vec_dot_q4_0_q8_0_neon(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q4_0_q8_0<neon_policy>(n, out, w_row, act_row);
-}
-
-void vec_dot_q4_k_q8_k_neon(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q4_k_q8_k<neon_policy>(n, out, w_row, act_row);
-}
-
-void vec_dot_q6_k_q8_k_neon(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_q6_k_q8_k<neon_policy>(n, out, w_row, act_row);
-}
+constinit const arm_kernel_list k_neon_kernels{k_list, std::size(k_list)};
 
 }  // namespace pocketlm::kernels::arm

@@ -12,18 +12,26 @@
 
 namespace pocketlm::kernels {
 
-// A 2-D weight matrix as stored in GGUF: n_rows rows of n_cols elements of `type`.
+// How a matrix's bytes are arranged. plain: GGUF rows one after another. q4_0x4 / q8_0x4: rows
+// interleaved four at a time by block index (kernels/repack.h), made at load time.
+enum class weight_layout { plain, q4_0x4, q8_0x4 };
+
+// A 2-D weight matrix: n_rows rows of n_cols elements of `type`. A repacked matrix has the same
+// total size (row_bytes per row); its rows come in groups of 4, 4 * row_bytes apart.
 struct matrix_view {
   ggml_type type = ggml_type::f32;
   int64_t n_cols = 0;  // ne[0], the input dimension
   int64_t n_rows = 0;  // ne[1], the output dimension
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
+  weight_layout layout = weight_layout::plain;
 };
 
 // y (n_tokens, n_rows) = x (n_tokens, n_cols) @ w^T. Activations are first converted to the
 // weight type's dot format (q8_0, q8_1, q8_K, f16, ...) in `scratch`, as llama.cpp does, so
-// results agree with it to rounding. Threads split the output rows.
+// results agree with it to rounding. The output is cut into tiles (weight rows x tokens) of a
+// size fixed by the shape alone, which threads take from a shared counter; so results do not
+// depend on the thread count. `scratch` only grows (no allocation once it is large enough).
 void matmul(const matrix_view& w, const float* x, int64_t n_tokens, float* y, thread_pool& pool,
             std::vector<uint8_t>& scratch);
 

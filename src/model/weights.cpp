@@ -1,7 +1,14 @@
 #include "model/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
+#include "kernels/repack.h"
 #include "model/arch.h"
 #include "tensor/quant.h"
 
@@ -97,9 +104,105 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
   return lw;
 }
 
+// The matrices that repacking may rewrite: every projection and the output head; token_embd
+// stays plain because its rows are looked up one at a time (when tied, `output` is a second
+// view of the same bytes and only that view is repacked).
+std::vector<kernels::matrix_view*> packable_views(model_weights& w) {
+  std::vector<kernels::matrix_view*> v{&w.output};
+  for (auto& l : w.layers) {
+    for (auto* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) v.push_back(m);
+  }
+  return v;
+}
+
+kernels::weight_layout chosen_layout(const kernels::matrix_view& m) {
+  const kernels::weight_layout layout = kernels::repack_layout(m.type, m.n_rows);
+  return kernels::packed_gemm_native(layout) ? layout : kernels::weight_layout::plain;
+}
+
+uintptr_t page_size() {
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+// Gives back the file pages of [begin, end) rounded inwards to whole pages, returns the
+// rounded end. The mapping is read-only and private, so nothing is written back; a later read
+// would fault the page in again from the file.
+const uint8_t* release_pages(const uint8_t* begin, const uint8_t* end) {
+  const uintptr_t page = page_size();
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const uintptr_t e = reinterpret_cast<uintptr_t>(end) / page * page;
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  return reinterpret_cast<const uint8_t*>(std::max(b, e));
+}
+
+// Repacks `m` into dst a slice of rows at a time, releasing each slice's source pages once it
+// is copied, so a matrix is never resident twice (beyond one slice).
+void repack_matrix(kernels::matrix_view& m, kernels::weight_layout layout, uint8_t* dst) {
+  constexpr size_t k_slice_bytes = 4u << 20;
+  const int64_t n_groups = m.n_rows / 4;
+  const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(k_slice_bytes / (4 * m.row_bytes)));
+  const uint8_t* src = m.data;
+  const uint8_t* released = src;
+  for (int64_t g0 = 0; g0 < n_groups; g0 += step) {
+    const int64_t g1 = std::min(n_groups, g0 + step);
+    kernels::repack_groups(m, layout, g0, g1, dst);
+    released = release_pages(released, src + g1 * 4 * m.row_bytes);
+  }
+  m.data = dst;
+  m.layout = layout;
+}
+
+// Repacks every matrix with a native repacked kernel into one anonymous mapping. Nothing
+// changes when none qualifies or the mapping cannot be made.
+void repack_weights(model_weights& w) {
+  constexpr size_t k_align = 64;
+  size_t total = 0;
+  for (auto* m : packable_views(w)) {
+    if (chosen_layout(*m) != kernels::weight_layout::plain) {
+      total += (static_cast<size_t>(m->n_rows) * m->row_bytes + k_align - 1) / k_align * k_align;
+    }
+  }
+  if (total == 0) return;
+  auto mem = std::make_shared<anon_memory>(total);
+  if (mem->data() == nullptr) return;
+  uint8_t* dst = mem->data();
+  for (auto* m : packable_views(w)) {
+    const kernels::weight_layout layout = chosen_layout(*m);
+    if (layout == kernels::weight_layout::plain) continue;
+    const size_t bytes = static_cast<size_t>(m->n_rows) * m->row_bytes;
+    repack_matrix(*m, layout, dst);
+    dst += (bytes + k_align - 1) / k_align * k_align;
+  }
+  w.packed = std::move(mem);
+}
+
 }  // namespace
 
-result<model_weights> load_weights(const gguf::file& f, const hparams& hp) {
+anon_memory::anon_memory(size_t bytes) {
+  constexpr uintptr_t k_huge = 2u << 20;
+  const size_t map_bytes = bytes + k_huge;
+  void* p = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  map_ = p;
+  map_bytes_ = map_bytes;
+  data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + k_huge - 1) / k_huge * k_huge);
+  size_ = bytes;
+#if defined(MADV_HUGEPAGE)
+  madvise(data_, size_, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KiB
+#endif
+}
+
+anon_memory::~anon_memory() {
+  if (map_ != nullptr) munmap(map_, map_bytes_);
+}
+
+bool repack_enabled_by_env() {
+  const char* v = std::getenv("POCKETLM_REPACK");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+result<model_weights> load_weights(const gguf::file& f, const hparams& hp, bool repack) {
   const arch_desc& arch = arch_of(hp.arch);
   tensor_loader ld(f);
   model_weights w;
@@ -110,6 +213,7 @@ result<model_weights> load_weights(const gguf::file& f, const hparams& hp) {
   w.rope_freqs = ld.vector("rope_freqs.weight", hp.rope.n_rot / 2, /*required=*/false);
   for (int il = 0; il < hp.n_layer && !ld.err(); ++il) w.layers.push_back(load_layer(ld, hp, arch, il));
   if (ld.err()) return *ld.err();
+  if (repack) repack_weights(w);
   return w;
 }
 

@@ -1,7 +1,12 @@
 // Weights of a loaded model: matrix views into the mmapped GGUF, small 1-D tensors (norms,
 // biases) decoded to f32 at load. Names and shapes follow llama.cpp's GGUF conventions.
+// Matrices of the types kernels/repack.h covers are rewritten at load into its four-row
+// layout, in anonymous memory that model_weights owns; the file pages they came from are
+// released as they are copied, so the weights are resident once.
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,16 +32,41 @@ struct layer_weights {
   kernels::matrix_view w_down;   // (n_embd, n_ff)
 };
 
+// An anonymous private mapping (munmapped on destruction) that holds repacked matrices. It is
+// 2 MiB aligned and asks for transparent huge pages: filling it then takes 512x fewer page
+// faults, and the kernels' streams miss the TLB less.
+class anon_memory {
+ public:
+  explicit anon_memory(size_t bytes);  // data() is null when the mapping failed
+  ~anon_memory();
+  anon_memory(const anon_memory&) = delete;
+  anon_memory& operator=(const anon_memory&) = delete;
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* map_ = nullptr;  // the whole mapping: size_ plus alignment slack
+  size_t map_bytes_ = 0;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 struct model_weights {
-  kernels::matrix_view token_embd;  // (n_vocab, n_embd)
+  kernels::matrix_view token_embd;  // (n_vocab, n_embd); always plain (rows are looked up)
   std::vector<float> output_norm;   // (n_embd)
   kernels::matrix_view output;      // (n_vocab, n_embd); token_embd when tied
   std::vector<float> rope_freqs;    // optional (n_rot / 2)
   std::vector<layer_weights> layers;
+  std::shared_ptr<anon_memory> packed;  // repacked matrices, when any; views point into it
 };
 
+// Whether load_weights repacks by default: yes, unless POCKETLM_REPACK=0.
+bool repack_enabled_by_env();
+
 // Finds, shape-checks and maps every tensor the architecture needs. Errors name the tensor and
-// say "expected …, got …".
-result<model_weights> load_weights(const gguf::file& f, const hparams& hp);
+// say "expected …, got …". With `repack`, matrices whose layout has kernels at the active ISA
+// level (kernels::packed_gemm_native) are repacked; the rest stay views into the mmap.
+result<model_weights> load_weights(const gguf::file& f, const hparams& hp,
+                                   bool repack = repack_enabled_by_env());
 
 }  // namespace pocketlm

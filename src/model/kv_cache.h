@@ -1,13 +1,13 @@
 // The key/value cache, one slab per layer: f16 like llama.cpp's default, or q8_0 blocks (32
 // values share one f16 scale; 34 bytes per 32 values) to halve its memory on small devices.
-// Rows are written once per position and decoded to f32 when attention reads them.
+// Rows are written once per position; the attention kernel reads them in place.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "gguf/types.h"
+#include "kernels/attention.h"
 #include "tensor/fp16.h"
 #include "tensor/quant.h"
 
@@ -44,19 +44,15 @@ struct kv_cache {
     encode(v_row, row(v, layer, pos));
   }
 
-  // out[0, n) = values [off, off + n) of a cached K (or V) row, as f32.
-  void load_k(int64_t layer, int64_t pos, int64_t off, int64_t n, float* out) const {
-    decode(row(k, layer, pos), off, n, out);
-  }
-  void load_v(int64_t layer, int64_t pos, int64_t off, int64_t n, float* out) const {
-    decode(row(v, layer, pos), off, n, out);
+  // Layer `layer`'s rows as the attention kernel reads them (kernels/attention.h).
+  kernels::kv_layer_view layer_view(int64_t layer) const {
+    const size_t base = static_cast<size_t>(layer * n_ctx) * row_bytes;
+    return {type == kv_type::f16 ? kernels::kv_format::f16 : kernels::kv_format::q8_0,
+            k.data() + base, v.data() + base, row_bytes};
   }
 
  private:
   uint8_t* row(std::vector<uint8_t>& s, int64_t layer, int64_t pos) {
-    return s.data() + static_cast<size_t>(layer * n_ctx + pos) * row_bytes;
-  }
-  const uint8_t* row(const std::vector<uint8_t>& s, int64_t layer, int64_t pos) const {
     return s.data() + static_cast<size_t>(layer * n_ctx + pos) * row_bytes;
   }
 
@@ -67,23 +63,6 @@ struct kv_cache {
     }
     auto* h = reinterpret_cast<fp16_t*>(dst);
     for (int64_t i = 0; i < kv_dim; ++i) h[i] = f32_to_fp16(src[i]);
-  }
-
-  // q8_0: decodes only the 32-value blocks that overlap [off, off + n) (a head's slice).
-  void decode(const uint8_t* src, int64_t off, int64_t n, float* out) const {
-    if (type == kv_type::f16) {
-      const auto* h = reinterpret_cast<const fp16_t*>(src) + off;
-      for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(h[i]);
-      return;
-    }
-    constexpr int64_t qk = 32;
-    constexpr size_t block_bytes = 34;
-    float block[qk];
-    for (int64_t b = off / qk; b * qk < off + n; ++b) {
-      dequantize_row(ggml_type::q8_0, src + b * block_bytes, block, qk);
-      const int64_t lo = std::max(off, b * qk), hi = std::min(off + n, (b + 1) * qk);
-      std::copy(block + (lo - b * qk), block + (hi - b * qk), out + (lo - off));
-    }
   }
 };
 

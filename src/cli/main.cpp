@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   pocketlm::cli::register_export(app, exit_code);
 #ifndef POCKETLM_NO_HTTP
   pocketlm::cli::register_ps(app, exit_code);
+  pocketlm::cli::register_serve(app, exit_code);
 #endif
   pocketlm::cli::register_bench(app, exit_code);
   try {

@@ -42,5 +42,7 @@ void register_cp(CLI::App& app, int& exit_code);
 void register_export(CLI::App& app, int& exit_code);
 void register_ps(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
+// `pocketlm serve` (server/): only in builds with HTTP.
+void register_serve(CLI::App& app, int& exit_code);
 
 }  // namespace pocketlm::cli

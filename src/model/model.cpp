@@ -32,12 +32,27 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   // The memory plan decides the context before anything large is allocated.
   const int64_t wanted_ctx = opt.n_ctx > 0 ? opt.n_ctx : std::min<int64_t>(m->hp_.n_ctx_train, 4096);
   const memory_shape shape{wanted_ctx, opt.n_batch, std::max(1, opt.n_threads), opt.kv};
-  auto fit = fit_context(*m->file_, m->hp_, shape, opt.ram_budget, opt.budget_source, opt.n_ctx > 0);
+  // Sequences beyond the first each add one more KV cache of the wanted context to the plan.
+  const int n_seq = std::max(1, opt.n_seq);
+  uint64_t budget = opt.ram_budget;
+  if (budget > 0 && n_seq > 1) {
+    const uint64_t extra = static_cast<uint64_t>(n_seq - 1) * estimate_memory(*m->file_, m->hp_, shape).kv;
+    if (extra >= budget) {
+      return error{"model: " + std::to_string(n_seq) + " KV sequences of " + std::to_string(wanted_ctx) +
+                   " positions do not fit the RAM budget of " + format_bytes(budget) + " (" +
+                   opt.budget_source + "); lower the parallel slots or the context"};
+    }
+    budget -= extra;
+  }
+  auto fit = fit_context(*m->file_, m->hp_, shape, budget, opt.budget_source, opt.n_ctx > 0);
   if (!fit) return fit.err();
   const int64_t n_ctx = fit->n_ctx;
   m->load_notice_ = fit->notice;
-  m->kv_.allocate(opt.kv, m->hp_.n_layer, n_ctx, m->hp_.kv_dim());
-  m->n_batch_ = std::clamp<int64_t>(opt.n_batch, 1, n_ctx);
+  m->kv_.resize(static_cast<size_t>(n_seq));
+  for (auto& kv : m->kv_) kv.allocate(opt.kv, m->hp_.n_layer, n_ctx, m->hp_.kv_dim());
+  m->n_past_.assign(static_cast<size_t>(n_seq), 0);
+  // A decode batch holds one token per sequence.
+  m->n_batch_ = std::clamp<int64_t>(std::max<int64_t>(opt.n_batch, n_seq), 1, std::max<int64_t>(n_ctx, n_seq));
   m->pool_ = std::make_unique<kernels::thread_pool>(opt.n_threads);
   if (!opt.cpus.empty()) {
     bool pinned = true;
@@ -57,12 +72,20 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.gate.resize(nb * h.n_ff);
   st.up.resize(nb * h.n_ff);
   st.scores.resize(static_cast<size_t>(m->pool_->size() * n_ctx));
+  st.seq.resize(nb);
+  st.pos.resize(nb);
   return m;
 }
 
-void model::truncate(int64_t n_keep) { n_past_ = std::clamp<int64_t>(n_keep, 0, n_past_); }
+void model::truncate(int seq, int64_t n_keep) {
+  auto& p = n_past_.at(static_cast<size_t>(seq));
+  p = std::clamp<int64_t>(n_keep, 0, p);
+}
 
-result<std::vector<float>> model::eval(const std::vector<int32_t>& tokens, bool all_logits) {
+status model::check_eval(int seq, const std::vector<int32_t>& tokens) const {
+  if (seq < 0 || seq >= n_seq()) {
+    return error{"eval: sequence " + std::to_string(seq) + " outside [0, " + std::to_string(n_seq()) + ")"};
+  }
   if (tokens.empty()) return error{"eval: no tokens"};
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab) {
@@ -71,27 +94,127 @@ result<std::vector<float>> model::eval(const std::vector<int32_t>& tokens, bool 
     }
   }
   const auto n_total = static_cast<int64_t>(tokens.size());
-  if (n_past_ + n_total > kv_.n_ctx) {
-    return error{"eval: " + std::to_string(n_total) + " tokens after " + std::to_string(n_past_) +
-                 " cached ones exceed the context of " + std::to_string(kv_.n_ctx) +
+  const int64_t past = n_past(seq);
+  if (past + n_total > n_ctx()) {
+    return error{"eval: " + std::to_string(n_total) + " tokens after " + std::to_string(past) +
+                 " cached ones exceed the context of " + std::to_string(n_ctx()) +
                  " (raise it with -c)"};
   }
+  return {};
+}
+
+template <class F>
+void model::exclusive(F&& work) {
+  std::unique_lock lock(mu_);
+  ++exclusive_waiting_;
+  cv_.wait(lock, [&] { return !busy_; });
+  --exclusive_waiting_;
+  busy_ = true;
+  lock.unlock();
+  try {
+    work();
+  } catch (...) {
+    lock.lock();
+    busy_ = false;
+    cv_.notify_all();
+    throw;
+  }
+  lock.lock();
+  busy_ = false;
+  cv_.notify_all();
+}
+
+result<std::vector<float>> model::eval(int seq, const std::vector<int32_t>& tokens, bool all_logits) {
+  if (auto ok = check_eval(seq, tokens); !ok) return error{ok.error_message()};
+  if (tokens.size() == 1 && !all_logits) return decode_one(seq, tokens[0]);
+  const auto n_total = static_cast<int64_t>(tokens.size());
   std::vector<float> out;
   out.reserve(static_cast<size_t>((all_logits ? n_total : 1) * hp_.n_vocab));
-  for (int64_t start = 0; start < n_total; start += n_batch_) {
-    const int64_t n = std::min(n_batch_, n_total - start);
-    const bool last_chunk = start + n == n_total;
-    if (!all_logits && !last_chunk) {
-      forward_chunk(tokens.data() + start, n, false);  // logits of this chunk are not needed
-      continue;
+  exclusive([&] {
+    for (int64_t start = 0; start < n_total; start += n_batch_) {
+      const int64_t n = std::min(n_batch_, n_total - start);
+      const bool last_chunk = start + n == n_total;
+      forward_chunk(seq, tokens.data() + start, n, all_logits);
+      // Logits of earlier chunks are not needed unless all_logits.
+      if (all_logits || last_chunk) out.insert(out.end(), st_.logits.begin(), st_.logits.end());
     }
-    forward_chunk(tokens.data() + start, n, all_logits);
-    out.insert(out.end(), st_.logits.begin(), st_.logits.end());
-  }
+  });
   return out;
 }
 
-void model::forward_chunk(const int32_t* tokens, int64_t n, bool all_logits) {
+// Joins the queue; the first waiter to find the forward pass free runs every queued decode.
+result<std::vector<float>> model::decode_one(int seq, int32_t token) {
+  decode_job job{seq, token, {}};
+  std::unique_lock lock(mu_);
+  queue_.push_back(&job);
+  while (!job.done) {
+    if (!busy_ && exclusive_waiting_ == 0) {
+      busy_ = true;
+      lock.unlock();
+      run_decode_batch();
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock);
+    }
+  }
+  return std::move(job.logits);
+}
+
+void model::run_decode_batch() {
+  std::vector<decode_job*> jobs;
+  {
+    std::lock_guard lock(mu_);
+    const auto n = std::min<size_t>(queue_.size(), static_cast<size_t>(n_batch_));
+    jobs.assign(queue_.begin(), queue_.begin() + static_cast<long>(n));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+  }
+  const auto n = static_cast<int64_t>(jobs.size());
+  if (n > 1) batched_decodes_.fetch_add(n);
+  std::vector<int32_t> tokens(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    tokens[i] = jobs[i]->token;
+    st_.seq[i] = jobs[i]->seq;
+    st_.pos[i] = n_past(jobs[i]->seq);
+  }
+  forward(tokens.data(), n, n);
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto row = st_.logits.begin() + static_cast<long>(i) * hp_.n_vocab;
+    jobs[i]->logits.assign(row, row + hp_.n_vocab);
+    jobs[i]->done = true;
+  }
+}
+
+result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tokens) {
+  if (seq >= 0 && seq < n_seq()) truncate(seq, 0);
+  if (auto ok = check_eval(seq, tokens); !ok) return error{ok.error_message()};
+  std::vector<float> sum(static_cast<size_t>(hp_.n_embd), 0.0f);
+  const auto n_total = static_cast<int64_t>(tokens.size());
+  exclusive([&] {
+    for (int64_t start = 0; start < n_total; start += n_batch_) {
+      forward_chunk(seq, tokens.data() + start, std::min(n_batch_, n_total - start), false, sum.data());
+    }
+  });
+  truncate(seq, 0);
+  double norm = 0.0;
+  for (float v : sum) norm += static_cast<double>(v) * v;
+  const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  for (auto& v : sum) v *= inv;  // the mean's 1/n cancels in the normalisation
+  return sum;
+}
+
+void model::forward_chunk(int seq, const int32_t* tokens, int64_t n, bool all_logits, float* hidden) {
+  const int64_t past = n_past(seq);
+  for (int64_t t = 0; t < n; ++t) {
+    st_.seq[static_cast<size_t>(t)] = seq;
+    st_.pos[static_cast<size_t>(t)] = past + t;
+  }
+  forward(tokens, n, all_logits ? n : 1, hidden);
+}
+
+void model::forward(const int32_t* tokens, int64_t n, int64_t n_out, float* hidden) {
   const int64_t e = hp_.n_embd;
   for (int64_t t = 0; t < n; ++t) {  // x[t] = token_embd[tokens[t]]
     const auto& te = w_.token_embd;
@@ -101,9 +224,16 @@ void model::forward_chunk(const int32_t* tokens, int64_t n, bool all_logits) {
     attention_layer(il, n);
     ffn_layer(il, n);
   }
-  n_past_ += n;
+  for (int64_t t = 0; t < n; ++t) n_past_[static_cast<size_t>(st_.seq[t])] = st_.pos[t] + 1;
+  if (hidden != nullptr) {
+    std::vector<float> row(static_cast<size_t>(e));
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::rmsnorm(st_.x.data() + t * e, w_.output_norm.data(), row.data(), e, hp_.rms_eps);
+      for (int64_t i = 0; i < e; ++i) hidden[i] += row[static_cast<size_t>(i)];
+    }
+    return;
+  }
   // Only the positions whose logits are wanted go through the output projection.
-  const int64_t n_out = all_logits ? n : 1;
   const int64_t first = n - n_out;
   for (int64_t i = 0; i < n_out; ++i) {
     kernels::rmsnorm(st_.x.data() + (first + i) * e, w_.output_norm.data(), st_.xb.data() + i * e,
@@ -144,10 +274,10 @@ void model::attention_layer(int il, int64_t n) {
       for (int64_t h = 0; h < hp_.n_head_kv; ++h)
         kernels::rmsnorm(k + h * hd, lw.k_norm.data(), k + h * hd, hd, hp_.rms_eps);
     }
-    const int64_t pos = n_past_ + t;
+    const int64_t pos = st_.pos[static_cast<size_t>(t)];
     kernels::rope(q, static_cast<int>(hp_.n_head), static_cast<int>(hd), pos, hp_.rope);
     kernels::rope(k, static_cast<int>(hp_.n_head_kv), static_cast<int>(hd), pos, hp_.rope);
-    kv_.store(il, pos, k, st_.v.data() + t * kvd);
+    kv_[static_cast<size_t>(st_.seq[static_cast<size_t>(t)])].store(il, pos, k, st_.v.data() + t * kvd);
   }
   attend(il, n);
   kernels::matmul(lw.wo, st_.attn.data(), n, st_.xb.data(), *pool_, st_.act_scratch);
@@ -159,42 +289,20 @@ void model::attention_layer(int il, int64_t n) {
 // and an f32 weighted sum of V. Measured on a 2-layer f32 model: 0.0025% of the logit range from
 // llama.cpp, against 0.03% for a plain two-pass softmax.
 void model::attend(int il, int64_t n) {
-  const int64_t qd = hp_.q_dim(), hd = hp_.head_dim;
-  const int64_t group = hp_.n_head / hp_.n_head_kv;  // query heads sharing one KV head
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  pool_->run([&](int ith, int nth) {
-    std::vector<float> qh(static_cast<size_t>(hd)), row(static_cast<size_t>(hd));
-    std::vector<float> acc(static_cast<size_t>(hd));
-    const auto [j0, j1] = kernels::split_range(n * hp_.n_head, ith, nth);
-    for (int64_t j = j0; j < j1; ++j) {
-      const int64_t t = j / hp_.n_head, h = j % hp_.n_head;
-      const int64_t pos = n_past_ + t;
-      const int64_t kv_off = (h / group) * hd;
-      for (int64_t i = 0; i < hd; ++i) qh[i] = fp16_to_f32(f32_to_fp16(st_.q[t * qd + h * hd + i]));
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      float m = -INFINITY, sum = 0.0f;
-      for (int64_t p = 0; p <= pos; ++p) {
-        kv_.load_k(il, p, kv_off, hd, row.data());
-        double dot = 0.0;
-        for (int64_t i = 0; i < hd; ++i) dot += static_cast<double>(qh[i] * row[i]);
-        const float s = static_cast<float>(dot) * scale;
-        float ms = 1.0f, vs = 1.0f;  // rescale of the running sum, weight of this position
-        if (s > m) {
-          ms = std::exp(m - s);
-          m = s;
-          for (auto& a : acc) a *= ms;
-        } else {
-          vs = std::exp(s - m);
-        }
-        kv_.load_v(il, p, kv_off, hd, row.data());
-        for (int64_t i = 0; i < hd; ++i) acc[i] += row[i] * vs;
-        sum = sum * ms + vs;
-      }
-      float* out = st_.attn.data() + t * qd + h * hd;
-      const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-      for (int64_t i = 0; i < hd; ++i) out[i] = acc[i] * inv;
-    }
-  });
+  kernels::attention_args a;
+  a.n_tokens = n;
+  a.n_head = hp_.n_head;
+  a.n_head_kv = hp_.n_head_kv;
+  a.head_dim = hp_.head_dim;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+  a.q = st_.q.data();
+  a.q_stride = hp_.q_dim();
+  a.last_pos = st_.pos.data();
+  a.kv_of = [this, il](int64_t t) {
+    return kv_[static_cast<size_t>(st_.seq[static_cast<size_t>(t)])].layer_view(il);
+  };
+  a.out = st_.attn.data();
+  kernels::attention(a, *pool_);
 }
 
 void model::ffn_layer(int il, int64_t n) {

@@ -6,15 +6,13 @@ namespace pocketlm {
 
 result<const std::vector<float>*> session::sync(const std::vector<int32_t>& tokens) {
   if (tokens.empty()) return error{"session: empty prompt"};
-  size_t common = 0;
-  const size_t limit = std::min(cached_.size(), tokens.size());
-  while (common < limit && cached_[common] == tokens[common]) ++common;
+  size_t common = common_prefix(tokens);
   // The last prompt token must be evaluated to get fresh logits, even when fully cached.
   if (common == tokens.size()) --common;
-  model_.truncate(static_cast<int64_t>(common));
+  model_.truncate(seq_, static_cast<int64_t>(common));
   cached_.resize(common);
   std::vector<int32_t> rest(tokens.begin() + static_cast<long>(common), tokens.end());
-  auto out = model_.eval(rest, false);
+  auto out = model_.eval(seq_, rest, false);
   if (!out) return out.err();
   cached_ = tokens;
   logits_ = std::move(*out);
@@ -23,7 +21,7 @@ result<const std::vector<float>*> session::sync(const std::vector<int32_t>& toke
 }
 
 result<const std::vector<float>*> session::push(int32_t token) {
-  auto out = model_.eval({token}, false);
+  auto out = model_.eval(seq_, {token}, false);
   if (!out) return out.err();
   cached_.push_back(token);
   logits_ = std::move(*out);
@@ -31,8 +29,20 @@ result<const std::vector<float>*> session::push(int32_t token) {
 }
 
 void session::clear() {
-  model_.truncate(0);
+  model_.truncate(seq_, 0);
   cached_.clear();
+}
+
+size_t session::common_prefix(const std::vector<int32_t>& tokens) const {
+  size_t common = 0;
+  const size_t limit = std::min(cached_.size(), tokens.size());
+  while (common < limit && cached_[common] == tokens[common]) ++common;
+  return common;
+}
+
+result<std::vector<float>> session::embed(const std::vector<int32_t>& tokens) {
+  cached_.clear();
+  return model_.embed(seq_, tokens);
 }
 
 }  // namespace pocketlm

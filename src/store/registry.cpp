@@ -123,7 +123,8 @@ status download_blob(httplib::Client& c, model_store& s, const model_name& n, co
     if (!t.discard) why += "; " + std::to_string(offset) + " of " + std::to_string(l.size) + " bytes kept, run pull again to resume";
     return error{"downloading sha256:" + hex.substr(0, 12) + ": " + why};
   }
-  return s.commit_partial(**p, hex, l.size);
+  if (ev.on_status) ev.on_status("verifying sha256 digest");
+  return s.commit_partial(**p, hex, l.size);  // hashes the bytes; a mismatch is not kept
 }
 
 }  // namespace

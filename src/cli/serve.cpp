@@ -1,0 +1,98 @@
+// `pocketlm serve`: the OpenAI- and Ollama-compatible HTTP server with the web chat page
+// (server/). Prints "listening on http://HOST:PORT" on stderr once the socket is bound; SIGINT
+// or SIGTERM stops it cleanly.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/verbs.h"
+#include "server/api.h"
+#include "server/server.h"
+#include "store/running.h"
+
+namespace pocketlm::cli {
+
+namespace {
+
+struct serve_args {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 here: store::server_port()
+  int parallel = 2;
+  int queue = 8;
+  int64_t n_ctx = 0;
+  std::string api_key;
+  std::string keep_alive = "5m";
+  engine_flags engine;
+};
+
+int run_serve(const serve_args& a) {
+  // Signals go to the watcher thread only: every thread created below inherits this mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error return, not a kill
+
+  auto engine = engine_options(a.engine);
+  if (!engine) return std::fprintf(stderr, "error: %s\n", engine.error_message().c_str()), 1;
+  const auto keep_alive = [&]() -> std::optional<double> {
+    try {
+      return server::parse_keep_alive(server::json(a.keep_alive));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }();
+  if (!keep_alive) return std::fprintf(stderr, "error: invalid --keep-alive '%s'\n", a.keep_alive.c_str()), 1;
+  server::server_options o;
+  o.host = a.host;
+  o.port = a.port > 0 ? a.port : store::server_port();
+  o.api_key = a.api_key;
+  o.models.engine = std::move(*engine);
+  o.models.n_ctx = a.n_ctx;
+  o.models.n_parallel = a.parallel;
+  o.models.queue = a.queue;
+  o.models.default_keep_alive = *keep_alive;
+  server::server srv(o);
+  auto port = srv.bind();
+  if (!port) return std::fprintf(stderr, "error: %s\n", port.error_message().c_str()), 1;
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != 0) srv.stop();
+  });
+  std::fprintf(stderr, "listening on http://%s:%d\n", a.host.c_str(), *port);
+  std::fflush(stderr);
+  srv.run();
+  // Stopped by a signal, or the listener failed: wake the watcher if it is still waiting.
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  std::fprintf(stderr, "server stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<serve_args>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the OpenAI and Ollama APIs and a web chat page");
+  cmd->add_option("--host", a->host, "address to listen on (default loopback: 127.0.0.1)");
+  cmd->add_option("--port", a->port, "port (default: $POCKETLM_PORT or 11435; 0 here means that default)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--parallel", a->parallel, "requests served at once per model (KV slots)")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--queue", a->queue, "requests waiting for a slot per model; more get 503")
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("-c,--ctx", a->n_ctx, "context per slot (default: min(train, 4096))")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  cmd->add_option("--api-key", a->api_key, "require 'Authorization: Bearer KEY' on API routes");
+  cmd->add_option("--keep-alive", a->keep_alive, "default keep_alive of loaded models (5m; -1: forever)");
+  add_engine_flags(cmd, a->engine);
+  cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });
+}
+
+}  // namespace pocketlm::cli

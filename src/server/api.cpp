@@ -1,0 +1,265 @@
+#include "server/api.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+namespace pocketlm::server {
+
+namespace {
+
+json null_or(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+[[noreturn]] void bad_type(const std::string& field, const char* what) {
+  throw api_error(400, "invalid type for '" + field + "': expected " + what, field);
+}
+
+double number_field(const json& o, const char* key, const std::string& shown) {
+  const json& v = o.at(key);
+  if (!v.is_number()) bad_type(shown, "a number");
+  return v.get<double>();
+}
+
+int64_t integer_field(const json& o, const char* key, const std::string& shown) {
+  const json& v = o.at(key);
+  if (v.is_number_integer()) return v.get<int64_t>();
+  // Clients written in JavaScript send 5.0 as 5; accept integral floats too.
+  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
+      std::abs(v.get<double>()) < 9e15) {
+    return static_cast<int64_t>(v.get<double>());
+  }
+  bad_type(shown, "an integer");
+}
+
+bool has(const json& o, const char* key) { return o.contains(key) && !o.at(key).is_null(); }
+
+std::vector<std::string> stop_list(const json& v, const std::string& shown) {
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) bad_type(shown, "a string or an array of strings");
+  std::vector<std::string> out;
+  for (const auto& s : v) {
+    if (!s.is_string()) bad_type(shown, "a string or an array of strings");
+    if (!s.get<std::string>().empty()) out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+int clamp_predict(int64_t n) {
+  return static_cast<int>(std::clamp<int64_t>(n, -1, std::numeric_limits<int>::max()));
+}
+
+}  // namespace
+
+json openai_error_body(const api_error& e) {
+  const char* type = e.status >= 500 || e.status == 429 ? "server_error" : "invalid_request_error";
+  return {{"error", {{"message", e.what()}, {"type", type}, {"param", null_or(e.param)}, {"code", null_or(e.code)}}}};
+}
+
+json ollama_error_body(const api_error& e) { return {{"error", e.what()}}; }
+
+json parse_body(const std::string& body) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    throw api_error(400, std::string("invalid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw api_error(400, "invalid request: the body must be a JSON object");
+  return j;
+}
+
+void apply_openai_sampling(const json& body, gen_params& out) {
+  auto& s = out.sampling;
+  if (has(body, "temperature")) {
+    s.temperature = static_cast<float>(number_field(body, "temperature", "temperature"));
+    if (s.temperature < 0 || s.temperature > 2) throw api_error(400, "'temperature' must be in [0, 2]", "temperature");
+  }
+  if (has(body, "top_p")) s.top_p = static_cast<float>(number_field(body, "top_p", "top_p"));
+  if (has(body, "seed")) s.seed = static_cast<uint64_t>(integer_field(body, "seed", "seed"));
+  if (has(body, "presence_penalty")) {
+    s.presence_penalty = static_cast<float>(number_field(body, "presence_penalty", "presence_penalty"));
+  }
+  if (has(body, "frequency_penalty")) {
+    s.frequency_penalty = static_cast<float>(number_field(body, "frequency_penalty", "frequency_penalty"));
+  }
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (!has(body, key)) continue;
+    const int64_t n = integer_field(body, key, key);
+    if (n < 1) throw api_error(400, std::string("'") + key + "' must be at least 1", key);
+    out.n_predict = clamp_predict(n);
+  }
+  if (has(body, "stop")) out.stop = stop_list(body.at("stop"), "stop");
+}
+
+void apply_ollama_options(const json& o, gen_params& out) {
+  if (o.is_null()) return;
+  if (!o.is_object()) bad_type("options", "an object");
+  auto& s = out.sampling;
+  const auto num = [&](const char* k, float& dst) {
+    if (has(o, k)) dst = static_cast<float>(number_field(o, k, std::string("options.") + k));
+  };
+  const auto integer = [&](const char* k, int& dst) {
+    if (has(o, k)) dst = static_cast<int>(integer_field(o, k, std::string("options.") + k));
+  };
+  num("temperature", s.temperature);
+  num("top_p", s.top_p);
+  num("min_p", s.min_p);
+  num("repeat_penalty", s.repeat_penalty);
+  num("presence_penalty", s.presence_penalty);
+  num("frequency_penalty", s.frequency_penalty);
+  integer("top_k", s.top_k);
+  integer("repeat_last_n", s.repeat_last_n);
+  if (has(o, "seed")) s.seed = static_cast<uint64_t>(integer_field(o, "seed", "options.seed"));
+  if (has(o, "num_predict")) out.n_predict = clamp_predict(integer_field(o, "num_predict", "options.num_predict"));
+  if (out.n_predict < -1) out.n_predict = -1;
+  if (has(o, "stop")) out.stop = stop_list(o.at("stop"), "options.stop");
+  if (has(o, "num_ctx")) {
+    const int64_t n = integer_field(o, "num_ctx", "options.num_ctx");
+    if (n < 1) throw api_error(400, "'options.num_ctx' must be at least 1", "options.num_ctx");
+    out.num_ctx = n;
+  }
+}
+
+namespace {
+
+// Go's time.ParseDuration subset Ollama clients send: [-]number unit, repeated.
+std::optional<double> parse_go_duration(const std::string& s) {
+  size_t i = 0;
+  double sign = 1;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) sign = s[i++] == '-' ? -1 : 1;
+  if (i == s.size()) return std::nullopt;
+  double total = 0;
+  while (i < s.size()) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(s.substr(i), &used);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (s[i] == '-' || s[i] == '+') return std::nullopt;  // the sign belongs to the whole string
+    i += used;
+    size_t j = i;
+    while (j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) ++j;
+    const std::string unit = s.substr(i, j - i);
+    i = j;
+    static const std::pair<const char*, double> units[] = {
+        {"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}};
+    double scale = -1;
+    for (const auto& [name, f] : units) {
+      if (unit == name) scale = f;
+    }
+    // A bare number is seconds in Ollama; Go itself allows a unitless "0" only.
+    if (unit.empty() && i == s.size()) scale = 1;
+    if (scale < 0) return std::nullopt;
+    total += v * scale;
+  }
+  return sign * total;
+}
+
+}  // namespace
+
+std::optional<double> parse_keep_alive(const json& v) {
+  if (v.is_null()) return std::nullopt;
+  if (v.is_number()) return v.get<double>();
+  if (!v.is_string()) bad_type("keep_alive", "a duration string or a number of seconds");
+  const auto d = parse_go_duration(v.get<std::string>());
+  if (!d) throw api_error(400, "invalid keep_alive duration '" + v.get<std::string>() + "'", "keep_alive");
+  return *d;
+}
+
+std::vector<chat::message> parse_openai_messages(const json& messages) {
+  if (!messages.is_array()) bad_type("messages", "an array");
+  std::vector<chat::message> out;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    const std::string at = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad_type(at, "an object");
+    chat::message msg;
+    msg.role = string_field(m, "role");
+    if (msg.role.empty()) throw api_error(400, "'" + at + ".role' is required", at + ".role");
+    const json content = m.value("content", json(nullptr));
+    if (content.is_string()) {
+      msg.content = content.get<std::string>();
+    } else if (content.is_array()) {
+      for (const auto& part : content) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+            !part["text"].is_string()) {
+          throw api_error(400, "'" + at + ".content': only parts of type 'text' are supported", at + ".content");
+        }
+        msg.content += part["text"].get<std::string>();
+      }
+    } else if (!content.is_null()) {
+      bad_type(at + ".content", "a string or an array of content parts");
+    }
+    msg.reasoning = string_field(m, "reasoning_content");
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+std::vector<chat::message> parse_ollama_messages(const json& messages) {
+  if (messages.is_null()) return {};
+  if (!messages.is_array()) bad_type("messages", "an array");
+  std::vector<chat::message> out;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    const std::string at = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad_type(at, "an object");
+    chat::message msg{string_field(m, "role"), string_field(m, "content"), string_field(m, "thinking")};
+    if (msg.role.empty()) throw api_error(400, "'" + at + ".role' is required", at + ".role");
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+std::string require_model(const json& body) {
+  const std::string m = string_field(body, "model");
+  if (m.empty()) throw api_error(400, "'model' is required", "model");
+  return m;
+}
+
+std::string string_field(const json& body, const char* key, const std::string& fallback) {
+  if (!has(body, key)) return fallback;
+  if (!body.at(key).is_string()) bad_type(key, "a string");
+  return body.at(key).get<std::string>();
+}
+
+bool bool_field(const json& body, const char* key, bool fallback) {
+  if (!has(body, key)) return fallback;
+  if (!body.at(key).is_boolean()) bad_type(key, "a boolean");
+  return body.at(key).get<bool>();
+}
+
+std::vector<std::string> parse_inputs(const json& v, const char* field) {
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) bad_type(field, "a string or an array of strings");
+  std::vector<std::string> out;
+  for (const auto& s : v) {
+    if (!s.is_string()) bad_type(field, "a string or an array of strings");
+    out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+int64_t now_unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string rfc3339(int64_t unix_ns) {
+  const std::time_t secs = static_cast<std::time_t>(unix_ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(unix_ns % 1000000000));
+  return std::string(buf, n) + frac;
+}
+
+}  // namespace pocketlm::server

@@ -1,0 +1,78 @@
+// Request parsing and validation for the OpenAI and Ollama wire formats, and the error shapes of
+// both. Pure functions over JSON: no model, no network (unit-tested on their own).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "chat/chat.h"
+#include "runtime/sampler.h"
+
+namespace pocketlm::server {
+
+using json = nlohmann::json;
+
+// A request that cannot be served; handlers turn it into the API's error shape.
+struct api_error : std::runtime_error {
+  api_error(int http_status, const std::string& message, std::string param_name = {},
+            std::string error_code = {})
+      : std::runtime_error(message), status(http_status), param(std::move(param_name)),
+        code(std::move(error_code)) {}
+  int status;
+  std::string param;  // the offending field, when there is one
+  std::string code;   // OpenAI's machine-readable code ("model_not_found", ...), may be empty
+};
+
+// {"error":{"message","type","param","code"}}: type is server_error for 429 and 5xx,
+// invalid_request_error for the other 4xx; absent param/code are null, as OpenAI sends them.
+json openai_error_body(const api_error& e);
+// Ollama's {"error":"message"}.
+json ollama_error_body(const api_error& e);
+
+// Parses a body; malformed JSON is a 400 carrying the parser's message; a non-object too.
+json parse_body(const std::string& body);
+
+// Sampling, length and stop settings a request asks for, applied over the model's defaults.
+struct gen_params {
+  sampler_params sampling;
+  int n_predict = -1;  // -1: until the model stops or the context is full
+  std::vector<std::string> stop;
+  std::optional<int64_t> num_ctx;  // Ollama's options.num_ctx (a context for this load)
+};
+
+// OpenAI fields: temperature, top_p, max_tokens / max_completion_tokens, stop (string or
+// array), seed, presence_penalty, frequency_penalty. Wrong types and ranges are 400s.
+void apply_openai_sampling(const json& body, gen_params& out);
+// Ollama's "options" object: temperature, top_k, top_p, min_p, seed, num_predict, stop,
+// repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, num_ctx; other runner
+// options Ollama accepts (num_thread, mirostat, ...) are ignored.
+void apply_ollama_options(const json& options, gen_params& out);
+
+// keep_alive as Ollama reads it: a number of seconds, or a Go duration string ("5m", "1h30m",
+// "300ms", "0", "-1"). Returns seconds; negative means "keep forever"; 0 unloads after the
+// request. nullopt when absent (null); api_error 400 when unparsable.
+std::optional<double> parse_keep_alive(const json& v);
+
+// OpenAI messages: content a string, null, or an array of {type:"text", text} parts (other part
+// types are a 400). Ollama messages: content a string; "thinking" kept as reasoning.
+std::vector<chat::message> parse_openai_messages(const json& messages);
+std::vector<chat::message> parse_ollama_messages(const json& messages);
+
+// "model" as a non-empty string (400 otherwise).
+std::string require_model(const json& body);
+// The string at `key`, or `fallback` when absent or null; 400 when it is another type.
+std::string string_field(const json& body, const char* key, const std::string& fallback = {});
+bool bool_field(const json& body, const char* key, bool fallback);
+// OpenAI "input" / Ollama "input": one string or an array of strings (400 otherwise).
+std::vector<std::string> parse_inputs(const json& v, const char* field);
+
+// RFC 3339 UTC with nanoseconds, as Ollama writes times ("2024-06-04T14:38:31.837536Z").
+std::string rfc3339(int64_t unix_ns);
+int64_t now_unix_ns();
+
+}  // namespace pocketlm::server

@@ -1,0 +1,62 @@
+// One generation on a slot, shared by the four text endpoints: the prompt (a chat rendered with
+// the model's template, or raw text), its length checks, the <think> split, and the stats both
+// APIs report.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/generate.h"
+#include "server/api.h"
+#include "server/manager.h"
+
+namespace pocketlm::server {
+
+struct prompt_spec {
+  bool chat = true;                      // messages through the chat template; else raw text
+  std::vector<chat::message> messages;   // chat
+  std::string text;                      // raw text (completions, Ollama raw / template-less)
+  bool think = true;                     // Qwen3's enable_thinking
+  bool split_thinking = true;            // route <think>...</think> to reasoning
+};
+
+struct prepared_prompt {
+  std::vector<int32_t> tokens;
+  bool starts_in_think = false;  // the rendered prompt opened <think> (DeepSeek-R1)
+  bool reasoning_model = false;  // output may open with <think>
+};
+
+// Renders and tokenizes; 400 when the prompt leaves no room in the context ("prompt is N
+// tokens, context is M"), or when it is empty.
+prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec);
+
+// Ollama's /api/generate prompt: `system` and `prompt` as a user turn through the template
+// (models without one: system + prompt as plain text), or the prompt alone when raw.
+prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, const std::string& prompt,
+                            bool raw);
+
+struct completion_result {
+  std::string reasoning;
+  std::string answer;
+  generate_stats stats;
+  std::string finish_reason;  // "stop", "length" or "cancel"
+};
+
+// Streams parts as they are final; a sink returning false (client gone) stops generation at
+// the next token.
+struct completion_sinks {
+  std::function<bool(std::string_view)> on_reasoning;
+  std::function<bool(std::string_view)> on_answer;
+};
+
+// n_predict is capped to the room left in the context. Throws api_error 500 on engine errors.
+completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p,
+                                 const gen_params& params, const completion_sinks& sinks);
+
+// Sampling defaults from the model's params layer (Modelfile PARAMETERs); requests override.
+gen_params model_defaults(const loaded_model& lm);
+
+}  // namespace pocketlm::server

@@ -1,0 +1,147 @@
+// Loaded models and their slots. A model loads on first use with N KV sequences (one per slot),
+// stays loaded per keep_alive, and is evicted least-recently-used when loading another would
+// exceed the RAM budget. A model with a request in flight (or queued) is never unloaded.
+//
+// Requests take a model_lease (the model stays loaded while it lives), build their prompt with
+// its tokenizer, then a slot_lease: the free slot whose cached tokens share the longest prefix
+// with the prompt, or a wait in a bounded queue, or a 503 when the queue is full.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chat/chat.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "store/model_config.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketlm::server {
+
+using steady = std::chrono::steady_clock;
+
+struct manager_options {
+  model_options engine;        // threads, pinning, KV type; ram_budget is the budget of ALL models
+  int64_t n_ctx = 0;           // per slot; 0: the model's default (min(train, 4096))
+  int n_parallel = 2;          // slots per model
+  int queue = 8;               // requests waiting for a slot, per model
+  double default_keep_alive = 300;  // seconds; negative: forever
+};
+
+struct loaded_model {
+  std::string key;             // resolved display name (or the .gguf path)
+  store::resolved_model info;
+  std::unique_ptr<model> llm;
+  std::unique_ptr<tokenizer> tok;
+  chat::template_kind kind = chat::template_kind::none;
+  std::vector<std::unique_ptr<session>> slots;
+  uint64_t footprint = 0;      // bytes the memory plan counts for it
+  double load_ms = 0;
+  int64_t num_ctx = 0;         // the context asked for at load (0: default)
+
+  // Guarded by the manager's mutex.
+  std::vector<bool> busy;
+  int users = 0;               // leases alive (running or queued requests)
+  int waiting = 0;             // of which waiting for a slot
+  bool unload_requested = false;  // keep_alive 0 arrived while in use
+  steady::time_point last_used;
+  std::optional<steady::time_point> expires;  // nullopt: never
+  int64_t expires_unix_ns = 0;               // for /api/ps; 0 with expires == nullopt
+};
+
+class model_manager;
+
+// Keeps a model loaded. On destruction the model's keep_alive restarts from now.
+class model_lease {
+ public:
+  model_lease(model_manager& m, std::shared_ptr<loaded_model> lm, double keep_alive)
+      : mgr_(&m), lm_(std::move(lm)), keep_alive_(keep_alive) {}
+  model_lease(model_lease&& o) noexcept : mgr_(o.mgr_), lm_(std::move(o.lm_)), keep_alive_(o.keep_alive_) {}
+  model_lease(const model_lease&) = delete;
+  model_lease& operator=(const model_lease&) = delete;
+  model_lease& operator=(model_lease&&) = delete;
+  ~model_lease();
+  loaded_model& get() const { return *lm_; }
+  loaded_model* operator->() const { return lm_.get(); }
+  double keep_alive() const { return keep_alive_; }
+
+ private:
+  model_manager* mgr_;
+  std::shared_ptr<loaded_model> lm_;
+  double keep_alive_;
+};
+
+// One slot held by one request.
+class slot_lease {
+ public:
+  slot_lease(model_manager& m, loaded_model& lm, int index) : mgr_(&m), lm_(&lm), index_(index) {}
+  slot_lease(const slot_lease&) = delete;
+  slot_lease& operator=(const slot_lease&) = delete;
+  ~slot_lease();
+  session& sess() const { return *lm_->slots[static_cast<size_t>(index_)]; }
+  int index() const { return index_; }
+
+ private:
+  model_manager* mgr_;
+  loaded_model* lm_;
+  int index_;
+};
+
+struct running_info {
+  std::string name;
+  std::string digest;
+  uint64_t size = 0;
+  int64_t context_length = 0;
+  int64_t expires_unix_ns = 0;  // 0: never
+  std::string family;          // general.architecture
+};
+
+class model_manager {
+ public:
+  explicit model_manager(manager_options opt);
+  ~model_manager();
+  model_manager(const model_manager&) = delete;
+  model_manager& operator=(const model_manager&) = delete;
+
+  // Resolves `name` as the CLI does (a .gguf path, the pocketlm store, Ollama's) and loads it if
+  // needed. keep_alive < 0: forever; nullopt: the default. num_ctx other than the loaded one
+  // reloads the model. Throws api_error: 404 unknown model, 500 a load failure, 503 when the
+  // budget is taken by models in use.
+  model_lease acquire(const std::string& name, std::optional<double> keep_alive,
+                      std::optional<int64_t> num_ctx = std::nullopt);
+  // Waits for a slot (longest cached prefix of `prompt` first); 503 when the queue is full.
+  std::unique_ptr<slot_lease> acquire_slot(const model_lease& m, const std::vector<int32_t>& prompt);
+  // Unloads `name` now if nothing uses it (keep_alive 0 without a prompt); false if not loaded.
+  bool unload(const std::string& name);
+  std::vector<running_info> running();
+  const manager_options& options() const { return opt_; }
+
+ private:
+  friend class model_lease;
+  friend class slot_lease;
+  void release(loaded_model& lm, double keep_alive);
+  void release_slot(loaded_model& lm, int index);
+  std::shared_ptr<loaded_model> load_locked(const store::resolved_model& r, std::optional<int64_t> num_ctx,
+                                            std::unique_lock<std::mutex>& lock);
+  void evict_for(uint64_t needs);
+  void reap_loop();
+  uint64_t used_bytes() const;
+
+  manager_options opt_;
+  std::mutex mu_;
+  std::condition_variable cv_;         // slots freed, models released
+  std::map<std::string, std::shared_ptr<loaded_model>> models_;
+  bool loading_ = false;               // one load at a time
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace pocketlm::server

@@ -1,0 +1,211 @@
+// Ollama-compatible generation routes: /api/chat and /api/generate (NDJSON streaming by default),
+// /api/embed and the legacy /api/embeddings, with keep_alive loads and unloads.
+#include "server/routes.h"
+
+namespace pocketlm::server {
+
+namespace {
+
+std::string ndjson(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+std::string ndjson_error(const std::string& message) { return ndjson({{"error", message}}); }
+
+// Fields /api/chat and /api/generate share, validated before any model loads.
+struct ollama_request {
+  json body;
+  std::string model;
+  bool stream = true;
+  std::optional<double> keep_alive;
+  std::optional<bool> think;
+  gen_params check;  // the options parsed once, to fail early on bad types
+};
+
+ollama_request read_request(const httplib::Request& req) {
+  ollama_request r;
+  r.body = parse_body(req.body);
+  r.model = require_model(r.body);
+  r.stream = bool_field(r.body, "stream", true);
+  r.keep_alive = parse_keep_alive(r.body.value("keep_alive", json(nullptr)));
+  const json& t = r.body.value("think", json(nullptr));
+  // Newer clients may send an effort level ("low", "high"): any of those means thinking on.
+  if (t.is_boolean()) r.think = t.get<bool>();
+  else if (t.is_string()) r.think = true;
+  else if (!t.is_null()) throw api_error(400, "invalid type for 'think': expected a boolean", "think");
+  apply_ollama_options(r.body.value("options", json(nullptr)), r.check);
+  if (r.body.contains("images") && r.body["images"].is_array() && !r.body["images"].empty()) {
+    throw api_error(400, "images are not supported by pocketlm's text models", "images");
+  }
+  return r;
+}
+
+prompt_spec with_think(prompt_spec s, const ollama_request& r) {
+  s.think = r.think.value_or(true);
+  s.split_thinking = r.think.value_or(true);  // absent: thinking models report it separately
+  return s;
+}
+
+json final_stats(const generation_job& job, const completion_result& out) {
+  const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
+  return {{"done", true},
+          {"done_reason", out.finish_reason == "length" ? "length" : "stop"},
+          {"total_duration", now_unix_ns() - job.start_ns},
+          {"load_duration", job.load_ns},
+          {"prompt_eval_count", out.stats.n_prompt},
+          {"prompt_eval_duration", ns(out.stats.prompt_ms)},
+          {"eval_count", out.stats.n_generated},
+          {"eval_duration", ns(out.stats.generate_ms)}};
+}
+
+// A request without a prompt: load the model (keep_alive > 0 or default) or unload it (0).
+void load_or_unload(httplib::Response& res, server_context& ctx, const ollama_request& r, bool chat) {
+  json body = {{"model", r.model}, {"created_at", rfc3339(now_unix_ns())}, {"done", true}};
+  if (r.keep_alive && *r.keep_alive == 0) {
+    ctx.models.unload(r.model);
+    body["done_reason"] = "unload";
+  } else {
+    model_lease lease = ctx.models.acquire(r.model, r.keep_alive);
+    body["done_reason"] = "load";
+  }
+  if (chat) body["message"] = {{"role", "assistant"}, {"content", ""}};
+  else body["response"] = "";
+  send_json(res, body);
+}
+
+// Runs the job, streamed as NDJSON or answered as one object. `part(reasoning, answer)` shapes
+// a non-final object's payload.
+void answer(httplib::Response& res, server_context& ctx, const ollama_request& r,
+            std::shared_ptr<generation_job> job, bool chat) {
+  const json head = {{"model", r.model}};
+  const auto part = [chat](json o, const std::string& thinking, const std::string& text) {
+    if (chat) {
+      o["message"] = {{"role", "assistant"}, {"content", text}};
+      if (!thinking.empty()) o["message"]["thinking"] = thinking;
+    } else {
+      o["response"] = text;
+      if (!thinking.empty()) o["thinking"] = thinking;
+    }
+    return o;
+  };
+  const auto stamp = [head]() {
+    json o = head;
+    o["created_at"] = rfc3339(now_unix_ns());
+    return o;
+  };
+  if (!r.stream) {
+    const auto ignore = [](std::string_view) { return true; };
+    const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, {ignore, ignore});
+    json o = part(stamp(), out.reasoning, out.answer);
+    o.update(final_stats(*job, out));
+    send_json(res, o);
+    return;
+  }
+  stream_response(
+      res, "application/x-ndjson",
+      [&ctx, job, part, stamp](const chunk_writer& write) {
+        const auto emit = [&](const std::string& thinking, const std::string& text) {
+          json o = part(stamp(), thinking, text);
+          o["done"] = false;
+          return write(ndjson(o));
+        };
+        completion_sinks sinks{[&](std::string_view t) { return emit(std::string(t), ""); },
+                               [&](std::string_view t) { return emit("", std::string(t)); }};
+        const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
+        note_finish(ctx, out);
+        if (out.finish_reason == "cancel") return;
+        json o = part(stamp(), "", "");
+        o.update(final_stats(*job, out));
+        write(ndjson(o));
+      },
+      ndjson_error);
+}
+
+void api_chat(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const ollama_request r = read_request(req);
+  const auto messages = parse_ollama_messages(r.body.value("messages", json(nullptr)));
+  if (messages.empty()) return load_or_unload(res, ctx, r, true);
+  auto job = start_job(
+      ctx, r.model, r.keep_alive, r.check.num_ctx,
+      [&](const loaded_model&) {
+        prompt_spec s;
+        s.messages = messages;
+        return with_think(s, r);
+      },
+      [&](gen_params& g) { apply_ollama_options(r.body.value("options", json(nullptr)), g); });
+  answer(res, ctx, r, job, true);
+}
+
+void api_generate(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const ollama_request r = read_request(req);
+  const std::string prompt = string_field(r.body, "prompt");
+  const std::string system = string_field(r.body, "system");
+  const bool raw = bool_field(r.body, "raw", false);
+  if (prompt.empty()) return load_or_unload(res, ctx, r, false);
+  auto job = start_job(
+      ctx, r.model, r.keep_alive, r.check.num_ctx,
+      [&](const loaded_model& lm) { return with_think(generate_prompt(lm, system, prompt, raw), r); },
+      [&](gen_params& g) { apply_ollama_options(r.body.value("options", json(nullptr)), g); });
+  answer(res, ctx, r, job, false);
+}
+
+// One embedding per input, computed in a free slot of the model.
+std::vector<std::vector<float>> embed_all(server_context& ctx, const std::string& model,
+                                          const std::vector<std::string>& inputs,
+                                          std::optional<double> keep_alive, int64_t& n_tokens) {
+  model_lease lease = ctx.models.acquire(model, keep_alive);
+  std::vector<std::vector<float>> out;
+  for (const auto& text : inputs) {
+    prompt_spec s;
+    s.chat = false;
+    s.text = text;
+    const prepared_prompt p = prepare_prompt(lease.get(), s);
+    n_tokens += static_cast<int64_t>(p.tokens.size());
+    auto slot = ctx.models.acquire_slot(lease, {});
+    auto e = slot->sess().embed(p.tokens);
+    if (!e) throw api_error(500, e.error_message());
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+void api_embed(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const json body = parse_body(req.body);
+  const std::string model = require_model(body);
+  const auto keep_alive = parse_keep_alive(body.value("keep_alive", json(nullptr)));
+  const auto inputs = parse_inputs(body.value("input", json(nullptr)), "input");
+  const int64_t start = now_unix_ns();
+  int64_t n_tokens = 0;
+  const auto embeddings = embed_all(ctx, model, inputs, keep_alive, n_tokens);
+  send_json(res, {{"model", model},
+                  {"embeddings", embeddings},
+                  {"total_duration", now_unix_ns() - start},
+                  {"load_duration", 0},
+                  {"prompt_eval_count", n_tokens}});
+}
+
+void api_embeddings(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const json body = parse_body(req.body);
+  const std::string model = require_model(body);
+  const auto keep_alive = parse_keep_alive(body.value("keep_alive", json(nullptr)));
+  const std::string prompt = string_field(body, "prompt");
+  if (prompt.empty()) throw api_error(400, "'prompt' is required", "prompt");
+  int64_t n_tokens = 0;
+  const auto embeddings = embed_all(ctx, model, {prompt}, keep_alive, n_tokens);
+  send_json(res, {{"embedding", embeddings.front()}});
+}
+
+}  // namespace
+
+void register_ollama_routes(httplib::Server& svr, server_context& ctx) {
+  const auto route = [&ctx](void (*fn)(const httplib::Request&, httplib::Response&, server_context&)) {
+    return [&ctx, fn](const httplib::Request& req, httplib::Response& res) {
+      ctx.counters.requests.fetch_add(1);
+      guarded(res, flavor::ollama, [&] { fn(req, res, ctx); });
+    };
+  };
+  svr.Post("/api/chat", route(api_chat));
+  svr.Post("/api/generate", route(api_generate));
+  svr.Post("/api/embed", route(api_embed));
+  svr.Post("/api/embeddings", route(api_embeddings));
+}
+
+}  // namespace pocketlm::server

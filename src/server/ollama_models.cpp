@@ -1,0 +1,233 @@
+// Ollama-compatible model routes over the store, resolved exactly as the CLI verbs do:
+// /api/tags (list), /api/show, /api/ps, /api/pull (NDJSON progress), /api/delete, /api/copy,
+// /api/version.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "gguf/gguf.h"
+#include "server/routes.h"
+#include "store/registry.h"
+#include "store/store.h"
+
+namespace pocketlm::server {
+
+namespace {
+
+// llama.cpp's general.file_type ids as Ollama names them.
+std::string quantization_level(const gguf::file& f) {
+  static const std::map<uint32_t, const char*> names = {
+      {0, "F32"}, {1, "F16"}, {2, "Q4_0"}, {3, "Q4_1"}, {7, "Q8_0"}, {8, "Q5_0"}, {9, "Q5_1"},
+      {10, "Q2_K"}, {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"},
+      {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"}, {32, "BF16"}};
+  const auto ft = f.get_u32("general.file_type");
+  if (!ft) return "";
+  const auto it = names.find(*ft);
+  return it == names.end() ? "" : it->second;
+}
+
+std::string parameter_size(uint64_t n) {
+  char buf[32];
+  if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.1fB", static_cast<double>(n) / 1e9);
+  else if (n >= 1000000ull) std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.1fK", static_cast<double>(n) / 1e3);
+  return buf;
+}
+
+// Ollama's "details" object, read from the GGUF header (weights are not touched).
+json details_of(const std::string& gguf_path, uint64_t* n_params_out = nullptr) {
+  json d = {{"parent_model", ""}, {"format", "gguf"}, {"family", ""}, {"families", nullptr},
+            {"parameter_size", ""}, {"quantization_level", ""}};
+  auto f = gguf::file::open(gguf_path);
+  if (!f) return d;
+  const std::string arch = (*f)->get_string("general.architecture").value_or("");
+  uint64_t n = 0;
+  for (const auto& t : (*f)->tensors()) n += static_cast<uint64_t>(t.n_elements());
+  d["family"] = arch;
+  d["families"] = json::array({arch});
+  d["parameter_size"] = parameter_size(n);
+  d["quantization_level"] = quantization_level(**f);
+  if (n_params_out) *n_params_out = n;
+  return d;
+}
+
+std::string name_field(const json& body) {
+  std::string n = string_field(body, "model");
+  if (n.empty()) n = string_field(body, "name");
+  if (n.empty()) throw api_error(400, "'model' is required", "model");
+  return n;
+}
+
+store::resolved_model resolve(const std::string& name) {
+  auto r = store::resolve_model(name);
+  if (!r || !std::filesystem::is_regular_file(r->gguf_path)) throw api_error(404, "model '" + name + "' not found");
+  return *r;
+}
+
+void tags(httplib::Response& res, server_context& ctx) {
+  const auto mine = store::model_store::pocketlm_default();
+  const auto ollama = store::model_store::ollama_default();
+  std::vector<std::pair<const store::model_store*, store::store_entry>> all;
+  for (auto& e : mine.list()) all.emplace_back(&mine, std::move(e));
+  if (ollama) {
+    for (auto& e : ollama->list()) {
+      if (!mine.contains(e.name)) all.emplace_back(&*ollama, std::move(e));  // ours shadow Ollama's
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.second.modified > b.second.modified; });
+  json models = json::array();
+  for (const auto& [where, e] : all) {
+    const auto* weights = e.m.find(store::media::model);
+    const auto hex = weights ? store::digest_hex(weights->digest) : result<std::string>(error{"no weights"});
+    json d = hex ? details_of(where->blob_path(*hex)) : json::object();
+    models.push_back({{"name", e.name.display()}, {"model", e.name.display()},
+                      {"modified_at", rfc3339(e.modified * 1000000000)}, {"size", e.m.total_size()},
+                      {"digest", e.id}, {"details", d}});
+  }
+  // Models loaded by path are listed too, so that a page's model picker can offer them.
+  for (const auto& m : ctx.models.running()) {
+    if (!m.digest.empty()) continue;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(m.name, ec);
+    models.push_back({{"name", m.name}, {"model", m.name}, {"modified_at", rfc3339(now_unix_ns())},
+                      {"size", ec ? 0 : size}, {"digest", ""}, {"details", details_of(m.name)}});
+  }
+  send_json(res, {{"models", models}});
+}
+
+void show(const httplib::Request& req, httplib::Response& res, server_context&) {
+  const json body = parse_body(req.body);
+  const store::resolved_model r = resolve(name_field(body));
+  uint64_t n_params = 0;
+  const json d = details_of(r.gguf_path, &n_params);
+  json info = {{"general.architecture", d["family"]}, {"general.parameter_count", n_params}};
+  std::string chat_template;  // the GGUF's Jinja template: pocketlm renders it natively
+  if (auto f = gguf::file::open(r.gguf_path)) {
+    chat_template = (*f)->get_string("tokenizer.chat_template").value_or("");
+    const std::string arch = d["family"].get<std::string>();
+    for (const char* key : {"context_length", "embedding_length", "block_count", "attention.head_count",
+                            "attention.head_count_kv", "feed_forward_length"}) {
+      if (const auto v = (*f)->get_u32(arch + "." + key)) info[arch + "." + key] = *v;
+    }
+  }
+  std::string parameters;
+  for (const auto& [key, v] : r.params.json.items()) {
+    for (const auto& item : v.is_array() ? v : nlohmann::ordered_json::array({v})) {
+      parameters += key + " " + (item.is_string() ? item.get<std::string>() : item.dump()) + "\n";
+    }
+  }
+  std::string license;
+  for (const auto& l : r.licenses) license += (license.empty() ? "" : "\n") + l;
+  json out = {{"license", license}, {"modelfile", "FROM " + r.gguf_path + "\n"}, {"parameters", parameters},
+              {"template", chat_template}, {"system", r.system}, {"details", d}, {"model_info", info},
+              {"capabilities", json::array({"completion", "embedding"})}};
+  if (r.entry) out["modified_at"] = rfc3339(r.entry->modified * 1000000000);
+  send_json(res, out);
+}
+
+void ps(httplib::Response& res, server_context& ctx) {
+  json models = json::array();
+  // "Forever" is a date far ahead, as Ollama writes it.
+  const int64_t forever = now_unix_ns() + int64_t{100} * 365 * 24 * 3600 * 1000000000;
+  for (const auto& m : ctx.models.running()) {
+    models.push_back({{"name", m.name}, {"model", m.name}, {"size", m.size}, {"digest", m.digest},
+                      {"details", {{"format", "gguf"}, {"family", m.family}}},
+                      {"expires_at", rfc3339(m.expires_unix_ns ? m.expires_unix_ns : forever)},
+                      {"size_vram", 0}, {"context_length", m.context_length}});
+  }
+  send_json(res, {{"models", models}});
+}
+
+// Runs store::pull, reporting Ollama's progress objects to `emit`; returns the error message or "".
+std::string run_pull(const store::model_name& n, const std::function<void(const json&)>& emit) {
+  auto s = store::model_store::pocketlm_default();
+  std::string last_hex;
+  int last_pct = -1;
+  store::pull_events ev;
+  ev.on_status = [&](std::string_view m) { emit({{"status", std::string(m)}}); };
+  ev.on_progress = [&](const std::string& hex, int64_t done, int64_t total) {
+    const int pct = total > 0 ? static_cast<int>(100 * done / total) : 100;
+    if (hex == last_hex && pct == last_pct && done < total) return;
+    last_hex = hex, last_pct = pct;
+    emit({{"status", "pulling " + hex.substr(0, 12)}, {"digest", "sha256:" + hex}, {"total", total}, {"completed", done}});
+  };
+  const auto st = store::pull(s, n, ev);
+  if (!st) return st.error_message();
+  emit({{"status", "success"}});
+  return "";
+}
+
+void pull(const httplib::Request& req, httplib::Response& res, server_context&) {
+  const json body = parse_body(req.body);
+  auto n = store::parse_name(name_field(body));
+  if (!n) throw api_error(400, n.error_message(), "model");
+  if (!bool_field(body, "stream", true)) {
+    const std::string err = run_pull(*n, [](const json&) {});
+    if (!err.empty()) throw api_error(err.find("not found") != std::string::npos ? 404 : 500, err);
+    send_json(res, {{"status", "success"}});
+    return;
+  }
+  const store::model_name name = *n;
+  stream_response(
+      res, "application/x-ndjson",
+      [name](const chunk_writer& write) {
+        const std::string err = run_pull(name, [&](const json& j) { write(j.dump() + "\n"); });
+        if (!err.empty()) write(json{{"error", err}}.dump() + "\n");
+      },
+      [](const std::string& m) { return json{{"error", m}}.dump() + "\n"; });
+}
+
+void remove(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const json body = parse_body(req.body);
+  const std::string name = name_field(body);
+  auto n = store::parse_name(name);
+  if (!n) throw api_error(400, n.error_message(), "model");
+  auto s = store::model_store::pocketlm_default();
+  if (!s.contains(*n)) throw api_error(404, "model '" + name + "' not found");
+  ctx.models.unload(name);
+  if (auto st = s.remove(*n); !st) throw api_error(500, st.error_message());
+  res.status = 200;
+}
+
+void copy(const httplib::Request& req, httplib::Response& res, server_context&) {
+  const json body = parse_body(req.body);
+  const std::string src = string_field(body, "source"), dst = string_field(body, "destination");
+  if (src.empty() || dst.empty()) throw api_error(400, "'source' and 'destination' are required");
+  auto from = store::parse_name(src);
+  if (!from) throw api_error(400, from.error_message(), "source");
+  auto to = store::parse_name(dst);
+  if (!to) throw api_error(400, to.error_message(), "destination");
+  auto mine = store::model_store::pocketlm_default();
+  const auto ollama = store::model_store::ollama_default();
+  auto loc = store::locate(*from, mine, ollama);
+  if (!loc) throw api_error(404, "model '" + src + "' not found");
+  if (auto st = mine.copy_from(*loc->where, *from, *to); !st) throw api_error(500, st.error_message());
+  res.status = 200;
+}
+
+}  // namespace
+
+void register_ollama_model_routes(httplib::Server& svr, server_context& ctx) {
+  using handler = void (*)(const httplib::Request&, httplib::Response&, server_context&);
+  const auto route = [&ctx](handler fn) {
+    return [&ctx, fn](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, flavor::ollama, [&] { fn(req, res, ctx); });
+    };
+  };
+  svr.Get("/api/tags", [&ctx](const httplib::Request&, httplib::Response& res) {
+    guarded(res, flavor::ollama, [&] { tags(res, ctx); });
+  });
+  svr.Get("/api/ps", [&ctx](const httplib::Request&, httplib::Response& res) {
+    guarded(res, flavor::ollama, [&] { ps(res, ctx); });
+  });
+  svr.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+    send_json(res, {{"version", "0.1.0"}});
+  });
+  svr.Post("/api/show", route(show));
+  svr.Post("/api/pull", route(pull));
+  svr.Delete("/api/delete", route(remove));
+  svr.Post("/api/copy", route(copy));
+}
+
+}  // namespace pocketlm::server

@@ -1,0 +1,259 @@
+// OpenAI-compatible routes: /v1/chat/completions, /v1/completions (both with SSE streaming),
+// /v1/models and /v1/embeddings, shaped as api.openai.com answers.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "server/routes.h"
+#include "store/store.h"
+
+namespace pocketlm::server {
+
+namespace {
+
+std::string new_id(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s-%llx%06llx", prefix, static_cast<unsigned long long>(now_unix_ns() / 1000000),
+                static_cast<unsigned long long>(counter.fetch_add(1) & 0xffffff));
+  return buf;
+}
+
+int64_t unix_now() { return now_unix_ns() / 1000000000; }
+
+json usage_of(const generate_stats& st) {
+  return {{"prompt_tokens", st.n_prompt},
+          {"completion_tokens", st.n_generated},
+          {"total_tokens", st.n_prompt + st.n_generated}};
+}
+
+std::string finish_reason(const completion_result& r) { return r.finish_reason == "length" ? "length" : "stop"; }
+
+std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+
+std::string sse_error(const std::string& message) {
+  return sse(openai_error_body(api_error(500, message))) + "data: [DONE]\n\n";
+}
+
+// The request's model name, sampling and stream settings, validated before any model loads.
+struct openai_request {
+  json body;
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;
+};
+
+openai_request read_request(const httplib::Request& req) {
+  openai_request r;
+  r.body = parse_body(req.body);
+  r.model = require_model(r.body);
+  r.stream = bool_field(r.body, "stream", false);
+  if (r.body.contains("stream_options") && r.body["stream_options"].is_object()) {
+    r.include_usage = bool_field(r.body["stream_options"], "include_usage", false);
+  }
+  gen_params check;
+  apply_openai_sampling(r.body, check);  // 400s before a model is loaded
+  return r;
+}
+
+// Streams one generation as SSE chunks: `make_chunk(delta_fields, finish)` shapes each one.
+void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<generation_job> job,
+                   const openai_request& r, std::function<json(json delta, const json& finish)> make_chunk) {
+  const bool include_usage = r.include_usage;
+  stream_response(
+      res, "text/event-stream",
+      [&ctx, job, include_usage, make_chunk](const chunk_writer& write) {
+        const auto emit = [&](json delta, const json& finish) {
+          json c = make_chunk(std::move(delta), finish);
+          if (include_usage) c["usage"] = nullptr;
+          return write(sse(c));
+        };
+        if (!emit({{"role", "assistant"}, {"content", ""}}, nullptr)) return;
+        completion_sinks sinks{
+            [&](std::string_view t) { return emit({{"reasoning_content", std::string(t)}}, nullptr); },
+            [&](std::string_view t) { return emit({{"content", std::string(t)}}, nullptr); }};
+        const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
+        note_finish(ctx, out);
+        if (out.finish_reason == "cancel") return;
+        emit(json::object(), finish_reason(out));
+        if (include_usage) {
+          json u = make_chunk(json::object(), nullptr);
+          u["choices"] = json::array();
+          u["usage"] = usage_of(out.stats);
+          write(sse(u));
+        }
+        write("data: [DONE]\n\n");
+      },
+      sse_error);
+}
+
+void chat_completions(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const openai_request r = read_request(req);
+  if (!r.body.contains("messages")) throw api_error(400, "'messages' is required", "messages");
+  const auto messages = parse_openai_messages(r.body["messages"]);
+  if (messages.empty()) throw api_error(400, "'messages' must not be empty", "messages");
+  auto job = start_job(
+      ctx, r.model, std::nullopt, std::nullopt,
+      [&](const loaded_model&) {
+        prompt_spec s;
+        s.messages = messages;
+        return s;
+      },
+      [&](gen_params& g) { apply_openai_sampling(r.body, g); });
+  const std::string id = new_id("chatcmpl");
+  const int64_t created = unix_now();
+  const json base = {{"id", id}, {"created", created}, {"model", r.model}, {"system_fingerprint", "pocketlm"}};
+  if (r.stream) {
+    stream_openai(res, ctx, job, r, [base](json delta, const json& finish) {
+      json c = base;
+      c["object"] = "chat.completion.chunk";
+      c["choices"] = json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}}});
+      return c;
+    });
+    return;
+  }
+  const auto ignore = [](std::string_view) { return true; };
+  const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, {ignore, ignore});
+  json msg = {{"role", "assistant"}, {"content", out.answer}};
+  if (!out.reasoning.empty()) msg["reasoning_content"] = out.reasoning;
+  json body = base;
+  body["object"] = "chat.completion";
+  body["choices"] = json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_reason(out)}}});
+  body["usage"] = usage_of(out.stats);
+  send_json(res, body);
+}
+
+void completions(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const openai_request r = read_request(req);
+  const json& pj = r.body.value("prompt", json(nullptr));
+  std::string prompt;
+  if (pj.is_string()) {
+    prompt = pj.get<std::string>();
+  } else if (pj.is_array() && pj.size() == 1 && pj[0].is_string()) {
+    prompt = pj[0].get<std::string>();
+  } else {
+    throw api_error(400, "'prompt' must be a string (or an array of one string)", "prompt");
+  }
+  auto job = start_job(
+      ctx, r.model, std::nullopt, std::nullopt,
+      [&](const loaded_model&) {
+        prompt_spec s;
+        s.chat = false;
+        s.text = prompt;
+        s.split_thinking = false;
+        return s;
+      },
+      [&](gen_params& g) {
+        g.n_predict = 16;  // OpenAI's default max_tokens for completions
+        apply_openai_sampling(r.body, g);
+      });
+  const json base = {{"id", new_id("cmpl")}, {"object", "text_completion"}, {"created", unix_now()},
+                     {"model", r.model}, {"system_fingerprint", "pocketlm"}};
+  if (r.stream) {
+    stream_openai(res, ctx, job, r, [base](json delta, const json& finish) {
+      json c = base;
+      c["choices"] = json::array({{{"index", 0}, {"text", delta.value("content", "")}, {"logprobs", nullptr}, {"finish_reason", finish}}});
+      return c;
+    });
+    return;
+  }
+  const auto ignore = [](std::string_view) { return true; };
+  const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, {ignore, ignore});
+  json body = base;
+  body["choices"] = json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_reason(out)}}});
+  body["usage"] = usage_of(out.stats);
+  send_json(res, body);
+}
+
+void list_models(httplib::Response& res, server_context& ctx) {
+  json data = json::array();
+  std::vector<std::string> seen;
+  const auto add = [&](const std::string& id, int64_t created) {
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) return;
+    seen.push_back(id);
+    data.push_back({{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "pocketlm"}});
+  };
+  const auto mine = store::model_store::pocketlm_default();
+  const auto ollama = store::model_store::ollama_default();
+  for (const auto& e : mine.list()) add(e.name.display(), e.modified);
+  if (ollama) {
+    for (const auto& e : ollama->list()) add(e.name.display(), e.modified);
+  }
+  for (const auto& m : ctx.models.running()) add(m.name, unix_now());  // loaded .gguf paths too
+  send_json(res, {{"object", "list"}, {"data", data}});
+}
+
+// OpenAI's base64 embedding: the float32 values' little-endian bytes, base64-encoded. The
+// official clients ask for this by default and decode it themselves.
+std::string base64_floats(const std::vector<float>& v) {
+  static constexpr char k_alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes(v.size() * sizeof(float), '\0');
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint32_t u = 0;
+    std::memcpy(&u, &v[i], sizeof(u));
+    for (int b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<char>(u >> (8 * b) & 0xFF);
+  }
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t chunk = 0;
+    for (size_t j = 0; j < 3; ++j) {
+      chunk = chunk << 8 | (j < n ? static_cast<uint8_t>(bytes[i + j]) : 0u);
+    }
+    for (size_t j = 0; j < 4; ++j) {
+      out += j <= n ? k_alphabet[chunk >> (18 - 6 * j) & 0x3F] : '=';
+    }
+  }
+  return out;
+}
+
+void embeddings(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const json body = parse_body(req.body);
+  const std::string model = require_model(body);
+  if (!body.contains("input")) throw api_error(400, "'input' is required", "input");
+  const auto inputs = parse_inputs(body["input"], "input");
+  if (inputs.empty()) throw api_error(400, "'input' must not be empty", "input");
+  const json format = body.value("encoding_format", json("float"));
+  if (format != "float" && format != "base64") {
+    throw api_error(400, "encoding_format must be 'float' or 'base64'", "encoding_format");
+  }
+  model_lease lease = ctx.models.acquire(model, std::nullopt);
+  json data = json::array();
+  int64_t n_tokens = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    prompt_spec s;
+    s.chat = false;
+    s.text = inputs[i];
+    const prepared_prompt p = prepare_prompt(lease.get(), s);
+    n_tokens += static_cast<int64_t>(p.tokens.size());
+    auto slot = ctx.models.acquire_slot(lease, {});
+    auto e = slot->sess().embed(p.tokens);
+    if (!e) throw api_error(500, e.error_message());
+    data.push_back({{"object", "embedding"}, {"index", i},
+                    {"embedding", format == "base64" ? json(base64_floats(*e)) : json(*e)}});
+  }
+  send_json(res, {{"object", "list"}, {"data", data}, {"model", model},
+                  {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
+}
+
+}  // namespace
+
+void register_openai_routes(httplib::Server& svr, server_context& ctx) {
+  const auto route = [&ctx](void (*fn)(const httplib::Request&, httplib::Response&, server_context&)) {
+    return [&ctx, fn](const httplib::Request& req, httplib::Response& res) {
+      ctx.counters.requests.fetch_add(1);
+      guarded(res, flavor::openai, [&] { fn(req, res, ctx); });
+    };
+  };
+  svr.Post("/v1/chat/completions", route(chat_completions));
+  svr.Post("/v1/completions", route(completions));
+  svr.Post("/v1/embeddings", route(embeddings));
+  svr.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+    guarded(res, flavor::openai, [&] { list_models(res, ctx); });
+  });
+}
+
+}  // namespace pocketlm::server

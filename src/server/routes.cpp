@@ -1,0 +1,69 @@
+#include "server/routes.h"
+
+#include <cstdio>
+
+namespace pocketlm::server {
+
+void send_json(httplib::Response& res, const json& body, int status) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, flavor f, const api_error& e) {
+  if (e.status == 503 || e.status == 429) res.set_header("Retry-After", "1");
+  send_json(res, f == flavor::openai ? openai_error_body(e) : ollama_error_body(e), e.status);
+}
+
+void guarded(httplib::Response& res, flavor f, const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const api_error& e) {
+    send_error(res, f, e);
+  } catch (const std::exception& e) {
+    send_error(res, f, api_error(500, e.what()));
+  }
+}
+
+std::shared_ptr<generation_job> start_job(server_context& ctx, const std::string& model,
+                                          std::optional<double> keep_alive, std::optional<int64_t> num_ctx,
+                                          const std::function<prompt_spec(const loaded_model&)>& spec,
+                                          const std::function<void(gen_params&)>& apply) {
+  const int64_t start = now_unix_ns();
+  model_lease lease = ctx.models.acquire(model, keep_alive, num_ctx);
+  const int64_t loaded = now_unix_ns();
+  prepared_prompt prompt = prepare_prompt(lease.get(), spec(lease.get()));
+  gen_params params = model_defaults(lease.get());
+  apply(params);
+  auto slot = ctx.models.acquire_slot(lease, prompt.tokens);
+  return std::make_shared<generation_job>(
+      generation_job{std::move(lease), std::move(slot), std::move(prompt), std::move(params), start, loaded - start});
+}
+
+void stream_response(httplib::Response& res, const char* content_type,
+                     std::function<void(const chunk_writer& write)> body,
+                     std::function<std::string(const std::string& message)> on_error) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(content_type, [body = std::move(body), on_error = std::move(on_error)](
+                                                     size_t, httplib::DataSink& sink) {
+    bool alive = true;
+    const chunk_writer write = [&](const std::string& chunk) {
+      alive = alive && sink.is_writable() && sink.write(chunk.data(), chunk.size());
+      return alive;
+    };
+    try {
+      body(write);
+    } catch (const std::exception& e) {
+      write(on_error(e.what()));
+    }
+    sink.done();
+    return true;
+  });
+}
+
+void note_finish(server_context& ctx, const completion_result& r) {
+  if (r.finish_reason != "cancel") return;
+  ctx.counters.cancelled.fetch_add(1);
+  ctx.counters.last_cancel_tokens.store(r.stats.n_generated);
+}
+
+}  // namespace pocketlm::server

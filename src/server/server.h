@@ -1,0 +1,60 @@
+// server/: owns `pocketlm serve`: an HTTP server (cpp-httplib) speaking the OpenAI API (/v1/...)
+// and the Ollama API (/api/...), the embedded web chat page (web/), the model manager (load on
+// first use, keep_alive, LRU eviction under the RAM budget) and the per-model slots that run
+// concurrent requests, each on its own KV sequence of one shared model.
+// May call runtime/, model/, tokenizer/, chat/ and store/; only cli/ calls it.
+//
+// Embeddings (/v1/embeddings, /api/embed, /api/embeddings) are the mean over the input tokens of
+// the final-normed hidden states (output_norm applied, before the output projection),
+// L2-normalised.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "server/manager.h"
+
+namespace pocketlm::server {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  int port = 11435;                     // 0: any free port (tests)
+  std::string api_key;                  // non-empty: every API route needs "Bearer KEY"
+  size_t max_body_bytes = 8u << 20;     // larger bodies get 413
+  int http_threads = 64;                // connections served at once (the rest wait in accept)
+  manager_options models;
+};
+
+// Counters for logs and tests.
+struct server_counters {
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> cancelled{0};          // generations stopped because the client left
+  std::atomic<int64_t> last_cancel_tokens{0};  // tokens the last cancelled one had generated
+};
+
+class server {
+ public:
+  explicit server(server_options opt);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds the listening socket; returns the port (the chosen one when port was 0).
+  result<int> bind();
+  // Serves until stop() (from another thread or a signal watcher). Call after bind().
+  void run();
+  void stop();
+
+  model_manager& models();
+  const server_counters& counters() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace pocketlm::server

@@ -1,0 +1,320 @@
+// The server in-process on an ephemeral loopback port with stories260K, driven by httplib's
+// client: chat and generate (streamed and not), tags, the error statuses, concurrent greedy
+// requests equal to the same requests alone, and a client disconnect stopping its generation.
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "server/api.h"
+
+namespace pocketlm::server {
+namespace {
+
+const std::string k_model = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // An empty store of our own; no Ollama store is read.
+    static const std::string root = (std::filesystem::temp_directory_path() / "pocketlm_server_test").string();
+    std::filesystem::create_directories(root);
+    setenv("POCKETLM_MODELS", root.c_str(), 1);
+    setenv("OLLAMA_MODELS", (root + "/no-ollama").c_str(), 1);
+  }
+
+  // A long context lets a stream outlast the client's reaction (disconnect and queue tests).
+  void start(const std::string& api_key = "", int parallel = 2, int queue = 8, int64_t n_ctx = 256) {
+    server_options o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.api_key = api_key;
+    o.max_body_bytes = 64 * 1024;
+    o.models.engine.n_threads = 1;
+    o.models.n_ctx = n_ctx;
+    o.models.n_parallel = parallel;
+    o.models.queue = queue;
+    srv_ = std::make_unique<server>(o);
+    auto port = srv_->bind();
+    ASSERT_TRUE(port.ok()) << port.error_message();
+    port_ = *port;
+    thread_ = std::thread([this] { srv_->run(); });
+  }
+
+  void TearDown() override {
+    if (srv_) srv_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60);
+    return c;
+  }
+
+  // POST returning (status, body).
+  std::pair<int, std::string> post(const std::string& path, const std::string& body,
+                                   const httplib::Headers& headers = {}) const {
+    auto c = client();
+    auto r = c.Post(path, headers, body, "application/json");
+    if (!r) return {0, ""};
+    return {r->status, r->body};
+  }
+
+  // Streams a POST into `on_chunk`; returning false closes the connection.
+  void post_streaming(const std::string& path, const std::string& body,
+                      const std::function<bool()>& on_chunk) const {
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.body = body;
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return on_chunk(); };
+    auto c = client();
+    c.send(req);
+  }
+
+  std::string chat_body(const std::string& text, int max_tokens, bool stream) const {
+    return json{{"model", k_model},
+                {"messages", {{{"role", "user"}, {"content", text}}}},
+                {"temperature", 0},
+                {"max_tokens", max_tokens},
+                {"stream", stream},
+                {"stream_options", {{"include_usage", true}}}}
+        .dump();
+  }
+
+  std::string generate_body(const std::string& prompt, int n, bool stream) const {
+    return json{{"model", k_model}, {"prompt", prompt}, {"stream", stream},
+                {"options", {{"temperature", 0}, {"num_predict", n}}}}
+        .dump();
+  }
+
+  std::unique_ptr<server> srv_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(ServerTest, ChatCompletionNonStreamAndStreamAgree) {
+  start();
+  const auto [st, body] = post("/v1/chat/completions", chat_body("Once upon a time", 24, false));
+  ASSERT_EQ(st, 200) << body;
+  const json j = json::parse(body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], k_model);
+  const std::string content = j["choices"][0]["message"]["content"];
+  EXPECT_FALSE(content.empty());
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["completion_tokens"], 24);
+  EXPECT_EQ(j["usage"]["total_tokens"].get<int>(),
+            j["usage"]["prompt_tokens"].get<int>() + j["usage"]["completion_tokens"].get<int>());
+
+  const auto [st2, sse] = post("/v1/chat/completions", chat_body("Once upon a time", 24, true));
+  ASSERT_EQ(st2, 200);
+  std::string streamed, finish;
+  bool done = false, usage_seen = false;
+  for (size_t pos = 0; (pos = sse.find("data: ", pos)) != std::string::npos;) {
+    const size_t end = sse.find("\n\n", pos);
+    const std::string data = sse.substr(pos + 6, end - pos - 6);
+    pos = end;
+    if (data == "[DONE]") {
+      done = true;
+      continue;
+    }
+    const json c = json::parse(data);
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    if (c["choices"].empty()) {
+      usage_seen = true;
+      EXPECT_EQ(c["usage"]["completion_tokens"], 24);
+      continue;
+    }
+    const json& d = c["choices"][0]["delta"];
+    if (d.contains("content")) streamed += d["content"].get<std::string>();
+    if (!c["choices"][0]["finish_reason"].is_null()) finish = c["choices"][0]["finish_reason"];
+  }
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(usage_seen);
+  EXPECT_EQ(finish, "length");
+  EXPECT_EQ(streamed, content);
+}
+
+TEST_F(ServerTest, GenerateNdjsonStreamMatchesOneObject) {
+  start();
+  const auto [st, body] = post("/api/generate", generate_body("Once upon a time", 16, false));
+  ASSERT_EQ(st, 200) << body;
+  const json one = json::parse(body);
+  EXPECT_EQ(one["done"], true);
+  EXPECT_EQ(one["done_reason"], "length");
+  EXPECT_EQ(one["eval_count"], 16);
+  for (const char* k : {"total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_duration"}) {
+    EXPECT_TRUE(one[k].is_number_integer()) << k;
+  }
+  const auto [st2, nd] = post("/api/generate", generate_body("Once upon a time", 16, true));
+  ASSERT_EQ(st2, 200);
+  std::string text;
+  json last;
+  for (size_t pos = 0, nl; (nl = nd.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    last = json::parse(nd.substr(pos, nl - pos));
+    text += last["response"].get<std::string>();
+  }
+  EXPECT_EQ(last["done"], true);
+  EXPECT_EQ(last["eval_count"], 16);
+  EXPECT_EQ(text, one["response"].get<std::string>());
+}
+
+TEST_F(ServerTest, OllamaChatAndTagsAndPs) {
+  start();
+  const json req = {{"model", k_model}, {"stream", false}, {"messages", {{{"role", "user"}, {"content", "Tim"}}}},
+                    {"options", {{"temperature", 0}, {"num_predict", 8}}}, {"keep_alive", -1}};
+  const auto [st, body] = post("/api/chat", req.dump());
+  ASSERT_EQ(st, 200) << body;
+  const json j = json::parse(body);
+  EXPECT_EQ(j["message"]["role"], "assistant");
+  EXPECT_FALSE(j["message"]["content"].get<std::string>().empty());
+  auto c = client();
+  auto tags = c.Get("/api/tags");
+  ASSERT_TRUE(tags);
+  EXPECT_EQ(tags->status, 200);
+  EXPECT_TRUE(json::parse(tags->body)["models"].is_array());
+  auto ps = c.Get("/api/ps");
+  ASSERT_TRUE(ps);
+  const json running = json::parse(ps->body)["models"];
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0]["name"], k_model);
+  EXPECT_EQ(running[0]["context_length"], 256);
+  // keep_alive 0 with no messages unloads.
+  const auto [st2, body2] = post("/api/chat", json{{"model", k_model}, {"keep_alive", 0}}.dump());
+  EXPECT_EQ(st2, 200);
+  EXPECT_EQ(json::parse(body2)["done_reason"], "unload");
+  EXPECT_TRUE(json::parse(c.Get("/api/ps")->body)["models"].empty());
+}
+
+TEST_F(ServerTest, ErrorStatuses) {
+  start();
+  auto [st, body] = post("/v1/chat/completions", R"({"model":"nope","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(st, 404);
+  EXPECT_EQ(json::parse(body)["error"]["message"], "model 'nope' not found");
+  std::tie(st, body) = post("/v1/chat/completions", "{not json");
+  EXPECT_EQ(st, 400);
+  EXPECT_NE(json::parse(body)["error"]["message"].get<std::string>().find("invalid JSON"), std::string::npos);
+  std::tie(st, body) = post("/api/generate", json{{"model", k_model}, {"prompt", 5}}.dump());
+  EXPECT_EQ(st, 400);
+  EXPECT_TRUE(json::parse(body)["error"].is_string());  // Ollama's shape
+  std::tie(st, body) = post("/v1/chat/completions", std::string(80 * 1024, ' '));
+  EXPECT_EQ(st, 413);
+  std::string long_prompt;
+  for (int i = 0; i < 300; ++i) long_prompt += "the cat sat. ";
+  std::tie(st, body) = post("/v1/chat/completions", chat_body(long_prompt, 4, false));
+  EXPECT_EQ(st, 400);
+  const std::string msg = json::parse(body)["error"]["message"];
+  EXPECT_NE(msg.find("prompt is "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("context is 256"), std::string::npos) << msg;
+  auto c = client();
+  auto r = c.Get("/no/such/route");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(ServerTest, ApiKeyGuardsApiRoutesButNotThePage) {
+  start("s3cret");
+  auto [st, body] = post("/v1/chat/completions", chat_body("x", 2, false));
+  EXPECT_EQ(st, 401);
+  EXPECT_EQ(json::parse(body)["error"]["code"], "invalid_api_key");
+  std::tie(st, body) = post("/v1/chat/completions", chat_body("x", 2, false), {{"Authorization", "Bearer wrong"}});
+  EXPECT_EQ(st, 401);
+  std::tie(st, body) = post("/v1/chat/completions", chat_body("x", 2, false), {{"Authorization", "Bearer s3cret"}});
+  EXPECT_EQ(st, 200) << body;
+  auto c = client();
+  EXPECT_EQ(c.Get("/api/tags")->status, 401);
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+}
+
+TEST_F(ServerTest, ConcurrentGreedyRequestsEqualTheSameRequestsAlone) {
+  start("", 2);
+  const std::vector<std::string> prompts = {"Once upon a time", "The little dog", "Lily wanted to", "One day, Tom"};
+  std::vector<std::string> alone;
+  for (const auto& p : prompts) {
+    const auto [st, body] = post("/api/generate", generate_body(p, 40, false));
+    ASSERT_EQ(st, 200) << body;
+    alone.push_back(json::parse(body)["response"]);
+  }
+  std::vector<std::future<std::pair<int, std::string>>> together;
+  for (const auto& p : prompts) {
+    together.push_back(std::async(std::launch::async, [this, p] { return post("/api/generate", generate_body(p, 40, false)); }));
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto [st, body] = together[i].get();
+    ASSERT_EQ(st, 200) << body;
+    EXPECT_EQ(json::parse(body)["response"], alone[i]) << prompts[i];
+  }
+}
+
+TEST_F(ServerTest, FullQueueAnswers503WithRetryAfter) {
+  start("", 1, 0, 8192);
+  // Holds the only slot: a long stream whose reader waits for a signal before it leaves.
+  std::promise<void> first_chunk;
+  std::promise<void> release;
+  auto release_f = release.get_future().share();
+  std::thread holder([&] {
+    bool signalled = false;
+    post_streaming("/api/generate", generate_body("Once", 8000, true), [&] {
+      if (!signalled) first_chunk.set_value(), signalled = true;
+      release_f.wait();
+      return false;
+    });
+  });
+  first_chunk.get_future().wait();
+  auto c = client();
+  auto r = c.Post("/api/generate", generate_body("Hi", 2, false), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  release.set_value();
+  holder.join();
+}
+
+TEST_F(ServerTest, ClientDisconnectStopsGeneration) {
+  start("", 1, 8, 8192);
+  {
+    int chunks = 0;
+    // Leaves after the second chunk.
+    post_streaming("/api/generate", generate_body("Once upon a time", 8000, true), [&] { return ++chunks < 2; });
+  }
+  // The cancelled generation frees the slot: wait for the server to count it.
+  for (int i = 0; i < 2000 && srv_->counters().cancelled.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(srv_->counters().cancelled.load(), 1);
+  EXPECT_LT(srv_->counters().last_cancel_tokens.load(), 4000);
+  const auto [st, body] = post("/api/generate", generate_body("Hi", 2, false));
+  EXPECT_EQ(st, 200);
+}
+
+TEST_F(ServerTest, EmbeddingsAreUnitLength) {
+  start();
+  const auto [st, body] = post("/v1/embeddings", json{{"model", k_model}, {"input", {"a cat", "a dog"}}}.dump());
+  ASSERT_EQ(st, 200) << body;
+  const json j = json::parse(body);
+  ASSERT_EQ(j["data"].size(), 2u);
+  for (const auto& d : j["data"]) {
+    double norm = 0;
+    for (double v : d["embedding"]) norm += v * v;
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+  }
+  EXPECT_NE(j["data"][0]["embedding"], j["data"][1]["embedding"]);
+  const auto [st2, body2] = post("/api/embed", json{{"model", k_model}, {"input", "a cat"}}.dump());
+  ASSERT_EQ(st2, 200) << body2;
+  EXPECT_EQ(json::parse(body2)["embeddings"][0], j["data"][0]["embedding"]);
+}
+
+}  // namespace
+}  // namespace pocketlm::server

@@ -17,6 +17,7 @@
 #include "kernels/dispatch.h"
 #include "tensor/quant.h"
 #include "tensor/quant_blocks.h"
+#include "levels.h"
 
 #if defined(__aarch64__)
 
@@ -25,24 +26,6 @@ namespace {
 
 constexpr isa_level k_arm_levels[] = {isa_level::neon, isa_level::dotprod, isa_level::i8mm};
 
-constexpr ggml_type k_types[] = {ggml_type::f32,  ggml_type::f16,  ggml_type::bf16,
-                                 ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0,
-                                 ggml_type::q5_1, ggml_type::q8_0, ggml_type::q4_k,
-                                 ggml_type::q5_k, ggml_type::q6_k};
-
-// Restores the active level when a test that forces levels ends.
-class level_guard {
- public:
-  level_guard() : saved_(active_isa()) {}
-  ~level_guard() {
-    for (isa_level l : {isa_level::scalar, isa_level::neon, isa_level::dotprod, isa_level::i8mm}) {
-      if (saved_ == isa_name(l)) set_isa(l);
-    }
-  }
-
- private:
-  std::string saved_;
-};
 
 constexpr size_t k_pad = 40;  // extra bytes between rows, so a kernel that ignores the stride
                               // reads the wrong bytes
@@ -112,7 +95,7 @@ void check_gemm(ggml_type t, int64_t n, int n_rows, int n_tokens, uint32_t seed)
 class arm_gemm_test : public ::testing::TestWithParam<ggml_type> {};
 
 TEST_P(arm_gemm_test, gemm_matches_the_row_dot_bit_for_bit_at_every_level) {
-  level_guard guard;
+  isa_guard guard;
   const ggml_type t = GetParam();
   const int64_t block = type_traits(t).block_size == 1 ? 32 : type_traits(t).block_size;
   uint32_t seed = 900 + 50 * static_cast<uint32_t>(t);
@@ -131,7 +114,7 @@ TEST_P(arm_gemm_test, gemm_matches_the_row_dot_bit_for_bit_at_every_level) {
 
 // The float rows also take lengths that are not a multiple of their 16-element step.
 TEST(arm_gemm, float_rows_handle_any_length) {
-  level_guard guard;
+  isa_guard guard;
   for (isa_level level : k_arm_levels) {
     if (!set_isa(level)) continue;
     for (ggml_type t : {ggml_type::f32, ggml_type::f16, ggml_type::bf16}) {
@@ -153,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(all_weight_types, arm_gemm_test, ::testing::ValuesIn(k_
 // replaces the integer formats and keeps neon's float rows; i8mm replaces the row dots of q8_0
 // and q4_0 and the gemm tiles of every integer format (SMMLA), and keeps the float rows.
 TEST(arm_levels, each_level_installs_its_own_kernels) {
-  level_guard guard;
+  isa_guard guard;
   ASSERT_TRUE(set_isa(isa_level::neon));
   std::vector<type_kernels> neon;
   for (ggml_type t : k_types) {

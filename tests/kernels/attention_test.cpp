@@ -13,12 +13,11 @@
 
 #include "tensor/fp16.h"
 #include "tensor/quant.h"
+#include "levels.h"
 
 namespace pocketlm::kernels {
 namespace {
 
-constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_level::avx512,
-                                  isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
 
 // One layer of one sequence's cache, n_pos rows of kv_dim random values stored as `format`.
 struct test_cache {

@@ -19,14 +19,11 @@
 #include "kernels/dispatch.h"
 #include "tensor/quant.h"
 #include "tensor/quant_blocks.h"
+#include "levels.h"
 
 namespace pocketlm::kernels {
 namespace {
 
-constexpr ggml_type k_types[] = {ggml_type::f32,  ggml_type::f16,  ggml_type::bf16,
-                                 ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0,
-                                 ggml_type::q5_1, ggml_type::q8_0, ggml_type::q4_k,
-                                 ggml_type::q5_k, ggml_type::q6_k};
 
 class avx512_test : public ::testing::Test {
  protected:

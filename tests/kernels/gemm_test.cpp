@@ -15,28 +15,11 @@
 #include "kernels/ref/dot_ref.h"
 #include "kernels/repack.h"
 #include "tensor/quant.h"
+#include "levels.h"
 
 namespace pocketlm::kernels {
 namespace {
 
-constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_level::avx512,
-                                  isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
-constexpr ggml_type k_types[] = {ggml_type::f32,  ggml_type::f16,  ggml_type::bf16, ggml_type::q4_0,
-                                 ggml_type::q4_1, ggml_type::q5_0, ggml_type::q5_1, ggml_type::q8_0,
-                                 ggml_type::q4_k, ggml_type::q5_k, ggml_type::q6_k};
-
-class isa_guard {
- public:
-  isa_guard() : saved_(active_isa()) {}
-  ~isa_guard() {
-    for (isa_level l : k_levels) {
-      if (saved_ == isa_name(l)) set_isa(l);
-    }
-  }
-
- private:
-  std::string saved_;
-};
 
 struct shape {
   int64_t n;

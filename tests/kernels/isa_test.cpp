@@ -20,26 +20,11 @@
 #include "kernels/dispatch.h"
 #include "tensor/quant.h"
 #include "tensor/quant_blocks.h"
+#include "levels.h"
 
 namespace pocketlm::kernels {
 namespace {
 
-constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_level::avx512,
-                                  isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
-
-// Restores the active level when a test that forces levels ends.
-class isa_guard {
- public:
-  isa_guard() : saved_(active_isa()) {}
-  ~isa_guard() {
-    for (isa_level l : k_levels) {
-      if (saved_ == isa_name(l)) set_isa(l);
-    }
-  }
-
- private:
-  std::string saved_;
-};
 
 isa_level highest_supported() {
   isa_level best = isa_level::scalar;
@@ -242,10 +227,6 @@ float guarded_dot(vec_dot_fn dot, int64_t n, const row_pair& rows) {
   return results[0];
 }
 
-constexpr ggml_type k_types[] = {ggml_type::f32,  ggml_type::f16,  ggml_type::bf16,
-                                 ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0,
-                                 ggml_type::q5_1, ggml_type::q8_0, ggml_type::q4_k,
-                                 ggml_type::q5_k, ggml_type::q6_k};
 
 class isa_dot_test : public ::testing::TestWithParam<ggml_type> {};
 

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "kernels/attention.h"
+#include "kernels/attention_group.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 
@@ -80,24 +80,7 @@ void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
 }  // namespace
 
 void attend_group_avx2(const head_group_args& a) {
-  const bool q8 = a.kv.format == kv_format::q8_0;
-  if (q8 && (a.offset % qk8_0 != 0 || a.head_dim % qk8_0 != 0)) return attend_group_ref(a);
-  const int64_t hd = a.head_dim;
-  thread_local std::vector<float> row, scales, weights;
-  row.resize(static_cast<size_t>(hd));
-  scales.resize(static_cast<size_t>(a.group));
-  weights.resize(static_cast<size_t>(a.group));
-  const auto decode = q8 ? decode_q8_0 : decode_f16;
-  for (int64_t p = a.p0; p < a.p1; ++p) {
-    decode(a.kv.k + p * a.kv.row_bytes, a.offset, hd, row.data());
-    for (int g = 0; g < a.group; ++g) {
-      const float score = dot(a.q + g * hd, row.data(), hd) * a.scale;
-      online_softmax_step(score, a.m[g], a.s[g], scales[g], weights[g]);
-    }
-    decode(a.kv.v + p * a.kv.row_bytes, a.offset, hd, row.data());
-    for (int g = 0; g < a.group; ++g)
-      scale_add(a.acc + g * hd, scales[g], row.data(), weights[g], hd);
-  }
+  attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a);
 }
 
 }  // namespace pocketlm::kernels::x86

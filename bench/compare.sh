@@ -14,6 +14,8 @@
 #   THREADS       thread counts (default: "1 2"); REPS repetitions (default: 3)
 #   PP, TG        prompt and generated tokens (default: 512 and 128)
 #   OUT           also write the table (markdown) and raw JSON here (default: bench/results)
+#   LLAMA_COMMIT  the peer's llama.cpp commit, for the table (a build from a source archive
+#                 reports "unknown")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,5 +94,6 @@ done
 
 peer_commit=$("$LLAMA_BENCH" -o json -p 0 -n 1 -r 1 -m "$f" 2>/dev/null |
               node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8"))[0];
-                       process.stdout.write(`${r.build_commit} (${r.cpu_info}, ${r.backends})`)' || true)
+                       process.stdout.write(`${process.argv[1] || r.build_commit} (${r.cpu_info}, ${r.backends})`)' \
+                       "${LLAMA_COMMIT:-}" || true)
 node bench/compare_table.mjs "$raw" "$PP" "$TG" "$peer_commit" | tee "$OUT/compare.md"

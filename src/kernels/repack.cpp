@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "kernels/dispatch.h"
+#include "tensor/fp16.h"
+#include "tensor/quant.h"
 
 namespace pocketlm::kernels {
 
@@ -80,6 +82,32 @@ void repack_groups(const matrix_view& w, weight_layout layout, int64_t g0, int64
                    uint8_t* dst) {
   if (layout == weight_layout::q4_0x4) repack_q4_0(w, g0, g1, dst);
   if (layout == weight_layout::q8_0x4) repack_q8_0(w, g0, g1, dst);
+}
+
+void dequantize_any_row(const matrix_view& w, int64_t row, float* out) {
+  if (w.layout == weight_layout::plain) {
+    dequantize_row(w.type, w.data + row * w.row_bytes, out, w.n_cols);
+    return;
+  }
+  const int i = static_cast<int>(row % 4);  // the row's slot inside its group of four
+  const uint8_t* group = w.data + (row - i) * w.row_bytes;
+  for (int64_t b = 0; b < w.n_cols / qk8_0; ++b, out += qk8_0) {
+    if (w.layout == weight_layout::q4_0x4) {
+      const auto& blk = reinterpret_cast<const block_q4_0x4*>(group)[b];
+      const float d = fp16_to_f32(blk.d[i]);
+      for (int j = 0; j < qk4_0 / 2; ++j) {
+        const uint8_t q = blk.qs[16 * i + j];
+        out[j] = static_cast<float>((q & 0x0F) - 8) * d;
+        out[j + qk4_0 / 2] = static_cast<float>((q >> 4) - 8) * d;
+      }
+    } else {
+      const auto& blk = reinterpret_cast<const block_q8_0x4*>(group)[b];
+      const float d = fp16_to_f32(blk.d[i]);
+      for (int j = 0; j < qk8_0; ++j) {
+        out[j] = static_cast<float>(static_cast<int8_t>(blk.qs[32 * i + j] ^ 0x80)) * d;
+      }
+    }
+  }
 }
 
 void q8_0_block_info(const void* act_row, int64_t n, act_block_info* info) {

@@ -47,6 +47,10 @@ weight_layout repack_layout(ggml_type type, int64_t n_rows);
 // them over threads.
 void repack_groups(const matrix_view& w, weight_layout layout, int64_t g0, int64_t g1, uint8_t* dst);
 
+// Row `row` of `w` (any layout) as n_cols floats: a tied embedding looks its tokens up in the
+// repacked output head, so the file's copy of the table never has to be paged back in.
+void dequantize_any_row(const matrix_view& w, int64_t row, float* out);
+
 // info[b] for the n / 32 blocks of one q8_0 activation row.
 void q8_0_block_info(const void* act_row, int64_t n, act_block_info* info);
 

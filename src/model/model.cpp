@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cpu_topology.h"
+#include "kernels/repack.h"
 #include "model/arch.h"
 #include "tensor/quant.h"
 
@@ -217,8 +218,7 @@ void model::forward_chunk(int seq, const int32_t* tokens, int64_t n, bool all_lo
 void model::forward(const int32_t* tokens, int64_t n, int64_t n_out, float* hidden) {
   const int64_t e = hp_.n_embd;
   for (int64_t t = 0; t < n; ++t) {  // x[t] = token_embd[tokens[t]]
-    const auto& te = w_.token_embd;
-    dequantize_row(te.type, te.data + tokens[t] * te.row_bytes, st_.x.data() + t * e, e);
+    kernels::dequantize_any_row(w_.token_embd, tokens[t], st_.x.data() + t * e);
   }
   for (int il = 0; il < hp_.n_layer; ++il) {
     attention_layer(il, n);

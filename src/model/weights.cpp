@@ -104,9 +104,9 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
   return lw;
 }
 
-// The matrices that repacking may rewrite: every projection and the output head; token_embd
-// stays plain because its rows are looked up one at a time (when tied, `output` is a second
-// view of the same bytes and only that view is repacked).
+// The matrices that repacking may rewrite: every projection and the output head. An untied
+// token_embd stays plain (its rows are looked up one at a time); a tied one becomes the
+// repacked head's view once it is repacked (see repack_weights).
 std::vector<kernels::matrix_view*> packable_views(model_weights& w) {
   std::vector<kernels::matrix_view*> v{&w.output};
   for (auto& l : w.layers) {
@@ -164,6 +164,7 @@ void repack_weights(model_weights& w) {
     }
   }
   if (total == 0) return;
+  const bool tied = w.output.data == w.token_embd.data;
   auto mem = std::make_shared<anon_memory>(total);
   if (mem->data() == nullptr) return;
   uint8_t* dst = mem->data();
@@ -174,6 +175,9 @@ void repack_weights(model_weights& w) {
     repack_matrix(*m, layout, dst);
     dst += (bytes + k_align - 1) / k_align * k_align;
   }
+  // The file's table was released while the head was copied; looking tokens up in the copy
+  // keeps it from being paged back in (fault-around would bring 64 KiB per looked-up row).
+  if (tied) w.token_embd = w.output;
   w.packed = std::move(mem);
 }
 

@@ -7,12 +7,11 @@
 #include <immintrin.h>
 
 #include "kernels/repack.h"
+#include "kernels/x86/repack_groups.h"
 
 namespace pocketlm::kernels::x86 {
 
 namespace {
-
-constexpr int k_tokens = 4;  // activation rows per register block
 
 inline __m128 record_scales(const fp16_t* d) {
   return _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(d)));
@@ -112,27 +111,6 @@ template <int NT>
 struct q8_tile {
   static constexpr auto run = q8_0x4_tile<NT>;
 };
-
-// Runs `Tile` over every group and every block of k_tokens activation rows (the last shorter).
-template <class Record, template <int> class Tile>
-void gemm_groups(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
-                 size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
-  const int64_t nb = n / qk8_0;
-  const auto* recs = reinterpret_cast<const Record*>(w);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    for (int t0 = 0; t0 < n_tokens; t0 += k_tokens) {
-      const uint8_t* a = act + t0 * act_row_bytes;
-      const act_block_info* in = info + t0 * nb;
-      float* out = y + t0 * y_stride + g * 4;
-      switch (n_tokens - t0) {
-        case 1: Tile<1>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-        case 2: Tile<2>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-        case 3: Tile<3>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-        default: Tile<k_tokens>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-      }
-    }
-  }
-}
 
 }  // namespace
 

@@ -17,12 +17,11 @@
 #include <immintrin.h>
 
 #include "kernels/repack.h"
+#include "kernels/x86/repack_groups.h"
 
 namespace pocketlm::kernels::x86 {
 
 namespace {
-
-constexpr int k_tokens = 4;  // activation rows per register block
 
 // acc holds row i's partial sums in lanes 4i..4i+3; writes the four row totals to y[0..3].
 inline void store_row_sums(__m512 acc, float* y) {
@@ -101,28 +100,6 @@ void q8_0x4_tile(int64_t nb, const block_q8_0x4* rec, const uint8_t* act, size_t
     const __m512 even = _mm512_shuffle_f32x4(acc01[t], acc23[t], 0x88);
     const __m512 odd = _mm512_shuffle_f32x4(acc01[t], acc23[t], 0xDD);
     store_row_sums(_mm512_add_ps(even, odd), y + t * y_stride);
-  }
-}
-
-// Runs `tile` over every group and every block of k_tokens activation rows (the last one
-// shorter).
-template <class Record, template <int> class Tile>
-void gemm_groups(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
-                 size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
-  const int64_t nb = n / qk8_0;
-  const auto* recs = reinterpret_cast<const Record*>(w);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    for (int t0 = 0; t0 < n_tokens; t0 += k_tokens) {
-      const uint8_t* a = act + t0 * act_row_bytes;
-      const act_block_info* in = info + t0 * nb;
-      float* out = y + t0 * y_stride + g * 4;
-      switch (n_tokens - t0) {
-        case 1: Tile<1>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-        case 2: Tile<2>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-        case 3: Tile<3>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-        default: Tile<k_tokens>::run(nb, recs + g * nb, a, act_row_bytes, in, out, y_stride); break;
-      }
-    }
   }
 }
 

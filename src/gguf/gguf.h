@@ -2,6 +2,8 @@
 // values, tensor infos, and a writer. Calls only common/ and the C++ standard library.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <array>
 #include <functional>
 #include <cstdint>
@@ -115,6 +117,13 @@ class file {
   std::vector<tensor_info> tensors_;
   friend class parser;
 };
+
+// Opens `path` read-only without ever blocking and refuses anything but a regular file, before a
+// byte is read: O_RDONLY|O_NONBLOCK|O_CLOEXEC (O_NONBLOCK cleared once open), then fstat of the
+// opened fd, so a FIFO, socket, device or directory (or a symlink to one, or one swapped in) is
+// an error, not a hang. Returns the fd (the caller closes it) and fills `st` when given. Error
+// kinds: not_found (missing), invalid_input (not a regular file, symlink loop, name too long), io.
+result<int> open_regular_file(const std::string& path, struct stat* st = nullptr);
 
 // Builds a GGUF v3 file in memory or on disk. Tensors are written in insertion order, each
 // aligned to `general.alignment` (32 unless set with set_alignment).

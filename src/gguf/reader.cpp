@@ -143,9 +143,10 @@ class parser {
   bool parse_header(uint64_t& n_tensors, uint64_t& n_kv) {
     uint32_t magic = 0, version = 0;
     if (size_ >= 4) std::memcpy(&magic, data_, 4);
-    if (size_ >= 4 && magic != k_magic) {
-      return fail(cat("not a GGUF file (magic 0x", std::hex, magic, std::dec,
-                      ", expected 0x46554747 \"GGUF\")"));
+    // Neither the bytes nor the size of a file that is not a GGUF are echoed: the path may
+    // name any file (a server client's), and its first bytes are none of their business.
+    if (size_ < 4 || magic != k_magic) {
+      return fail("not a GGUF file (it does not start with the magic \"GGUF\")");
     }
     if (size_ < k_header_bytes) {
       return fail(cat("truncated header: file is ", size_, " bytes, the header needs ",
@@ -365,26 +366,18 @@ result<std::unique_ptr<file>> file::parse(const uint8_t* data, size_t size) {
   f->data_ = data;
   f->size_ = data == nullptr ? 0 : size;
   const status s = parser(*f).run();
-  if (!s) return error{"gguf: " + s.error_message()};
+  if (!s) return error{"gguf: " + s.error_message(), error_kind::invalid_input};
   return f;
 }
 
 result<std::unique_ptr<file>> file::open(const std::string& path) {
   const auto os_error = [&](const char* what) {
-    return error{cat("gguf: ", what, " ", path, ": ", std::generic_category().message(errno))};
+    return error{cat("gguf: ", what, " ", path, ": ", std::generic_category().message(errno)), error_kind::io};
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("cannot open");
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const auto e = os_error("cannot stat");
-    ::close(fd);
-    return e;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return error{cat("gguf: ", path, ": not a regular file")};
-  }
+  auto opened = open_regular_file(path, &st);  // never blocks on a FIFO, refuses non-files
+  if (!opened) return error{"gguf: " + opened.error_message(), opened.kind()};
+  const int fd = *opened;
   std::unique_ptr<file> f(new file());
   f->size_ = static_cast<size_t>(st.st_size);
   if (f->size_ > 0) {
@@ -399,7 +392,7 @@ result<std::unique_ptr<file>> file::open(const std::string& path) {
   }
   ::close(fd);  // the mapping stays valid
   const status s = parser(*f).run();
-  if (!s) return error{cat("gguf: ", path, ": ", s.error_message())};
+  if (!s) return error{cat("gguf: ", path, ": ", s.error_message()), error_kind::invalid_input};
   return f;
 }
 

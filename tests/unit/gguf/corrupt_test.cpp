@@ -73,7 +73,7 @@ gguf_bytes one_tensor(std::initializer_list<int64_t> ne, uint32_t type, uint64_t
   return g;
 }
 
-CORRUPT_CASE(bad_magic, "gguf: not a GGUF file (magic 0x58554747, expected 0x46554747") {
+CORRUPT_CASE(bad_magic, "gguf: not a GGUF file (it does not start with the magic \"GGUF\")") {
   gguf_bytes g;
   g.header(3, 0, 0);
   g.b[3] = 'X';

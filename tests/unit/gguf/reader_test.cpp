@@ -102,7 +102,7 @@ TEST(gguf_reader, open_directory_is_rejected) {
 TEST(gguf_reader, empty_and_null_buffers_are_rejected) {
   auto a = file::parse(nullptr, 0);
   ASSERT_FALSE(a.ok());
-  EXPECT_NE(a.error_message().find("truncated header: file is 0 bytes"), std::string::npos);
+  EXPECT_NE(a.error_message().find("not a GGUF file"), std::string::npos);
   const uint8_t gg[] = {'G', 'G'};
   EXPECT_FALSE(file::parse(gg, sizeof gg).ok());
 }

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build ccache g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux
-          libcpp-httplib-dev libssl-dev chromium time)
+          libcpp-httplib-dev libssl-dev chromium time python3-jinja2)
 # The aarch64 leg (tools/test_aarch64.sh): Debian's cross compiler, qemu user-mode emulation and
 # the arm64 builds of the libraries pocketlm links (multiarch; apt keeps both arches in step).
 packages+=(g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libedit-dev:arm64 libgtest-dev:arm64

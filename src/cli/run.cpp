@@ -73,11 +73,12 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_option("--repeat-last-n", a->gen.sampling.repeat_last_n, "penalty window (-1: all)");
   cmd->add_option("--presence-penalty", a->gen.sampling.presence_penalty, "presence penalty");
   cmd->add_option("--frequency-penalty", a->gen.sampling.frequency_penalty, "frequency penalty");
-  cmd->add_option("--seed", a->gen.sampling.seed, "random seed");
+  cmd->add_option("--seed", a->gen.sampling.seed, "random seed (default: a new one each run)");
   cmd->add_option("-n,--num-predict", a->gen.n_predict, "tokens to generate (-1: until done)");
   cmd->add_option("--stop", a->gen.stop, "stop string (repeatable)");
   add_engine_flags(cmd, a->engine);
-  cmd->add_option("-c,--ctx-size", a->n_ctx, "context size (default: min(train, 4096))");
+  cmd->add_option("-c,--ctx-size", a->n_ctx, "context size (default: min(train, 4096))")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   cmd->add_option("--chat-template", a->chat_template,
                   "override the template: chatml, qwen3, deepseek-r1, llama3, llama2, mistral, none");
   cmd->add_option("--system", a->system, "system prompt");

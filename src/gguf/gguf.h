@@ -104,12 +104,16 @@ class file {
   const std::vector<tensor_info>& tensors() const { return tensors_; }
   const tensor_info* find_tensor(std::string_view name) const;
   const uint8_t* tensor_data(const tensor_info& t) const { return data_ + data_offset_ + t.offset; }
+  // True once a page of the mapping vanished (the file shrank under it; the page now reads as
+  // zeros): whatever was computed from it since is wrong. See mapping_guard.h.
+  bool damaged() const;
 
  private:
   file() = default;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   void* mapping_ = nullptr;  // non-null when we own an mmap of size_ bytes
+  int guard_ = -1;           // mapping_guard slot of mapping_
   uint32_t version_ = 0;
   size_t alignment_ = 32;
   size_t data_offset_ = 0;

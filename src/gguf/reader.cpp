@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "gguf/gguf.h"
+#include "gguf/mapping_guard.h"
 
 namespace pocketlm::gguf {
 namespace {
@@ -388,6 +389,7 @@ result<std::unique_ptr<file>> file::open(const std::string& path) {
       return e;
     }
     f->mapping_ = p;
+    f->guard_ = mapping_guard::watch(p, f->size_);
     f->data_ = static_cast<const uint8_t*>(p);
   }
   ::close(fd);  // the mapping stays valid
@@ -397,7 +399,10 @@ result<std::unique_ptr<file>> file::open(const std::string& path) {
 }
 
 file::~file() {
+  mapping_guard::forget(guard_);
   if (mapping_ != nullptr) ::munmap(mapping_, size_);
 }
+
+bool file::damaged() const { return mapping_guard::damaged(guard_); }
 
 }  // namespace pocketlm::gguf

@@ -104,6 +104,16 @@ status model::check_eval(int seq, const std::vector<int32_t>& tokens) const {
   return {};
 }
 
+namespace {
+
+// The file shrank under its mapping while we read it: the logits are garbage (see
+// gguf/mapping_guard.h), and so is every later pass over this mapping.
+error damaged_error() {
+  return error{"model file changed on disk while in use (truncated or rewritten): reload the model"};
+}
+
+}  // namespace
+
 template <class F>
 void model::exclusive(F&& work) {
   std::unique_lock lock(mu_);
@@ -140,6 +150,7 @@ result<std::vector<float>> model::eval(int seq, const std::vector<int32_t>& toke
       if (all_logits || last_chunk) out.insert(out.end(), st_.logits.begin(), st_.logits.end());
     }
   });
+  if (file_->damaged()) return damaged_error();
   return out;
 }
 
@@ -160,6 +171,7 @@ result<std::vector<float>> model::decode_one(int seq, int32_t token) {
       cv_.wait(lock);
     }
   }
+  if (file_->damaged()) return damaged_error();
   return std::move(job.logits);
 }
 
@@ -199,6 +211,7 @@ result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tok
     }
   });
   truncate(seq, 0);
+  if (file_->damaged()) return damaged_error();
   double norm = 0.0;
   for (float v : sum) norm += static_cast<double>(v) * v;
   const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;

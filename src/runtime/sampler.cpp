@@ -2,15 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <unordered_map>
 
 namespace pocketlm {
 
-sampler::sampler(const sampler_params& p) : p_(p), rng_(p.seed) {}
+namespace {
+
+uint64_t resolve_seed(uint64_t seed) {
+  if (seed != k_random_seed) return seed;
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+}  // namespace
+
+sampler::sampler(const sampler_params& p) : p_(p), seed_(resolve_seed(p.seed)), rng_(seed_) {}
 
 void sampler::reset() {
   history_.clear();
-  rng_.seed(p_.seed);
+  rng_.seed(seed_);
 }
 
 void sampler::accept(int32_t token) {

@@ -9,6 +9,10 @@
 
 namespace pocketlm {
 
+// A seed drawn from the system's entropy when the sampler is made (Ollama's and llama.cpp's
+// seed -1): "regenerate" gives a new answer unless the caller fixes the seed.
+inline constexpr uint64_t k_random_seed = ~uint64_t{0};
+
 // Ollama's defaults. temperature <= 0 means greedy.
 struct sampler_params {
   float temperature = 0.8f;
@@ -19,7 +23,7 @@ struct sampler_params {
   int repeat_last_n = 64;    // window for all penalties; 0: off, -1: whole history
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
-  uint64_t seed = 0;
+  uint64_t seed = k_random_seed;
 };
 
 // Chain as llama.cpp's default sampler: penalties -> top-k -> top-p -> min-p -> temperature ->
@@ -30,7 +34,8 @@ class sampler {
 
   int32_t sample(const float* logits, int64_t n_vocab);
   void accept(int32_t token);  // records a token (prompt or generated) for the penalties
-  void reset();                // forgets history, re-seeds
+  void reset();                // forgets history, re-seeds (with the same drawn seed)
+  uint64_t seed() const { return seed_; }  // the seed in use (the drawn one for k_random_seed)
 
  private:
   struct candidate {
@@ -41,6 +46,7 @@ class sampler {
   double next_uniform();  // [0, 1), identical on every platform
 
   sampler_params p_;
+  uint64_t seed_;
   std::mt19937_64 rng_;
   std::deque<int32_t> history_;
   std::vector<candidate> cand_;

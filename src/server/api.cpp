@@ -21,18 +21,49 @@ json null_or(const std::string& s) { return s.empty() ? json(nullptr) : json(s);
 double number_field(const json& o, const char* key, const std::string& shown) {
   const json& v = o.at(key);
   if (!v.is_number()) bad_type(shown, "a number");
-  return v.get<double>();
+  const double d = v.get<double>();
+  if (!std::isfinite(d)) bad_type(shown, "a finite number");
+  return d;
 }
 
+// A number in [lo, hi]; 400 naming the range otherwise.
+double ranged_field(const json& o, const char* key, const std::string& shown, double lo, double hi) {
+  const double d = number_field(o, key, shown);
+  if (d < lo || d > hi) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "' must be in [%g, %g]", lo, hi);
+    throw api_error(400, "'" + shown + buf, shown);
+  }
+  return d;
+}
+
+// Integers saturate at the int64 range: 2^63 tokens means "as many as fit", not a negative count.
 int64_t integer_field(const json& o, const char* key, const std::string& shown) {
   const json& v = o.at(key);
+  if (v.is_number_unsigned()) {
+    return v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? std::numeric_limits<int64_t>::max()
+               : v.get<int64_t>();
+  }
   if (v.is_number_integer()) return v.get<int64_t>();
-  // Clients written in JavaScript send 5.0 as 5; accept integral floats too.
-  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
-      std::abs(v.get<double>()) < 9e15) {
-    return static_cast<int64_t>(v.get<double>());
+  // Clients written in JavaScript send 5.0 as 5, and 1e21 for large numbers: accept integral
+  // floats too, saturated.
+  if (v.is_number_float() && std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>()) {
+    return static_cast<int64_t>(std::clamp(v.get<double>(), -9.2e18, 9.2e18));
   }
   bad_type(shown, "an integer");
+}
+
+// A seed: any integer; -1 (or absent) means a new random seed per request, as in Ollama.
+uint64_t seed_field(const json& o, const char* key, const std::string& shown) {
+  const json& v = o.at(key);
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  const int64_t i = integer_field(o, key, shown);
+  return i < 0 ? k_random_seed : static_cast<uint64_t>(i);
+}
+
+int clamp_int(int64_t n) {
+  return static_cast<int>(std::clamp<int64_t>(n, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
 }
 
 bool has(const json& o, const char* key) { return o.contains(key) && !o.at(key).is_null(); }
@@ -48,10 +79,6 @@ std::vector<std::string> stop_list(const json& v, const std::string& shown) {
   return out;
 }
 
-int clamp_predict(int64_t n) {
-  return static_cast<int>(std::clamp<int64_t>(n, -1, std::numeric_limits<int>::max()));
-}
-
 }  // namespace
 
 json openai_error_body(const api_error& e) {
@@ -65,7 +92,7 @@ json parse_body(const std::string& body) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers out of double's range
     throw api_error(400, std::string("invalid JSON: ") + e.what());
   }
   if (!j.is_object()) throw api_error(400, "invalid request: the body must be a JSON object");
@@ -74,23 +101,20 @@ json parse_body(const std::string& body) {
 
 void apply_openai_sampling(const json& body, gen_params& out) {
   auto& s = out.sampling;
-  if (has(body, "temperature")) {
-    s.temperature = static_cast<float>(number_field(body, "temperature", "temperature"));
-    if (s.temperature < 0 || s.temperature > 2) throw api_error(400, "'temperature' must be in [0, 2]", "temperature");
-  }
-  if (has(body, "top_p")) s.top_p = static_cast<float>(number_field(body, "top_p", "top_p"));
-  if (has(body, "seed")) s.seed = static_cast<uint64_t>(integer_field(body, "seed", "seed"));
-  if (has(body, "presence_penalty")) {
-    s.presence_penalty = static_cast<float>(number_field(body, "presence_penalty", "presence_penalty"));
-  }
-  if (has(body, "frequency_penalty")) {
-    s.frequency_penalty = static_cast<float>(number_field(body, "frequency_penalty", "frequency_penalty"));
-  }
+  // OpenAI's documented ranges.
+  const auto ranged = [&](const char* k, float& dst, double lo, double hi) {
+    if (has(body, k)) dst = static_cast<float>(ranged_field(body, k, k, lo, hi));
+  };
+  ranged("temperature", s.temperature, 0, 2);
+  ranged("top_p", s.top_p, 0, 1);
+  ranged("presence_penalty", s.presence_penalty, -2, 2);
+  ranged("frequency_penalty", s.frequency_penalty, -2, 2);
+  if (has(body, "seed")) s.seed = seed_field(body, "seed", "seed");
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     if (!has(body, key)) continue;
     const int64_t n = integer_field(body, key, key);
     if (n < 1) throw api_error(400, std::string("'") + key + "' must be at least 1", key);
-    out.n_predict = clamp_predict(n);
+    out.n_predict = clamp_int(n);
   }
   if (has(body, "stop")) out.stop = stop_list(body.at("stop"), "stop");
 }
@@ -99,22 +123,27 @@ void apply_ollama_options(const json& o, gen_params& out) {
   if (o.is_null()) return;
   if (!o.is_object()) bad_type("options", "an object");
   auto& s = out.sampling;
-  const auto num = [&](const char* k, float& dst) {
-    if (has(o, k)) dst = static_cast<float>(number_field(o, k, std::string("options.") + k));
+  // Ollama documents no ranges; these refuse only values no sampler can use.
+  const auto num = [&](const char* k, float& dst, double lo, double hi) {
+    if (has(o, k)) dst = static_cast<float>(ranged_field(o, k, std::string("options.") + k, lo, hi));
   };
-  const auto integer = [&](const char* k, int& dst) {
-    if (has(o, k)) dst = static_cast<int>(integer_field(o, k, std::string("options.") + k));
+  const auto integer = [&](const char* k, int& dst, int64_t lo) {
+    if (!has(o, k)) return;
+    const std::string shown = std::string("options.") + k;
+    const int64_t v = integer_field(o, k, shown);
+    if (v < lo) throw api_error(400, "'" + shown + "' must be at least " + std::to_string(lo), shown);
+    dst = clamp_int(v);
   };
-  num("temperature", s.temperature);
-  num("top_p", s.top_p);
-  num("min_p", s.min_p);
-  num("repeat_penalty", s.repeat_penalty);
-  num("presence_penalty", s.presence_penalty);
-  num("frequency_penalty", s.frequency_penalty);
-  integer("top_k", s.top_k);
-  integer("repeat_last_n", s.repeat_last_n);
-  if (has(o, "seed")) s.seed = static_cast<uint64_t>(integer_field(o, "seed", "options.seed"));
-  if (has(o, "num_predict")) out.n_predict = clamp_predict(integer_field(o, "num_predict", "options.num_predict"));
+  num("temperature", s.temperature, 0, 100);
+  num("top_p", s.top_p, 0, 1);
+  num("min_p", s.min_p, 0, 1);
+  num("repeat_penalty", s.repeat_penalty, 0, 100);
+  num("presence_penalty", s.presence_penalty, -100, 100);
+  num("frequency_penalty", s.frequency_penalty, -100, 100);
+  integer("top_k", s.top_k, 0);
+  integer("repeat_last_n", s.repeat_last_n, -1);
+  if (has(o, "seed")) s.seed = seed_field(o, "seed", "options.seed");
+  if (has(o, "num_predict")) out.n_predict = clamp_int(integer_field(o, "num_predict", "options.num_predict"));
   if (out.n_predict < -1) out.n_predict = -1;
   if (has(o, "stop")) out.stop = stop_list(o.at("stop"), "options.stop");
   if (has(o, "num_ctx")) {
@@ -126,25 +155,28 @@ void apply_ollama_options(const json& o, gen_params& out) {
 
 namespace {
 
-// Go's time.ParseDuration subset Ollama clients send: [-]number unit, repeated.
+// Go's time.ParseDuration grammar, which Ollama clients send: [-+]{decimal unit}, decimal being
+// digits with an optional fraction (no exponent, hex, inf or nan), unit one of ns us µs ms s m h.
+// A bare number is seconds in Ollama ("300"); Go itself allows a unitless "0" only.
 std::optional<double> parse_go_duration(const std::string& s) {
   size_t i = 0;
   double sign = 1;
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) sign = s[i++] == '-' ? -1 : 1;
   if (i == s.size()) return std::nullopt;
+  const auto digit = [&](size_t k) { return k < s.size() && std::isdigit(static_cast<unsigned char>(s[k])); };
   double total = 0;
   while (i < s.size()) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(s.substr(i), &used);
-    } catch (const std::exception&) {
-      return std::nullopt;
+    const size_t start = i;
+    while (digit(i)) ++i;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      while (digit(i)) ++i;
     }
-    if (s[i] == '-' || s[i] == '+') return std::nullopt;  // the sign belongs to the whole string
-    i += used;
+    const std::string number = s.substr(start, i - start);
+    if (number.empty() || number == ".") return std::nullopt;
+    const double v = std::strtod(number.c_str(), nullptr);
     size_t j = i;
-    while (j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) ++j;
+    while (j < s.size() && !digit(j) && s[j] != '.') ++j;
     const std::string unit = s.substr(i, j - i);
     i = j;
     static const std::pair<const char*, double> units[] = {
@@ -153,8 +185,7 @@ std::optional<double> parse_go_duration(const std::string& s) {
     for (const auto& [name, f] : units) {
       if (unit == name) scale = f;
     }
-    // A bare number is seconds in Ollama; Go itself allows a unitless "0" only.
-    if (unit.empty() && i == s.size()) scale = 1;
+    if (unit.empty() && i == s.size() && start == (s[0] == '-' || s[0] == '+' ? 1u : 0u)) scale = 1;
     if (scale < 0) return std::nullopt;
     total += v * scale;
   }
@@ -165,10 +196,14 @@ std::optional<double> parse_go_duration(const std::string& s) {
 
 std::optional<double> parse_keep_alive(const json& v) {
   if (v.is_null()) return std::nullopt;
-  if (v.is_number()) return v.get<double>();
-  if (!v.is_string()) bad_type("keep_alive", "a duration string or a number of seconds");
-  const auto d = parse_go_duration(v.get<std::string>());
-  if (!d) throw api_error(400, "invalid keep_alive duration '" + v.get<std::string>() + "'", "keep_alive");
+  if (!v.is_number() && !v.is_string()) bad_type("keep_alive", "a duration string or a number of seconds");
+  const auto d = v.is_number() ? std::optional<double>(v.get<double>()) : parse_go_duration(v.get<std::string>());
+  if (!d || !std::isfinite(*d)) {
+    throw api_error(400, "invalid keep_alive duration '" + (v.is_string() ? v.get<std::string>() : v.dump()) + "'",
+                    "keep_alive");
+  }
+  // Longer than any machine stays up: forever (a steady_clock time point would overflow).
+  if (*d > k_keep_alive_forever_after) return -1.0;
   return *d;
 }
 

@@ -57,6 +57,8 @@ void apply_ollama_options(const json& options, gen_params& out);
 // "300ms", "0", "-1"). Returns seconds; negative means "keep forever"; 0 unloads after the
 // request. nullopt when absent (null); api_error 400 when unparsable.
 std::optional<double> parse_keep_alive(const json& v);
+// keep_alive values above this many seconds (about 100 years) mean forever.
+inline constexpr double k_keep_alive_forever_after = 3.2e9;
 
 // OpenAI messages: content a string, null, or an array of {type:"text", text} parts (other part
 // types are a 400). Ollama messages: content a string; "thinking" kept as reasoning.

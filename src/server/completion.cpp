@@ -37,7 +37,7 @@ prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, c
   return spec;
 }
 
-prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec) {
+prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, std::optional<int64_t> num_ctx) {
   prepared_prompt p;
   if (spec.chat) {
     std::vector<chat::message> msgs = spec.messages;
@@ -56,7 +56,8 @@ prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec) 
   p.reasoning_model = spec.split_thinking && (p.starts_in_think || lm.kind == chat::template_kind::qwen3 ||
                                               lm.kind == chat::template_kind::deepseek_r1);
   if (p.tokens.empty()) throw api_error(400, "the prompt is empty", "prompt");
-  const int64_t n_ctx = lm.llm->n_ctx();
+  const int64_t n_ctx = std::min(lm.llm->n_ctx(), num_ctx.value_or(lm.llm->n_ctx()));
+  p.n_ctx = n_ctx;
   if (static_cast<int64_t>(p.tokens.size()) >= n_ctx) {
     throw api_error(400, "prompt is " + std::to_string(p.tokens.size()) + " tokens, context is " +
                              std::to_string(n_ctx) + " (the prompt must leave room for the reply)",
@@ -72,7 +73,7 @@ completion_result run_completion(session& s, const loaded_model& lm, const prepa
   req.prompt = p.tokens;
   req.sampling = params.sampling;
   req.stop = params.stop;
-  const int room = static_cast<int>(lm.llm->n_ctx() - static_cast<int64_t>(p.tokens.size()));
+  const int room = static_cast<int>(p.n_ctx - static_cast<int64_t>(p.tokens.size()));
   req.n_predict = params.n_predict < 0 ? room : std::min(params.n_predict, room);
   chat::think_splitter split(p.starts_in_think);
   bool go_on = true;

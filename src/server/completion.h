@@ -25,13 +25,17 @@ struct prompt_spec {
 
 struct prepared_prompt {
   std::vector<int32_t> tokens;
+  int64_t n_ctx = 0;             // this request's window: the slot's context, or less (num_ctx)
   bool starts_in_think = false;  // the rendered prompt opened <think> (DeepSeek-R1)
   bool reasoning_model = false;  // output may open with <think>
 };
 
 // Renders and tokenizes; 400 when the prompt leaves no room in the context ("prompt is N
 // tokens, context is M"), or when it is empty.
-prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec);
+// num_ctx (Ollama's options.num_ctx) narrows the window to at most that many positions; it never
+// widens it past the slot's context and never changes what other requests get.
+prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec,
+                               std::optional<int64_t> num_ctx = std::nullopt);
 
 // Ollama's /api/generate prompt: `system` and `prompt` as a user turn through the template
 // (models without one: system + prompt as plain text), or the prompt alone when raw.

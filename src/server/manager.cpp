@@ -1,5 +1,7 @@
 #include "server/manager.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -33,7 +35,20 @@ std::string architecture_of(const gguf::file& f) {
   return f.get_string("general.architecture").value_or("");
 }
 
+// A loaded model that must not serve another request: its file changed on disk, or a page of its
+// mapping vanished under it (the file was truncated).
+bool stale(const loaded_model& lm) {
+  return lm.llm->file().damaged() || stamp_of(lm.info.gguf_path) != std::optional<file_stamp>(lm.stamp);
+}
+
 }  // namespace
+
+std::optional<file_stamp> stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return file_stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+                    static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
 
 model_lease::~model_lease() {
   if (lm_) mgr_->release(*lm_, keep_alive_);
@@ -61,8 +76,7 @@ uint64_t model_manager::used_bytes() const {
   return used;
 }
 
-model_lease model_manager::acquire(const std::string& name, std::optional<double> keep_alive,
-                                   std::optional<int64_t> num_ctx) {
+model_lease model_manager::acquire(const std::string& name, std::optional<double> keep_alive) {
   auto r = store::resolve_model(name);
   if (!r) {
     // resolve_model says "not found" for unknown names and explains bad paths.
@@ -76,20 +90,34 @@ model_lease model_manager::acquire(const std::string& name, std::optional<double
   }
   const double ka = keep_alive.value_or(opt_.default_keep_alive);
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !loading_; });
-  auto it = models_.find(r->display_name);
-  if (it != models_.end() && num_ctx && *num_ctx != it->second->num_ctx && it->second->users == 0) {
-    models_.erase(it);  // a different context: reload
-    it = models_.end();
+  std::shared_ptr<loaded_model> lm;
+  for (;;) {
+    auto it = models_.find(r->display_name);
+    if (it != models_.end() && stale(*it->second)) {
+      if (it->second->users > 0) {
+        it->second->unload_requested = true;  // its last request unloads it; the next one reloads
+        throw api_error(503, "model '" + name + "' changed on disk; it reloads once its running requests end", "",
+                        "model_changed");
+      }
+      models_.erase(it);
+      it = models_.end();
+    }
+    if (it != models_.end()) {
+      lm = it->second;
+      break;
+    }
+    if (!loading_) {
+      lm = load_locked(*r, lock);
+      break;
+    }
+    cv_.wait(lock);  // another model is loading: wait for it, then look again
   }
-  std::shared_ptr<loaded_model> lm = it != models_.end() ? it->second : load_locked(*r, num_ctx, lock);
   ++lm->users;
   lm->last_used = steady::now();
   return model_lease(*this, std::move(lm), ka);
 }
 
 std::shared_ptr<loaded_model> model_manager::load_locked(const store::resolved_model& r,
-                                                         std::optional<int64_t> num_ctx,
                                                          std::unique_lock<std::mutex>& lock) {
   loading_ = true;
   lock.unlock();
@@ -104,7 +132,10 @@ std::shared_ptr<loaded_model> model_manager::load_locked(const store::resolved_m
   } guard{*this, lock};
   const auto t0 = steady::now();
   model_options o = opt_.engine;
-  o.n_ctx = num_ctx.value_or(r.params.num_ctx.value_or(opt_.n_ctx));
+  // The server's -c wins over a Modelfile's num_ctx: the operator sets the memory, not the file.
+  o.n_ctx = opt_.n_ctx > 0 ? opt_.n_ctx : r.params.num_ctx.value_or(0);
+  const auto stamp = stamp_of(r.gguf_path);
+  if (!stamp) throw api_error(404, "model '" + r.display_name + "' not found", "model", "model_not_found");
   o.n_seq = opt_.n_parallel;
   auto needs = planned_bytes(r.gguf_path, o);
   if (!needs) throw api_error(500, "cannot load '" + r.display_name + "': " + needs.error_message());
@@ -129,7 +160,7 @@ std::shared_ptr<loaded_model> model_manager::load_locked(const store::resolved_m
   for (int i = 0; i < opt_.n_parallel; ++i) lm->slots.push_back(std::make_unique<session>(*lm->llm, i));
   lm->busy.assign(static_cast<size_t>(opt_.n_parallel), false);
   lm->footprint = *needs;
-  lm->num_ctx = num_ctx.value_or(0);
+  lm->stamp = *stamp;
   lm->load_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
   lock.lock();
   models_[lm->key] = lm;
@@ -167,7 +198,8 @@ void model_manager::release(loaded_model& lm, double keep_alive) {
   cv_.notify_all();
 }
 
-std::unique_ptr<slot_lease> model_manager::acquire_slot(const model_lease& m, const std::vector<int32_t>& prompt) {
+std::unique_ptr<slot_lease> model_manager::acquire_slot(const model_lease& m, const std::vector<int32_t>& prompt,
+                                                        const std::function<bool()>& still_wanted) {
   loaded_model& lm = m.get();
   std::unique_lock lock(mu_);
   const auto free_slot = [&] { return std::find(lm.busy.begin(), lm.busy.end(), false) != lm.busy.end(); };
@@ -178,7 +210,13 @@ std::unique_ptr<slot_lease> model_manager::acquire_slot(const model_lease& m, co
                       "", "server_busy");
     }
     ++lm.waiting;
-    cv_.wait(lock, free_slot);
+    while (!free_slot()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      if (!free_slot() && still_wanted && !still_wanted()) {
+        --lm.waiting;
+        throw api_error(499, "the client closed the request while it waited for a slot", "", "cancelled");
+      }
+    }
     --lm.waiting;
   }
   int best = -1;

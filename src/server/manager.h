@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -36,6 +37,15 @@ struct manager_options {
   double default_keep_alive = 300;  // seconds; negative: forever
 };
 
+// Identity and version of a model file: a file replaced, rewritten or truncated under a loaded
+// model gets another stamp.
+struct file_stamp {
+  uint64_t dev = 0, ino = 0;
+  int64_t size = 0, mtime_ns = 0;
+  bool operator==(const file_stamp&) const = default;
+};
+std::optional<file_stamp> stamp_of(const std::string& path);
+
 struct loaded_model {
   std::string key;             // resolved display name (or the .gguf path)
   store::resolved_model info;
@@ -45,7 +55,7 @@ struct loaded_model {
   std::vector<std::unique_ptr<session>> slots;
   uint64_t footprint = 0;      // bytes the memory plan counts for it
   double load_ms = 0;
-  int64_t num_ctx = 0;         // the context asked for at load (0: default)
+  file_stamp stamp;            // the file as it was when loaded; another stamp means it changed
 
   // Guarded by the manager's mutex.
   std::vector<bool> busy;
@@ -112,13 +122,17 @@ class model_manager {
   model_manager& operator=(const model_manager&) = delete;
 
   // Resolves `name` as the CLI does (a .gguf path, the pocketlm store, Ollama's) and loads it if
-  // needed. keep_alive < 0: forever; nullopt: the default. num_ctx other than the loaded one
-  // reloads the model. Throws api_error: 404 unknown model, 500 a load failure, 503 when the
-  // budget is taken by models in use.
-  model_lease acquire(const std::string& name, std::optional<double> keep_alive,
-                      std::optional<int64_t> num_ctx = std::nullopt);
+  // needed, with the server's context per slot: no request changes it (a request's num_ctx
+  // only narrows its own window, see prepare_prompt). keep_alive < 0: forever; nullopt: the
+  // default. Only one model loads at a time, but requests for loaded models never wait for a
+  // load. A model whose file changed on disk since it was loaded is reloaded (or, while in use,
+  // refused with 503 and reloaded when its requests end). Throws api_error: 404 unknown model,
+  // 500 a load failure, 503 when the budget is taken by models in use.
+  model_lease acquire(const std::string& name, std::optional<double> keep_alive);
   // Waits for a slot (longest cached prefix of `prompt` first); 503 when the queue is full.
-  std::unique_ptr<slot_lease> acquire_slot(const model_lease& m, const std::vector<int32_t>& prompt);
+  // `still_wanted` is asked while waiting: false (the client left) gives up with 499.
+  std::unique_ptr<slot_lease> acquire_slot(const model_lease& m, const std::vector<int32_t>& prompt,
+                                           const std::function<bool()>& still_wanted = {});
   // Unloads `name` now if nothing uses it (keep_alive 0 without a prompt); false if not loaded.
   bool unload(const std::string& name);
   std::vector<running_info> running();
@@ -129,8 +143,7 @@ class model_manager {
   friend class slot_lease;
   void release(loaded_model& lm, double keep_alive);
   void release_slot(loaded_model& lm, int index);
-  std::shared_ptr<loaded_model> load_locked(const store::resolved_model& r, std::optional<int64_t> num_ctx,
-                                            std::unique_lock<std::mutex>& lock);
+  std::shared_ptr<loaded_model> load_locked(const store::resolved_model& r, std::unique_lock<std::mutex>& lock);
   void evict_for(uint64_t needs);
   void reap_loop();
   uint64_t used_bytes() const;

@@ -92,8 +92,9 @@ void answer(httplib::Response& res, server_context& ctx, const ollama_request& r
     return o;
   };
   if (!r.stream) {
-    const auto ignore = [](std::string_view) { return true; };
-    const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, {ignore, ignore});
+    const completion_result out =
+        run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
+    note_finish(ctx, out);
     json o = part(stamp(), out.reasoning, out.answer);
     o.update(final_stats(*job, out));
     send_json(res, o);
@@ -124,7 +125,7 @@ void api_chat(const httplib::Request& req, httplib::Response& res, server_contex
   const auto messages = parse_ollama_messages(r.body.value("messages", json(nullptr)));
   if (messages.empty()) return load_or_unload(res, ctx, r, true);
   auto job = start_job(
-      ctx, r.model, r.keep_alive, r.check.num_ctx,
+      ctx, r.model, r.keep_alive,
       [&](const loaded_model&) {
         prompt_spec s;
         s.messages = messages;
@@ -141,7 +142,7 @@ void api_generate(const httplib::Request& req, httplib::Response& res, server_co
   const bool raw = bool_field(r.body, "raw", false);
   if (prompt.empty()) return load_or_unload(res, ctx, r, false);
   auto job = start_job(
-      ctx, r.model, r.keep_alive, r.check.num_ctx,
+      ctx, r.model, r.keep_alive,
       [&](const loaded_model& lm) { return with_think(generate_prompt(lm, system, prompt, raw), r); },
       [&](gen_params& g) { apply_ollama_options(r.body.value("options", json(nullptr)), g); });
   answer(res, ctx, r, job, false);
@@ -159,7 +160,7 @@ std::vector<std::vector<float>> embed_all(server_context& ctx, const std::string
     s.text = text;
     const prepared_prompt p = prepare_prompt(lease.get(), s);
     n_tokens += static_cast<int64_t>(p.tokens.size());
-    auto slot = ctx.models.acquire_slot(lease, {});
+    auto slot = ctx.models.acquire_slot(lease, {}, ctx.client_alive);
     auto e = slot->sess().embed(p.tokens);
     if (!e) throw api_error(500, e.error_message());
     out.push_back(std::move(*e));

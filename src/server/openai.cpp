@@ -94,7 +94,7 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
   const auto messages = parse_openai_messages(r.body["messages"]);
   if (messages.empty()) throw api_error(400, "'messages' must not be empty", "messages");
   auto job = start_job(
-      ctx, r.model, std::nullopt, std::nullopt,
+      ctx, r.model, std::nullopt,
       [&](const loaded_model&) {
         prompt_spec s;
         s.messages = messages;
@@ -113,8 +113,9 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
     });
     return;
   }
-  const auto ignore = [](std::string_view) { return true; };
-  const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, {ignore, ignore});
+  const completion_result out =
+      run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
+  note_finish(ctx, out);
   json msg = {{"role", "assistant"}, {"content", out.answer}};
   if (!out.reasoning.empty()) msg["reasoning_content"] = out.reasoning;
   json body = base;
@@ -136,7 +137,7 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
     throw api_error(400, "'prompt' must be a string (or an array of one string)", "prompt");
   }
   auto job = start_job(
-      ctx, r.model, std::nullopt, std::nullopt,
+      ctx, r.model, std::nullopt,
       [&](const loaded_model&) {
         prompt_spec s;
         s.chat = false;
@@ -158,8 +159,9 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
     });
     return;
   }
-  const auto ignore = [](std::string_view) { return true; };
-  const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, {ignore, ignore});
+  const completion_result out =
+      run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
+  note_finish(ctx, out);
   json body = base;
   body["choices"] = json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_reason(out)}}});
   body["usage"] = usage_of(out.stats);
@@ -229,7 +231,7 @@ void embeddings(const httplib::Request& req, httplib::Response& res, server_cont
     s.text = inputs[i];
     const prepared_prompt p = prepare_prompt(lease.get(), s);
     n_tokens += static_cast<int64_t>(p.tokens.size());
-    auto slot = ctx.models.acquire_slot(lease, {});
+    auto slot = ctx.models.acquire_slot(lease, {}, ctx.client_alive);
     auto e = slot->sess().embed(p.tokens);
     if (!e) throw api_error(500, e.error_message());
     data.push_back({{"object", "embedding"}, {"index", i},

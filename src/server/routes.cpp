@@ -25,16 +25,16 @@ void guarded(httplib::Response& res, flavor f, const std::function<void()>& body
 }
 
 std::shared_ptr<generation_job> start_job(server_context& ctx, const std::string& model,
-                                          std::optional<double> keep_alive, std::optional<int64_t> num_ctx,
+                                          std::optional<double> keep_alive,
                                           const std::function<prompt_spec(const loaded_model&)>& spec,
                                           const std::function<void(gen_params&)>& apply) {
   const int64_t start = now_unix_ns();
-  model_lease lease = ctx.models.acquire(model, keep_alive, num_ctx);
+  model_lease lease = ctx.models.acquire(model, keep_alive);
   const int64_t loaded = now_unix_ns();
-  prepared_prompt prompt = prepare_prompt(lease.get(), spec(lease.get()));
   gen_params params = model_defaults(lease.get());
   apply(params);
-  auto slot = ctx.models.acquire_slot(lease, prompt.tokens);
+  prepared_prompt prompt = prepare_prompt(lease.get(), spec(lease.get()), params.num_ctx);
+  auto slot = ctx.models.acquire_slot(lease, prompt.tokens, ctx.client_alive);
   return std::make_shared<generation_job>(
       generation_job{std::move(lease), std::move(slot), std::move(prompt), std::move(params), start, loaded - start});
 }
@@ -58,6 +58,11 @@ void stream_response(httplib::Response& res, const char* content_type,
     sink.done();
     return true;
   });
+}
+
+completion_sinks while_connected(server_context& ctx) {
+  const auto alive = [&ctx](std::string_view) { return ctx.client_alive(); };
+  return {alive, alive};
 }
 
 void note_finish(server_context& ctx, const completion_result& r) {

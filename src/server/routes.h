@@ -18,6 +18,9 @@ namespace pocketlm::server {
 struct server_context {
   model_manager& models;
   server_counters& counters;
+  // Whether the client of the request this thread serves is still connected: work for a client
+  // that left stops (queued requests leave the queue, generation ends at the next token).
+  std::function<bool()> client_alive = [] { return true; };
 };
 
 enum class flavor { openai, ollama };
@@ -39,9 +42,9 @@ struct generation_job {
 };
 
 // Acquires the model and a slot for `spec`; gen_params come from the model's defaults with
-// `apply` (the request's fields) over them.
+// `apply` (the request's fields) over them; their num_ctx narrows the prompt's window.
 std::shared_ptr<generation_job> start_job(server_context& ctx, const std::string& model,
-                                          std::optional<double> keep_alive, std::optional<int64_t> num_ctx,
+                                          std::optional<double> keep_alive,
                                           const std::function<prompt_spec(const loaded_model&)>& spec,
                                           const std::function<void(gen_params&)>& apply);
 
@@ -51,6 +54,9 @@ using chunk_writer = std::function<bool(const std::string& chunk)>;
 void stream_response(httplib::Response& res, const char* content_type,
                      std::function<void(const chunk_writer& write)> body,
                      std::function<std::string(const std::string& message)> on_error);
+
+// A sink for non-streamed generations: keeps going while the client is connected.
+completion_sinks while_connected(server_context& ctx);
 
 // Counts a generation that ended because its client left.
 void note_finish(server_context& ctx, const completion_result& r);

@@ -1,5 +1,6 @@
 // Ollama-compatible generation routes: /api/chat and /api/generate (NDJSON streaming by default),
 // /api/embed and the legacy /api/embeddings, with keep_alive loads and unloads.
+#include "server/requests.h"
 #include "server/routes.h"
 
 namespace pocketlm::server {
@@ -10,35 +11,7 @@ std::string ndjson(const json& j) { return j.dump(-1, ' ', false, json::error_ha
 
 std::string ndjson_error(const std::string& message) { return ndjson({{"error", message}}); }
 
-// Fields /api/chat and /api/generate share, validated before any model loads.
-struct ollama_request {
-  json body;
-  std::string model;
-  bool stream = true;
-  std::optional<double> keep_alive;
-  std::optional<bool> think;
-  gen_params check;  // the options parsed once, to fail early on bad types
-};
-
-ollama_request read_request(const httplib::Request& req) {
-  ollama_request r;
-  r.body = parse_body(req.body);
-  r.model = require_model(r.body);
-  r.stream = bool_field(r.body, "stream", true);
-  r.keep_alive = parse_keep_alive(r.body.value("keep_alive", json(nullptr)));
-  const json& t = r.body.value("think", json(nullptr));
-  // Newer clients may send an effort level ("low", "high"): any of those means thinking on.
-  if (t.is_boolean()) r.think = t.get<bool>();
-  else if (t.is_string()) r.think = true;
-  else if (!t.is_null()) throw api_error(400, "invalid type for 'think': expected a boolean", "think");
-  apply_ollama_options(r.body.value("options", json(nullptr)), r.check);
-  if (r.body.contains("images") && r.body["images"].is_array() && !r.body["images"].empty()) {
-    throw api_error(400, "images are not supported by pocketlm's text models", "images");
-  }
-  return r;
-}
-
-prompt_spec with_think(prompt_spec s, const ollama_request& r) {
+prompt_spec with_think(prompt_spec s, const generation_request& r) {
   s.think = r.think.value_or(true);
   s.split_thinking = r.think.value_or(true);  // absent: thinking models report it separately
   return s;
@@ -57,7 +30,7 @@ json final_stats(const generation_job& job, const completion_result& out) {
 }
 
 // A request without a prompt: load the model (keep_alive > 0 or default) or unload it (0).
-void load_or_unload(httplib::Response& res, server_context& ctx, const ollama_request& r, bool chat) {
+void load_or_unload(httplib::Response& res, server_context& ctx, const generation_request& r, bool chat) {
   json body = {{"model", r.model}, {"created_at", rfc3339(now_unix_ns())}, {"done", true}};
   if (r.keep_alive && *r.keep_alive == 0) {
     ctx.models.unload(r.model);
@@ -73,7 +46,7 @@ void load_or_unload(httplib::Response& res, server_context& ctx, const ollama_re
 
 // Runs the job, streamed as NDJSON or answered as one object. `part(reasoning, answer)` shapes
 // a non-final object's payload.
-void answer(httplib::Response& res, server_context& ctx, const ollama_request& r,
+void answer(httplib::Response& res, server_context& ctx, const generation_request& r,
             std::shared_ptr<generation_job> job, bool chat) {
   const json head = {{"model", r.model}};
   const auto part = [chat](json o, const std::string& thinking, const std::string& text) {
@@ -121,30 +94,26 @@ void answer(httplib::Response& res, server_context& ctx, const ollama_request& r
 }
 
 void api_chat(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
-  const ollama_request r = read_request(req);
-  const auto messages = parse_ollama_messages(r.body.value("messages", json(nullptr)));
-  if (messages.empty()) return load_or_unload(res, ctx, r, true);
+  const generation_request r = parse_ollama_chat_request(req.body);
+  if (r.messages.empty()) return load_or_unload(res, ctx, r, true);
   auto job = start_job(
       ctx, r.model, r.keep_alive,
       [&](const loaded_model&) {
         prompt_spec s;
-        s.messages = messages;
+        s.messages = r.messages;
         return with_think(s, r);
       },
-      [&](gen_params& g) { apply_ollama_options(r.body.value("options", json(nullptr)), g); });
+      [&](gen_params& g) { g = r.over(g); });
   answer(res, ctx, r, job, true);
 }
 
 void api_generate(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
-  const ollama_request r = read_request(req);
-  const std::string prompt = string_field(r.body, "prompt");
-  const std::string system = string_field(r.body, "system");
-  const bool raw = bool_field(r.body, "raw", false);
-  if (prompt.empty()) return load_or_unload(res, ctx, r, false);
+  const generation_request r = parse_ollama_generate_request(req.body);
+  if (r.prompt.empty()) return load_or_unload(res, ctx, r, false);
   auto job = start_job(
       ctx, r.model, r.keep_alive,
-      [&](const loaded_model& lm) { return with_think(generate_prompt(lm, system, prompt, raw), r); },
-      [&](gen_params& g) { apply_ollama_options(r.body.value("options", json(nullptr)), g); });
+      [&](const loaded_model& lm) { return with_think(generate_prompt(lm, r.system, r.prompt, r.raw), r); },
+      [&](gen_params& g) { g = r.over(g); });
   answer(res, ctx, r, job, false);
 }
 

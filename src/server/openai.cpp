@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "server/requests.h"
 #include "server/routes.h"
 #include "store/store.h"
 
@@ -36,30 +37,9 @@ std::string sse_error(const std::string& message) {
   return sse(openai_error_body(api_error(500, message))) + "data: [DONE]\n\n";
 }
 
-// The request's model name, sampling and stream settings, validated before any model loads.
-struct openai_request {
-  json body;
-  std::string model;
-  bool stream = false;
-  bool include_usage = false;
-};
-
-openai_request read_request(const httplib::Request& req) {
-  openai_request r;
-  r.body = parse_body(req.body);
-  r.model = require_model(r.body);
-  r.stream = bool_field(r.body, "stream", false);
-  if (r.body.contains("stream_options") && r.body["stream_options"].is_object()) {
-    r.include_usage = bool_field(r.body["stream_options"], "include_usage", false);
-  }
-  gen_params check;
-  apply_openai_sampling(r.body, check);  // 400s before a model is loaded
-  return r;
-}
-
 // Streams one generation as SSE chunks: `make_chunk(delta_fields, finish)` shapes each one.
 void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<generation_job> job,
-                   const openai_request& r, std::function<json(json delta, const json& finish)> make_chunk) {
+                   const generation_request& r, std::function<json(json delta, const json& finish)> make_chunk) {
   const bool include_usage = r.include_usage;
   stream_response(
       res, "text/event-stream",
@@ -89,18 +69,15 @@ void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<
 }
 
 void chat_completions(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
-  const openai_request r = read_request(req);
-  if (!r.body.contains("messages")) throw api_error(400, "'messages' is required", "messages");
-  const auto messages = parse_openai_messages(r.body["messages"]);
-  if (messages.empty()) throw api_error(400, "'messages' must not be empty", "messages");
+  const generation_request r = parse_openai_chat_request(req.body);
   auto job = start_job(
       ctx, r.model, std::nullopt,
       [&](const loaded_model&) {
         prompt_spec s;
-        s.messages = messages;
+        s.messages = r.messages;
         return s;
       },
-      [&](gen_params& g) { apply_openai_sampling(r.body, g); });
+      [&](gen_params& g) { g = r.over(g); });
   const std::string id = new_id("chatcmpl");
   const int64_t created = unix_now();
   const json base = {{"id", id}, {"created", created}, {"model", r.model}, {"system_fingerprint", "pocketlm"}};
@@ -126,29 +103,17 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
 }
 
 void completions(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
-  const openai_request r = read_request(req);
-  const json& pj = r.body.value("prompt", json(nullptr));
-  std::string prompt;
-  if (pj.is_string()) {
-    prompt = pj.get<std::string>();
-  } else if (pj.is_array() && pj.size() == 1 && pj[0].is_string()) {
-    prompt = pj[0].get<std::string>();
-  } else {
-    throw api_error(400, "'prompt' must be a string (or an array of one string)", "prompt");
-  }
+  const generation_request r = parse_openai_completion_request(req.body);
   auto job = start_job(
       ctx, r.model, std::nullopt,
       [&](const loaded_model&) {
         prompt_spec s;
         s.chat = false;
-        s.text = prompt;
+        s.text = r.prompt;
         s.split_thinking = false;
         return s;
       },
-      [&](gen_params& g) {
-        g.n_predict = 16;  // OpenAI's default max_tokens for completions
-        apply_openai_sampling(r.body, g);
-      });
+      [&](gen_params& g) { g = r.over(g); });
   const json base = {{"id", new_id("cmpl")}, {"object", "text_completion"}, {"created", unix_now()},
                      {"model", r.model}, {"system_fingerprint", "pocketlm"}};
   if (r.stream) {

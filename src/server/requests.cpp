@@ -1,0 +1,86 @@
+#include "server/requests.h"
+
+namespace pocketlm::server {
+
+namespace {
+
+generation_request read_openai(const std::string& text, bool completion) {
+  generation_request r;
+  r.completion = completion;
+  r.body = parse_body(text);
+  r.model = require_model(r.body);
+  r.stream = bool_field(r.body, "stream", false);
+  if (r.body.contains("stream_options") && r.body["stream_options"].is_object()) {
+    r.include_usage = bool_field(r.body["stream_options"], "include_usage", false);
+  }
+  r.params = r.over(gen_params{});
+  return r;
+}
+
+generation_request read_ollama(const std::string& text) {
+  generation_request r;
+  r.ollama = true;
+  r.body = parse_body(text);
+  r.model = require_model(r.body);
+  r.stream = bool_field(r.body, "stream", true);
+  r.keep_alive = parse_keep_alive(r.body.value("keep_alive", json(nullptr)));
+  const json& t = r.body.value("think", json(nullptr));
+  // Newer clients may send an effort level ("low", "high"): any of those means thinking on.
+  if (t.is_boolean()) r.think = t.get<bool>();
+  else if (t.is_string()) r.think = true;
+  else if (!t.is_null()) throw api_error(400, "invalid type for 'think': expected a boolean", "think");
+  if (r.body.contains("images") && r.body["images"].is_array() && !r.body["images"].empty()) {
+    throw api_error(400, "images are not supported by pocketlm's text models", "images");
+  }
+  r.params = r.over(gen_params{});
+  return r;
+}
+
+}  // namespace
+
+gen_params generation_request::over(gen_params g) const {
+  if (ollama) {
+    apply_ollama_options(body.value("options", json(nullptr)), g);
+  } else {
+    if (completion) g.n_predict = 16;  // OpenAI's default max_tokens for completions
+    apply_openai_sampling(body, g);
+  }
+  return g;
+}
+
+generation_request parse_openai_chat_request(const std::string& body) {
+  generation_request r = read_openai(body, false);
+  if (!r.body.contains("messages")) throw api_error(400, "'messages' is required", "messages");
+  r.messages = parse_openai_messages(r.body["messages"]);
+  if (r.messages.empty()) throw api_error(400, "'messages' must not be empty", "messages");
+  return r;
+}
+
+generation_request parse_openai_completion_request(const std::string& body) {
+  generation_request r = read_openai(body, true);
+  const json& pj = r.body.value("prompt", json(nullptr));
+  if (pj.is_string()) {
+    r.prompt = pj.get<std::string>();
+  } else if (pj.is_array() && pj.size() == 1 && pj[0].is_string()) {
+    r.prompt = pj[0].get<std::string>();
+  } else {
+    throw api_error(400, "'prompt' must be a string (or an array of one string)", "prompt");
+  }
+  return r;
+}
+
+generation_request parse_ollama_chat_request(const std::string& body) {
+  generation_request r = read_ollama(body);
+  r.messages = parse_ollama_messages(r.body.value("messages", json(nullptr)));
+  return r;
+}
+
+generation_request parse_ollama_generate_request(const std::string& body) {
+  generation_request r = read_ollama(body);
+  r.prompt = string_field(r.body, "prompt");
+  r.system = string_field(r.body, "system");
+  r.raw = bool_field(r.body, "raw", false);
+  return r;
+}
+
+}  // namespace pocketlm::server

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/progress.h"
 #include "cli/verbs.h"
 #include "store/create.h"
 #include "store/fsutil.h"
@@ -31,7 +32,12 @@ int run_create(const create_args& a) {
   }
   auto s = store::model_store::pocketlm_default();
   std::vector<std::string> notes;
-  auto m = store::create_model(s, store::model_store::ollama_default(), *mf, *n, notes);
+  progress_bar bar(/*tty_only=*/true);
+  auto m = store::create_model(s, store::model_store::ollama_default(), *mf, *n, notes,
+                               [&](std::string_view what, int64_t done, int64_t total) {
+                                 bar.update(std::string(what) + " " + mf->from, done, total);
+                               });
+  bar.finish();
   for (const auto& note : notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   if (!m) return fail(m.error_message());
   std::printf("created %s\n", n->display().c_str());

@@ -3,8 +3,14 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
+#if __has_include(<linux/fs.h>)
+#include <linux/fs.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +19,8 @@
 #include <cstring>
 #include <filesystem>
 #include <vector>
+
+#include "gguf/gguf.h"
 
 namespace pocketlm::store {
 
@@ -43,25 +51,43 @@ std::string sha256_hex(std::string_view bytes) {
   return h.hex_digest();
 }
 
+result<std::string> sha256_fd(int fd, const std::string& path, const progress_fn& progress, std::string_view what) {
+  struct stat st {};
+  const int64_t total = ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+  sha256 h;
+  std::vector<char> buf(1 << 20);
+  int64_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return error{io_error("read", path, errno), error_kind::io};
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<size_t>(n));
+    offset += n;
+    if (progress) progress(what, offset, total);
+  }
+  return h.hex_digest();
+}
+
 result<std::string> sha256_file(const std::string& path, int64_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return error{io_error("open", path, errno)};
+  auto fd = gguf::open_regular_file(path);
+  if (!fd) return fd.err();
   sha256 h;
   std::vector<char> buf(1 << 20);
   int64_t left = limit < 0 ? INT64_MAX : limit;
   while (left > 0) {
-    const ssize_t n = ::read(fd, buf.data(), static_cast<size_t>(std::min<int64_t>(left, buf.size())));
+    const ssize_t n = ::read(*fd, buf.data(), static_cast<size_t>(std::min<int64_t>(left, buf.size())));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int e = errno;
-      ::close(fd);
-      return error{io_error("read", path, e)};
+      ::close(*fd);
+      return error{io_error("read", path, e), error_kind::io};
     }
     if (n == 0) break;
     h.update(buf.data(), static_cast<size_t>(n));
     left -= n;
   }
-  ::close(fd);
+  ::close(*fd);
   return h.hex_digest();
 }
 
@@ -112,40 +138,46 @@ bool pwrite_all(int fd, const void* data, size_t n, int64_t offset) {
   return true;
 }
 
-status write_file_atomic(const std::string& path, std::string_view bytes) {
+status write_file_atomic(const std::string& path, std::string_view bytes, mode_t mode) {
   // A dot name: Ollama's manifest walk rejects it as a model name if it is ever left behind.
   const size_t slash = path.rfind('/');
   const std::string tmp = path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".tmp-" +
                           std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return error{io_error("create", tmp, errno)};
-  const bool ok = pwrite_all(fd, bytes.data(), bytes.size(), 0) && ::fsync(fd) == 0;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) return error{io_error("create", tmp, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
+  ::flock(fd, LOCK_EX);  // held until closed: the stale-file sweep skips files someone holds
+  const bool ok = pwrite_all(fd, bytes.data(), bytes.size(), 0) && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
   const int e = errno;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = ok ? errno : e;
     ::unlink(tmp.c_str());
-    return error{io_error("write", path, err)};
+    return error{io_error("write", path, err), is_disk_full(err) ? error_kind::exhausted : error_kind::io};
   }
   return {};
 }
 
 result<std::string> read_file(const std::string& path, size_t max_bytes) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return error{io_error("open", path, errno)};
+  auto fd = gguf::open_regular_file(path);
+  if (!fd) return fd.err();
   std::string out;
   char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    out.append(buf, n);
+  for (;;) {
+    const ssize_t n = ::read(*fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(*fd);
+      return error{io_error("read", path, e), error_kind::io};
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
     if (out.size() > max_bytes) {
-      std::fclose(f);
-      return error{path + " is larger than " + std::to_string(max_bytes) + " bytes"};
+      ::close(*fd);
+      return error{path + " is larger than " + std::to_string(max_bytes) + " bytes", error_kind::invalid_input};
     }
   }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return error{io_error("read", path, EIO)};
+  ::close(*fd);
   return out;
 }
 
@@ -153,5 +185,20 @@ bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
+
+}  // namespace pocketlm::store
+
+namespace pocketlm::store {
+
+bool reflink(int src_fd, int dst_fd) {
+#ifdef FICLONE
+  return ::ioctl(dst_fd, FICLONE, src_fd) == 0;
+#else
+  (void)src_fd, (void)dst_fd;
+  return false;
+#endif
+}
+
+bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
 
 }  // namespace pocketlm::store

@@ -12,6 +12,8 @@
 #include <set>
 #include <vector>
 
+#include "gguf/gguf.h"
+
 namespace pocketlm::store {
 
 namespace fs = std::filesystem;
@@ -39,29 +41,30 @@ void prune_dirs(fs::path dir, const fs::path& stop) {
   }
 }
 
+// Closes an fd on every return path.
+struct fd_closer {
+  int fd;
+  ~fd_closer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 // Copies src[offset, size) to the partial file; errno-style failure as an error.
-status copy_tail(const std::string& src_path, int dst_fd, int64_t offset, int64_t size,
-                 const std::string& dst_path, bool& disk_full) {
-  const int in = ::open(src_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return error{io_error("open", src_path, errno)};
+status copy_tail(int in, const std::string& src_path, int dst_fd, int64_t offset, int64_t size,
+                 const std::string& dst_path, const progress_fn& progress) {
   std::vector<char> buf(1 << 20);
-  status st;
   while (offset < size) {
     const ssize_t n = ::pread(in, buf.data(), static_cast<size_t>(std::min<int64_t>(size - offset, buf.size())), offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      st = error{n == 0 ? src_path + " shrank while being imported" : io_error("read", src_path, errno)};
-      break;
-    }
+    if (n == 0) return error{src_path + " shrank while being imported", error_kind::io};
+    if (n < 0) return error{io_error("read", src_path, errno), error_kind::io};
     if (!pwrite_all(dst_fd, buf.data(), static_cast<size_t>(n), offset)) {
-      disk_full = is_disk_full(errno);
-      st = error{io_error("write", dst_path, errno)};
-      break;
+      return error{io_error("write", dst_path, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
     }
     offset += n;
+    if (progress) progress("copying", offset, size);
   }
-  ::close(in);
-  return st;
+  return {};
 }
 
 }  // namespace
@@ -102,7 +105,7 @@ bool model_store::contains(const model_name& n) const { return file_exists(manif
 
 result<store_entry> model_store::read(const model_name& n) const {
   const std::string path = manifest_path(n);
-  if (!file_exists(path)) return error{"model '" + n.display() + "' not found"};
+  if (!file_exists(path)) return error{"model '" + n.display() + "' not found", error_kind::not_found};
   auto bytes = read_file(path, k_max_manifest_bytes);
   if (!bytes) return bytes.err();
   auto m = parse_manifest(*bytes);
@@ -128,34 +131,52 @@ std::vector<store_entry> model_store::list() const {
 }
 
 status model_store::require_writable() const {
-  if (read_only_) return error{"the store at " + root_ + " is read-only to pocketlm (it belongs to Ollama)"};
+  if (read_only_) {
+    return error{"the store at " + root_ + " is read-only to pocketlm (it belongs to Ollama)", error_kind::unsupported};
+  }
   if (auto st = make_dirs(root_ + "/blobs"); !st) return st;
   return make_dirs(root_ + "/manifests");
 }
 
 result<file_lock> model_store::lock() const {
-  if (auto st = require_writable(); !st) return error{st.error_message()};
+  if (auto st = require_writable(); !st) return st.err();
   return file_lock::acquire(root_ + "/.lock");
 }
 
 status model_store::write_manifest(const model_name& n, const std::string& bytes) {
   auto m = parse_manifest(bytes);
-  if (!m) return error{m.error_message()};
+  if (!m) return error{m.error_message(), error_kind::invalid_input};
   auto lk = lock();
-  if (!lk) return error{lk.error_message()};
+  if (!lk) return lk.err();
   for (const auto& hex : m->digests()) {
     if (!has_blob(hex)) return error{"blob sha256:" + hex + " is missing (removed meanwhile?); nothing written"};
   }
   const std::string path = manifest_path(n);
-  if (auto st = make_dirs(path.substr(0, path.rfind('/'))); !st) return st;
-  return write_file_atomic(path, bytes);
+  // The blobs of the manifest this one replaces: those nothing else uses are garbage after.
+  std::vector<std::string> replaced;
+  if (auto old = read(n)) replaced = old->m.digests();
+  const fs::path dir = fs::path(path).parent_path();
+  auto st = make_dirs(dir.string());
+  if (st) st = write_file_atomic(path, bytes);
+  if (!st) {
+    prune_dirs(dir, fs::path(root_ + "/manifests"));  // a full disk leaves no empty folders
+    return st;
+  }
+  collect_garbage_locked(replaced);
+  remove_stale_temp_files();
+  return {};
 }
 
-result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::string& hex, int64_t size) {
-  if (auto st = require_writable(); !st) return error{st.error_message()};
+result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::string& hex, int64_t size,
+                                                               const progress_fn& progress) {
+  if (auto st = require_writable(); !st) return st.err();
   const std::string path = partial_path(hex);
+  bool corrupt = false;  // the existing blob failed verification: write it anew
   for (;;) {
-    if (has_blob(hex)) return std::unique_ptr<partial_blob>();
+    if (!corrupt && has_blob(hex)) {
+      if (verify_blob(hex, size, progress)) return std::unique_ptr<partial_blob>();
+      corrupt = true;
+    }
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return error{io_error("create", path, errno)};
     auto p = std::make_unique<partial_blob>(fd, 0);  // closes fd on every early return
@@ -177,93 +198,121 @@ result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::strin
 
 status model_store::commit_partial(partial_blob& p, const std::string& hex, int64_t size) {
   const std::string path = partial_path(hex);
-  if (::fsync(p.fd()) != 0) return error{io_error("sync", path, errno)};
+  if (::fsync(p.fd()) != 0) return error{io_error("sync", path, errno), error_kind::io};
   struct stat st {};
   ::fstat(p.fd(), &st);
   if (st.st_size != size) {
-    return error{"blob sha256:" + hex + ": have " + std::to_string(st.st_size) + " of " + std::to_string(size) + " bytes"};
+    return error{"blob sha256:" + hex + ": have " + std::to_string(st.st_size) + " of " + std::to_string(size) + " bytes",
+                 error_kind::io};
   }
-  auto got = sha256_file(path);
-  if (!got) return error{got.error_message()};
+  auto got = sha256_fd(p.fd(), path);
+  if (!got) return got.err();
   if (*got != hex) {
     ::unlink(path.c_str());
     return error{"blob sha256:" + hex + " failed verification (its content hashes to sha256:" + *got +
-                 "); the corrupt data was deleted"};
+                 "); the corrupt data was deleted", error_kind::io};
   }
-  if (::rename(path.c_str(), (root_ + "/blobs/sha256-" + hex).c_str()) != 0) return error{io_error("rename", path, errno)};
+  // Read-only from now on: nothing in the store is ever changed in place.
+  if (::fchmod(p.fd(), 0444) != 0) return error{io_error("chmod", path, errno), error_kind::io};
+  if (::rename(path.c_str(), (root_ + "/blobs/sha256-" + hex).c_str()) != 0) {
+    return error{io_error("rename", path, errno), error_kind::io};
+  }
+  return {};
+}
+
+status model_store::verify_blob(const std::string& hex, int64_t size, const progress_fn& progress) const {
+  const std::string path = blob_path(hex);
+  struct stat st {};
+  auto fd = gguf::open_regular_file(path, &st);
+  if (!fd) return fd.err();
+  fd_closer closer{*fd};
+  if (st.st_size != size) {
+    return error{"blob sha256:" + hex + " has " + std::to_string(st.st_size) + " bytes, not " + std::to_string(size),
+                 error_kind::io};
+  }
+  auto got = sha256_fd(*fd, path, progress, "verifying");
+  if (!got) return got.err();
+  if (*got != hex) return error{"blob sha256:" + hex + " is corrupt (hashes to sha256:" + *got + ")", error_kind::io};
   return {};
 }
 
 void model_store::discard_partial(const std::string& hex) { ::unlink(partial_path(hex).c_str()); }
 
-result<layer> model_store::add_blob_file(const std::string& path, std::string_view media_type, bool copy) {
-  if (auto st = require_writable(); !st) return error{st.error_message()};
+status model_store::fill_partial(partial_blob& p, int src_fd, const std::string& src_path, const std::string& hex,
+                                 int64_t size, const progress_fn& progress) {
+  // A reflink shares the source's extents copy-on-write: instant, no extra space, and later
+  // writes to the user's file never reach the blob. Resumed partials are finished by copying.
+  if (p.offset() == 0 && reflink(src_fd, p.fd())) {
+    if (progress) progress("copying", size, size);
+    return {};
+  }
+  return copy_tail(src_fd, src_path, p.fd(), p.offset(), size, partial_path(hex), progress);
+}
+
+result<layer> model_store::add_blob_file(const std::string& path, std::string_view media_type,
+                                         const progress_fn& progress) {
+  if (auto st = require_writable(); !st) return st.err();
   struct stat src {};
-  if (::stat(path.c_str(), &src) != 0) return error{io_error("open", path, errno)};
-  auto hex = sha256_file(path);
+  auto fd = gguf::open_regular_file(path, &src);
+  if (!fd) return fd.err();
+  fd_closer closer{*fd};
+  auto hex = sha256_fd(*fd, path, progress, "hashing");
   if (!hex) return hex.err();
   const layer l{std::string(media_type), "sha256:" + *hex, static_cast<int64_t>(src.st_size), ""};
-  if (has_blob(*hex)) return l;
-  if (!copy && ::link(path.c_str(), (root_ + "/blobs/sha256-" + *hex).c_str()) == 0) return l;
-  auto p = open_partial(*hex, l.size);
+  auto p = open_partial(*hex, l.size, progress);
   if (!p) return p.err();
-  if (!*p) return l;
-  bool disk_full = false;
-  auto st = copy_tail(path, (*p)->fd(), (*p)->offset(), l.size, partial_path(*hex), disk_full);
+  if (!*p) return l;  // present and verified
+  auto st = fill_partial(**p, *fd, path, *hex, l.size, progress);
   if (st) st = commit_partial(**p, *hex, l.size);
   if (!st) {
-    if (disk_full) discard_partial(*hex);  // leave the store as it was
-    return error{st.error_message()};
+    if (st.kind() == error_kind::exhausted) discard_partial(*hex);  // leave the store as it was
+    return st.err();
   }
   return l;
 }
 
 result<layer> model_store::add_blob_bytes(std::string_view bytes, std::string_view media_type) {
-  if (auto st = require_writable(); !st) return error{st.error_message()};
+  if (auto st = require_writable(); !st) return st.err();
   const std::string hex = sha256_hex(bytes);
   const layer l{std::string(media_type), "sha256:" + hex, static_cast<int64_t>(bytes.size()), ""};
-  if (has_blob(hex)) return l;
-  if (auto st = write_file_atomic(root_ + "/blobs/sha256-" + hex, bytes); !st) return error{st.error_message()};
+  if (has_blob(hex) && verify_blob(hex, l.size)) return l;
+  if (auto st = write_file_atomic(root_ + "/blobs/sha256-" + hex, bytes, 0444); !st) return st.err();
   return l;
 }
 
 status model_store::remove(const model_name& n) {
   auto lk = lock();
-  if (!lk) return error{lk.error_message()};
+  if (!lk) return lk.err();
   auto e = read(n);
-  if (!e) return error{e.error_message()};
+  if (!e) return e.err();
   const std::string path = manifest_path(n);
-  if (::unlink(path.c_str()) != 0) return error{io_error("remove", path, errno)};
+  if (::unlink(path.c_str()) != 0) return error{io_error("remove", path, errno), error_kind::io};
   prune_dirs(fs::path(path).parent_path(), fs::path(root_ + "/manifests"));
-  std::set<std::string> in_use;
-  for (const auto& other : list()) {
-    for (auto& hex : other.m.digests()) in_use.insert(hex);
-  }
-  for (const auto& hex : e->m.digests()) {
-    if (in_use.count(hex) == 0 && ::unlink(blob_path(hex).c_str()) != 0 && errno != ENOENT) {
-      return error{io_error("remove", blob_path(hex), errno)};
-    }
-  }
+  collect_garbage_locked(e->m.digests());
+  remove_stale_temp_files();
   return {};
 }
 
-status model_store::adopt_blob(const model_store& src, const std::string& hex) {
-  if (has_blob(hex)) return {};
+status model_store::adopt_blob(const model_store& src, const std::string& hex, const progress_fn& progress) {
   const std::string from = src.blob_path(hex);
-  if (::link(from.c_str(), (root_ + "/blobs/sha256-" + hex).c_str()) == 0 || errno == EEXIST) return {};
-  auto l = add_blob_file(from, "", /*copy=*/true);
-  if (!l) return error{l.error_message()};
-  if (*digest_hex(l->digest) != hex) {
-    discard_partial(hex);
-    return error{from + " does not hash to its name; not copied"};
+  // Copied, not linked: the source store's files are not ours to trust (Ollama's are writable).
+  auto l = add_blob_file(from, "", progress);
+  if (!l) return l.err();
+  if (const std::string got = *digest_hex(l->digest); got != hex) {
+    collect_garbage({got});
+    return error{from + " does not hash to its name; not copied", error_kind::io};
   }
   return {};
 }
 
-status model_store::adopt_blobs(const model_store& src, const manifest& m) {
+status model_store::adopt_blobs(const model_store& src, const manifest& m, const progress_fn& progress) {
   if (src.root() == root_) return {};
-  for (const auto& hex : m.digests()) {
-    if (auto st = adopt_blob(src, hex); !st) return st;
+  std::vector<layer> all = m.layers;
+  if (!m.config.digest.empty()) all.push_back(m.config);
+  for (const auto& l : all) {
+    const std::string hex = *digest_hex(l.digest);
+    if (has_blob(hex) && verify_blob(hex, l.size)) continue;
+    if (auto st = adopt_blob(src, hex, progress); !st) return st;
   }
   return {};
 }
@@ -283,7 +332,7 @@ result<located_model> locate(const model_name& n, const model_store& mine, const
     if (!e) return e.err();
     return located_model{s, std::move(*e)};
   }
-  return error{"model '" + n.display() + "' not found (try `pocketlm pull " + n.display() + "`)"};
+  return error{"model '" + n.display() + "' not found (try `pocketlm pull " + n.display() + "`)", error_kind::not_found};
 }
 
 }  // namespace pocketlm::store

@@ -4,8 +4,13 @@
 // Calls gguf/ and common/ only (plus OpenSSL, cpp-httplib, nlohmann-json); the cli calls it.
 //
 // Safety: blobs only get their final name after their sha256 checks out (downloads and copies
-// go to blobs/sha256-<hex>-partial first, resumable); manifests are written via temp + rename;
-// every manifest write and blob removal happens under flock(<root>/.lock).
+// go to blobs/sha256-<hex>-partial first, resumable); a committed blob is read-only (0444) and
+// never a link to a file the user can still change (imports copy, or reflink where the file
+// system can); an existing blob is re-hashed before it is reused, and replaced when corrupt.
+// Manifests are written via temp + rename; every manifest write and blob removal happens under
+// flock(<root>/.lock), and so does garbage collection: blobs no manifest references any more go
+// when a manifest is replaced or removed, and -partial / .tmp-PID files whose writer is dead go
+// at the next such write. Ollama's store is only ever read.
 #pragma once
 
 #include <cstdint>
@@ -69,22 +74,35 @@ class model_store {
 
   // Writes `bytes` (a validated manifest) as n's manifest once every blob it names exists.
   status write_manifest(const model_name& n, const std::string& bytes);
-  // Adds the file as a blob: hard link where possible (unless copy), else a resumable copy
-  // through the -partial file, hashed before it gets its final name.
-  result<layer> add_blob_file(const std::string& path, std::string_view media_type, bool copy);
+  // Adds the file as a blob: a reflink where the file system can, else a resumable copy through
+  // the -partial file, hashed before it gets its final name. An existing blob of that digest is
+  // reused only when its bytes still hash to it; a corrupt one is replaced.
+  result<layer> add_blob_file(const std::string& path, std::string_view media_type,
+                              const progress_fn& progress = {});
   result<layer> add_blob_bytes(std::string_view bytes, std::string_view media_type);
   // Deletes n's manifest, then each of its blobs no remaining manifest references.
   status remove(const model_name& n);
-  // Copies src (from this store or another, e.g. Ollama's) to dst here, linking missing blobs.
+  // Copies src (from this store or another, e.g. Ollama's) to dst here, copying missing blobs.
   status copy_from(const model_store& src_store, const model_name& src, const model_name& dst);
 
   result<file_lock> lock() const;
-  // Makes every blob of `m` present here, hard-linking from `src` where possible.
-  status adopt_blobs(const model_store& src, const manifest& m);
+  // Makes every blob of `m` present here, copied (or reflinked) from `src` and verified.
+  status adopt_blobs(const model_store& src, const manifest& m, const progress_fn& progress = {});
+  // Removes those of the blobs `hex` that no manifest here references (under the store lock).
+  // For writers that fail after adding blobs, and for manifest replacement and removal.
+  void collect_garbage(const std::vector<std::string>& hex);
+  // Removes -partial files nobody holds (their flock is free: the writer died) and .tmp-PID
+  // files of dead processes. Call with the store lock held; every manifest write and rm does.
+  void remove_stale_temp_files();
+
+  // Existing blob `hex` has `size` bytes hashing to `hex`: ok, or an error saying why not.
+  status verify_blob(const std::string& hex, int64_t size, const progress_fn& progress = {}) const;
 
   // Opens (creating or resuming) the -partial file of blob `hex` expected to hold `size` bytes;
-  // nullptr when the finished blob already exists. A longer-than-expected partial is emptied.
-  result<std::unique_ptr<partial_blob>> open_partial(const std::string& hex, int64_t size);
+  // nullptr when the finished blob already exists and verifies (a corrupt one is written
+  // anew: committing renames over it). A longer-than-expected partial is emptied.
+  result<std::unique_ptr<partial_blob>> open_partial(const std::string& hex, int64_t size,
+                                                     const progress_fn& progress = {});
   // fsyncs, checks size and sha256 and renames the partial to its final name. On a mismatch the
   // partial is deleted (a corrupt download is never kept) and the error says so.
   status commit_partial(partial_blob& p, const std::string& hex, int64_t size);
@@ -92,7 +110,11 @@ class model_store {
 
  private:
   status require_writable() const;
-  status adopt_blob(const model_store& src, const std::string& hex);
+  status adopt_blob(const model_store& src, const std::string& hex, const progress_fn& progress);
+  void collect_garbage_locked(const std::vector<std::string>& hex);
+  // Fills partial p (resumed at its offset) from the open source file of `size` bytes.
+  status fill_partial(partial_blob& p, int src_fd, const std::string& src_path, const std::string& hex,
+                      int64_t size, const progress_fn& progress);
   std::string root_;
   bool read_only_;
 };

@@ -3,7 +3,8 @@
 # with sha256-<hex> blobs, and an older created one with sha256:<hex> blobs and "from" fields)
 # around stories260K and a synthetic Qwen2 q8_0 model: `list`, `show` and `run` work on it with
 # no byte copied, its params/system/license layers are honoured, its Go template gives way to
-# the GGUF's, flags override params, pocketlm never modifies it, and `cp` hard-links its blobs.
+# the GGUF's, flags override params, pocketlm never modifies it, and `cp` copies its blobs (never
+# a link: Ollama's files stay writable by their owner, ours are read-only).
 # Usage: ollama_store.sh POCKETLM_BIN GEN_MODEL_BIN STORIES_GGUF
 source "$(dirname "$0")/lib.sh"
 bin=$1
@@ -55,13 +56,15 @@ check "$bin" run someone/qwen-tiny:q8_0 "hello" >/dev/null 2>&1
 [ ! -e "$POCKETLM_MODELS/blobs" ] || [ -z "$(ls -A "$POCKETLM_MODELS/blobs")" ] || fail "bytes copied into pocketlm's store"
 [ "$before" = "$(snapshot)" ] || fail "Ollama's store was modified"
 
-echo "== rm refuses Ollama's models; cp hard-links their blobs"
+echo "== rm refuses Ollama's models; cp copies their blobs"
 if out=$("$bin" rm stories:260k 2>&1); then fail "rm of an Ollama model succeeded"; fi
 contains "$out" "use \`ollama rm\`"
 check "$bin" cp stories:260k mine:latest >/dev/null
 hex=$(sha256sum "$stories" | cut -d' ' -f1)
-[ "$(stat -c %i "$POCKETLM_MODELS/blobs/sha256-$hex")" = "$(stat -c %i "$OLLAMA_MODELS/blobs/sha256-$hex")" ] ||
-  fail "cp copied bytes instead of linking"
+[ "$(stat -c %i "$POCKETLM_MODELS/blobs/sha256-$hex")" != "$(stat -c %i "$OLLAMA_MODELS/blobs/sha256-$hex")" ] ||
+  fail "cp hard-linked Ollama's blob"
+cmp -s "$POCKETLM_MODELS/blobs/sha256-$hex" "$OLLAMA_MODELS/blobs/sha256-$hex" || fail "cp's copy differs"
+[ "$(stat -c %a "$POCKETLM_MODELS/blobs/sha256-$hex")" = 444 ] || fail "copied blob is not read-only"
 contains "$("$bin" list)" "${id_stories:0:12}"
 out=$("$bin" run mine "Once upon a time" 2>&1)
 [ "$(wc -w <<<"$out")" -le 4 ] || fail "params lost in cp"

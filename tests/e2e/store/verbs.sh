@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
 # import, create, list, show, rm, cp, export and ps on the pocketlm store, with their failure
-# cases: bad input leaves nothing behind, a killed import resumes from its -partial file, a full
+# cases: import copies (read-only blobs, re-verified before reuse), bad input leaves nothing behind, a killed import resumes from its -partial file, a full
 # disk (RLIMIT_FSIZE) gives a clear error and leaves the store as it was, rm keeps blobs other
 # manifests use, and concurrent writers never corrupt the store.
 # Usage: verbs.sh POCKETLM_BIN STORIES_GGUF
 source "$(dirname "$0")/lib.sh"
 bin=$1
-cp "$2" "$tmp/stories.gguf"   # same file system as the store: import can hard-link
+cp "$2" "$tmp/stories.gguf"   # same file system as the store: import could hard-link (it must not)
 gguf=$tmp/stories.gguf
 hex=$(sha256sum "$gguf" | cut -d' ' -f1)
 blob=$POCKETLM_MODELS/blobs/sha256-$hex
 mdir=$POCKETLM_MODELS/manifests/registry.ollama.ai/library
 tree() { (cd "$POCKETLM_MODELS" 2>/dev/null && find . -not -name .lock | sort) || true; }
 
-echo "== import: hard link, --copy, bad input"
+echo "== import: a read-only copy, never a link; --copy still accepted; bad input"
 contains "$("$bin" import "$gguf" stories)" "imported"
-[ "$(stat -c %i "$blob")" = "$(stat -c %i "$gguf")" ] || fail "import did not hard-link"
-"$bin" rm stories >/dev/null
+[ "$(stat -c %i "$blob")" != "$(stat -c %i "$gguf")" ] && cmp -s "$blob" "$gguf" || fail "import linked the user's file"
+[ "$(stat -c %a "$blob")" = 444 ] || fail "blob is writable: $(stat -c %a "$blob")"
+# The user overwrites their file in place: the store's model is unchanged and still runs.
+cp "$gguf" "$tmp/keep.gguf"
+head -c 300000 /dev/urandom | dd of="$gguf" bs=1 seek=100000 conv=notrunc 2>/dev/null
+[ "$(sha256sum <"$blob" | cut -d' ' -f1)" = "$hex" ] || fail "overwriting the original changed the blob"
+[ -n "$("$bin" run stories "Once upon a time" -n 4 2>/dev/null)" ] || fail "model broken by a change to the original"
+cp "$tmp/keep.gguf" "$gguf"
+# A blob corrupted anyway (an old store's hard link, a careless chmod) is re-verified and
+# replaced by the next import of the same file, never reused.
+chmod 644 "$blob"
+printf 'X' | dd of="$blob" bs=1 seek=5000 conv=notrunc 2>/dev/null
+check "$bin" import "$gguf" stories:again >/dev/null
+[ "$(sha256sum <"$blob" | cut -d' ' -f1)" = "$hex" ] || fail "corrupt blob reused"
+[ "$(stat -c %a "$blob")" = 444 ] || fail "replaced blob is writable"
+"$bin" rm stories stories:again >/dev/null
 check "$bin" import --copy "$gguf" stories:copy >/dev/null
 [ "$(stat -c %i "$blob")" != "$(stat -c %i "$gguf")" ] && cmp -s "$blob" "$gguf" || fail "--copy did not copy"
 head -c 1000 "$gguf" >"$tmp/trunc.gguf"

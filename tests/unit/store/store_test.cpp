@@ -55,21 +55,63 @@ ino_t inode(const std::string& p) {
 
 }  // namespace
 
-TEST_F(StoreTest, AddBlobFileHardLinksOrCopiesAndDedupes) {
+mode_t mode_of(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+TEST_F(StoreTest, AddBlobFileCopiesReadOnlyAndDedupes) {
   const std::string bytes = write_bytes("w.bin", 100000, 1);
   model_store s(dir_ + "/store");
-  auto l = s.add_blob_file(dir_ + "/w.bin", media::model, /*copy=*/false);
+  auto l = s.add_blob_file(dir_ + "/w.bin", media::model);
   ASSERT_TRUE(l) << l.error_message();
   const std::string hex = sha256_hex(bytes);
   EXPECT_EQ(l->digest, "sha256:" + hex);
   EXPECT_EQ(l->size, 100000);
-  EXPECT_EQ(inode(s.blob_path(hex)), inode(dir_ + "/w.bin"));
-  model_store s2(dir_ + "/store2");
-  ASSERT_TRUE(s2.add_blob_file(dir_ + "/w.bin", media::model, /*copy=*/true));
-  EXPECT_NE(inode(s2.blob_path(hex)), inode(dir_ + "/w.bin"));
-  EXPECT_EQ(*sha256_file(s2.blob_path(hex)), hex);
-  ASSERT_TRUE(s2.add_blob_file(dir_ + "/w.bin", media::model, true));  // already there
-  EXPECT_EQ(blob_files(s2), std::vector<std::string>{"sha256-" + hex});
+  // A copy, never a hard link to the user's file, and read-only.
+  EXPECT_NE(inode(s.blob_path(hex)), inode(dir_ + "/w.bin"));
+  EXPECT_EQ(mode_of(s.blob_path(hex)), 0444u);
+  // Overwriting the original in place does not reach the blob.
+  write_bytes("w.bin", 100000, 99);
+  EXPECT_EQ(*sha256_file(s.blob_path(hex)), hex);
+  write_bytes("w.bin", 100000, 1);
+  ASSERT_TRUE(s.add_blob_file(dir_ + "/w.bin", media::model));  // already there
+  EXPECT_EQ(blob_files(s), std::vector<std::string>{"sha256-" + hex});
+}
+
+TEST_F(StoreTest, CorruptExistingBlobIsReplacedNotReused) {
+  const std::string bytes = write_bytes("w.bin", 200000, 7);
+  const std::string hex = sha256_hex(bytes);
+  model_store s(dir_ + "/store");
+  ASSERT_TRUE(s.add_blob_file(dir_ + "/w.bin", media::model));
+  ASSERT_TRUE(s.verify_blob(hex, 200000));
+  // What an old hard-linked import let happen: the blob's bytes change in place.
+  ASSERT_EQ(::chmod(s.blob_path(hex).c_str(), 0644), 0);
+  {
+    std::fstream f(s.blob_path(hex), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('X');
+  }
+  const auto v = s.verify_blob(hex, 200000);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error_message().find("is corrupt"), std::string::npos) << v.error_message();
+  auto l = s.add_blob_file(dir_ + "/w.bin", media::model);
+  ASSERT_TRUE(l) << l.error_message();
+  EXPECT_EQ(*sha256_file(s.blob_path(hex)), hex);
+  EXPECT_EQ(mode_of(s.blob_path(hex)), 0444u);
+  // A truncated one too, and a text blob.
+  ASSERT_EQ(::chmod(s.blob_path(hex).c_str(), 0644), 0);
+  ASSERT_EQ(::truncate(s.blob_path(hex).c_str(), 10), 0);
+  ASSERT_TRUE(s.add_blob_file(dir_ + "/w.bin", media::model));
+  EXPECT_EQ(*sha256_file(s.blob_path(hex)), hex);
+  auto t = s.add_blob_bytes("hello", media::system);
+  ASSERT_TRUE(t);
+  const std::string thex = *digest_hex(t->digest);
+  EXPECT_EQ(mode_of(s.blob_path(thex)), 0444u);
+  ASSERT_EQ(::chmod(s.blob_path(thex).c_str(), 0644), 0);
+  std::ofstream(s.blob_path(thex)) << "jello";
+  ASSERT_TRUE(s.add_blob_bytes("hello", media::system));
+  EXPECT_EQ(*read_file(s.blob_path(thex), 100), "hello");
 }
 
 TEST_F(StoreTest, CopyResumesFromPartial) {
@@ -82,7 +124,7 @@ TEST_F(StoreTest, CopyResumesFromPartial) {
   ASSERT_TRUE(p && *p);
   EXPECT_EQ((*p)->offset(), 1 << 20);
   p->reset();
-  ASSERT_TRUE(s.add_blob_file(dir_ + "/w.bin", media::model, true));
+  ASSERT_TRUE(s.add_blob_file(dir_ + "/w.bin", media::model));
   EXPECT_EQ(*sha256_file(s.blob_path(hex)), hex);
   EXPECT_FALSE(fs::exists(s.partial_path(hex)));
 }
@@ -125,7 +167,7 @@ TEST_F(StoreTest, FullDiskLeavesStoreAsItWas) {
     std::signal(SIGXFSZ, SIG_IGN);
     const rlimit lim{64 * 1024, 64 * 1024};
     setrlimit(RLIMIT_FSIZE, &lim);
-    auto l = s.add_blob_file(dir_ + "/w.bin", media::model, true);
+    auto l = s.add_blob_file(dir_ + "/w.bin", media::model);
     _exit(!l && l.error_message().find("disk full") != std::string::npos ? 0 : 1);
   }
   int status = 0;
@@ -137,8 +179,8 @@ TEST_F(StoreTest, FullDiskLeavesStoreAsItWas) {
 
 TEST_F(StoreTest, ImportRemoveKeepsSharedBlobs) {
   model_store s(dir_ + "/store");
-  ASSERT_TRUE(import_gguf(s, k_stories, *parse_name("a"), true));
-  ASSERT_TRUE(import_gguf(s, k_stories, *parse_name("b:v1"), false));
+  ASSERT_TRUE(import_gguf(s, k_stories, *parse_name("a")));
+  ASSERT_TRUE(import_gguf(s, k_stories, *parse_name("b:v1")));
   auto l = s.list();
   ASSERT_EQ(l.size(), 2u);
   EXPECT_EQ(l[0].id, sha256_hex(l[0].raw));
@@ -156,7 +198,7 @@ TEST_F(StoreTest, ImportRemoveKeepsSharedBlobs) {
 TEST_F(StoreTest, ImportRejectsNonGguf) {
   write_bytes("junk.gguf", 4096, 5);
   model_store s(dir_ + "/store");
-  EXPECT_FALSE(import_gguf(s, dir_ + "/junk.gguf", *parse_name("junk"), false));
+  EXPECT_FALSE(import_gguf(s, dir_ + "/junk.gguf", *parse_name("junk")));
   EXPECT_TRUE(blob_files(s).empty());
 }
 
@@ -173,7 +215,7 @@ TEST_F(StoreTest, ManifestNeedsItsBlobs) {
 TEST_F(StoreTest, OllamaStoreIsReadInPlaceAndNeverWritten) {
   // An Ollama store with the old "sha256:<hex>" blob names.
   model_store staging(dir_ + "/staging");
-  ASSERT_TRUE(import_gguf(staging, k_stories, *parse_name("m"), true));
+  ASSERT_TRUE(import_gguf(staging, k_stories, *parse_name("m")));
   auto params = staging.add_blob_bytes(R"({"temperature":0.25,"stop":["x"]})", media::params);
   auto tmpl = staging.add_blob_bytes("{{ .Prompt }}", media::template_);
   ASSERT_TRUE(params && tmpl);
@@ -201,12 +243,22 @@ TEST_F(StoreTest, OllamaStoreIsReadInPlaceAndNeverWritten) {
   EXPECT_TRUE(cfg->has_go_template);
   EXPECT_FALSE(model_store(dir_ + "/ollama", true).add_blob_bytes("x", media::system));
   EXPECT_FALSE(model_store(dir_ + "/ollama", true).remove(*parse_name("m")));
-  // cp into our store links the blobs (same inode) and keeps the manifest bytes (same ID).
-  ASSERT_TRUE(mine.copy_from(*ollama, *parse_name("m"), *parse_name("mine")));
+  // cp into our store copies the blobs (Ollama's files stay as they are, writable, and are
+  // never linked) and keeps the manifest bytes (same ID).
   const std::string hex = *digest_hex(loc->entry.m.find(media::model)->digest);
-  EXPECT_EQ(inode(mine.blob_path(hex)), inode(ollama->blob_path(hex)));
+  const mode_t ollama_mode = mode_of(ollama->blob_path(hex));
+  ASSERT_TRUE(mine.copy_from(*ollama, *parse_name("m"), *parse_name("mine")));
+  EXPECT_NE(inode(mine.blob_path(hex)), inode(ollama->blob_path(hex)));
+  EXPECT_EQ(*sha256_file(mine.blob_path(hex)), hex);
+  EXPECT_EQ(mode_of(mine.blob_path(hex)), 0444u);
+  EXPECT_EQ(mode_of(ollama->blob_path(hex)), ollama_mode);
   EXPECT_EQ(mine.read(*parse_name("mine"))->id, loc->entry.id);
   EXPECT_EQ(locate(*parse_name("mine"), mine, ollama)->where, &mine);
+  // Removing our copy collects our blobs only; Ollama's store is never touched.
+  ASSERT_TRUE(mine.remove(*parse_name("mine")));
+  EXPECT_FALSE(fs::exists(mine.blob_path(hex)) && mine.blob_path(hex).find("/mine/") != std::string::npos);
+  EXPECT_TRUE(fs::exists(ollama->blob_path(hex)));
+  EXPECT_TRUE(ollama->contains(*parse_name("m")));
 }
 
 TEST_F(StoreTest, ConcurrentImportsDoNotCorrupt) {
@@ -216,7 +268,7 @@ TEST_F(StoreTest, ConcurrentImportsDoNotCorrupt) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      auto r = import_gguf(s, k_stories, *parse_name("m" + std::to_string(i)), /*copy=*/true);
+      auto r = import_gguf(s, k_stories, *parse_name("m" + std::to_string(i)));
       _exit(r ? 0 : 1);
     }
     kids.push_back(pid);

@@ -1,8 +1,13 @@
 #include "store/model_config.h"
 
+#include <unistd.h>
+
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+
+#include "gguf/gguf.h"
 
 namespace pocketlm::store {
 
@@ -110,19 +115,69 @@ result<resolved_model> load_config(const model_store& where, const store_entry& 
   return r;
 }
 
-result<resolved_model> resolve_model(const std::string& name_or_path) {
-  if (is_gguf_path(name_or_path) || std::filesystem::is_regular_file(name_or_path)) {
-    resolved_model r;
-    r.gguf_path = r.display_name = name_or_path;
-    return r;
+namespace {
+
+error not_found(const std::string& name) { return error{"model '" + name + "' not found", error_kind::not_found}; }
+
+// "~" and "~/x" to $HOME and $HOME/x (a quoted or programmatic path the shell did not expand).
+std::string expand_home(const std::string& p) {
+  const char* home = std::getenv("HOME");
+  if (!home || !*home || p.empty() || p[0] != '~' || (p.size() > 1 && p[1] != '/')) return p;
+  return home + p.substr(1);
+}
+
+// The canonical path when it lies inside one of `dirs` (both with symlinks resolved).
+std::optional<std::string> inside_model_dirs(const std::string& path, const std::vector<std::string>& dirs) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return std::nullopt;
+  const std::string real = buf;
+  for (const auto& d : dirs) {
+    if (!::realpath(d.c_str(), buf)) continue;
+    std::string root = buf;
+    if (root.back() != '/') root += '/';
+    if (real.starts_with(root)) return real;
   }
+  return std::nullopt;
+}
+
+result<resolved_model> resolve_path(const std::string& given, const resolve_policy& policy) {
+  std::string path = expand_home(given);
+  if (!policy.allow_paths) {
+    auto inside = inside_model_dirs(path, policy.model_dirs);
+    if (!inside) return not_found(given);  // the same answer whether or not the file exists
+    path = *inside;
+  }
+  auto fd = gguf::open_regular_file(path);
+  if (!fd) return policy.allow_paths ? fd.err() : not_found(given);
+  ::close(*fd);
+  resolved_model r;
+  r.gguf_path = path;
+  r.display_name = given;
+  return r;
+}
+
+}  // namespace
+
+result<resolved_model> resolve_model(const std::string& name_or_path, const resolve_policy& policy) {
+  if (is_gguf_path(name_or_path)) return resolve_path(name_or_path, policy);
   auto n = parse_name(name_or_path);
   if (!n) return n.err();
   const model_store mine = model_store::pocketlm_default();
   const auto ollama = model_store::ollama_default();
   auto loc = locate(*n, mine, ollama);
   if (!loc) return loc.err();
-  return load_config(*loc->where, loc->entry);
+  auto r = load_config(*loc->where, loc->entry);
+  if (!r) return r;
+  // A store whose weights blob went missing (or was replaced by something that is not a file).
+  auto fd = gguf::open_regular_file(r->gguf_path);
+  if (!fd) {
+    return error{"model '" + n->display() + "' is damaged: its weights blob is " +
+                     (fd.kind() == error_kind::not_found ? "missing" : "not a regular file") +
+                     " (pull or import it again)",
+                 error_kind::not_found};
+  }
+  ::close(*fd);
+  return r;
 }
 
 }  // namespace pocketlm::store

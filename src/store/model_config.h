@@ -42,8 +42,25 @@ struct resolved_model {
   bool has_go_template = false;
 };
 
-// A .gguf path as is, else a name looked up in the pocketlm store, then Ollama's.
-result<resolved_model> resolve_model(const std::string& name_or_path);
+// Who may open what. The CLI (the user at their own terminal) opens any path; the server's
+// remote clients get store names only, plus paths inside `model_dirs` (--models-dir).
+struct resolve_policy {
+  bool allow_paths = true;
+  // Directories whose files (after resolving symlinks, so a link out of them does not count)
+  // may be opened by path even when allow_paths is false.
+  std::vector<std::string> model_dirs;
+
+  static resolve_policy cli() { return {}; }
+  static resolve_policy remote(std::vector<std::string> dirs = {}) { return {false, std::move(dirs)}; }
+};
+
+// A path (is_gguf_path: ends in .gguf, or starts with '/', '.' or '~') as is, checked to be a
+// regular file; else a name looked up in the pocketlm store, then Ollama's. Never a file in
+// the working directory for a bare name. Under a policy without paths, a path outside
+// model_dirs is "model 'x' not found" whether or not it exists (kind not_found). Error kinds:
+// not_found (no such model, file or blob), invalid_input (bad name, not a regular file,
+// symlink loop), io.
+result<resolved_model> resolve_model(const std::string& name_or_path, const resolve_policy& policy = {});
 // Reads the config layers of a located model (no bytes of the weights are read).
 result<resolved_model> load_config(const model_store& where, const store_entry& e);
 

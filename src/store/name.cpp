@@ -19,13 +19,14 @@ const char* part_name(part p) {
   return "part";
 }
 
+size_t max_len(part p) { return p == part::host ? 350 : 80; }
+
 bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
 
 // Ollama's isValidPart: first char a word char; then word chars, '-', '_', '.' (not in a
 // namespace) and ':' (host only, for a port). Hosts up to 350 bytes, the rest up to 80.
 bool valid_part(part p, std::string_view s) {
-  const size_t max_len = p == part::host ? 350 : 80;
-  if (s.empty() || s.size() > max_len || !word_char(s[0])) return false;
+  if (s.empty() || s.size() > max_len(p) || !word_char(s[0])) return false;
   for (char c : s.substr(1)) {
     if (word_char(c) || c == '-') continue;
     if (c == '.' && p != part::ns) continue;
@@ -35,9 +36,17 @@ bool valid_part(part p, std::string_view s) {
   return true;
 }
 
+// At most 80 characters of a (possibly huge) user-supplied part, for error messages.
+std::string shown(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 77) + "..."; }
+
 status check(part p, const std::string& s) {
   if (valid_part(p, s)) return {};
-  return error{std::string("invalid model name: bad ") + part_name(p) + " '" + s + "'"};
+  if (s.size() > max_len(p)) {
+    return error{std::string("invalid model name: the ") + part_name(p) + " '" + shown(s) + "' is " +
+                     std::to_string(s.size()) + " characters long (at most " + std::to_string(max_len(p)) + ")",
+                 error_kind::invalid_input};
+  }
+  return error{std::string("invalid model name: bad ") + part_name(p) + " '" + shown(s) + "'", error_kind::invalid_input};
 }
 
 bool iequal(std::string_view a, std::string_view b) {
@@ -88,10 +97,12 @@ result<model_name> parse_name(std::string_view s) {
       n.host = std::string(host);
     }
   }
-  if (n.scheme != "http" && n.scheme != "https") return error{"invalid model name: scheme '" + n.scheme + "'"};
+  if (n.scheme != "http" && n.scheme != "https") {
+    return error{"invalid model name: scheme '" + shown(n.scheme) + "'", error_kind::invalid_input};
+  }
   for (const auto& [p, v] : {std::pair{part::host, &n.host}, {part::ns, &n.ns}, {part::model, &n.model},
                              {part::tag, &n.tag}}) {
-    if (auto st = check(p, *v); !st) return error{st.error_message()};
+    if (auto st = check(p, *v); !st) return st.err();
   }
   return n;
 }
@@ -114,7 +125,7 @@ result<model_name> name_from_rel_path(std::string_view rel) {
 
 bool is_gguf_path(std::string_view s) {
   const auto ends_with_gguf = s.size() >= 5 && iequal(s.substr(s.size() - 5), ".gguf");
-  return ends_with_gguf || s.starts_with('/') || s.starts_with("./") || s.starts_with("../");
+  return ends_with_gguf || s.starts_with('/') || s.starts_with('.') || s.starts_with('~');
 }
 
 }  // namespace pocketlm::store

@@ -24,14 +24,17 @@ struct model_name {
 };
 
 // Parses and validates a name (parts: letters, digits, '_', '-', '.' (not in namespaces);
-// ':' only in the host for a port). Error names the bad part.
+// ':' only in the host for a port; lengths as Ollama's: host <= 350, the rest <= 80). Error
+// (kind invalid_input) names the bad part.
 result<model_name> parse_name(std::string_view s);
 
 // manifests/<host>/<ns>/<model>/<tag> relative path back to a name; error when not 4 valid parts.
 result<model_name> name_from_rel_path(std::string_view rel);
 
 // True when `s` should be read as a GGUF path rather than a model name: it ends in ".gguf" or
-// starts with '/', "./" or "../".
+// starts with '/', '.' or '~' (none of which a model name can). Anything else is a store name,
+// even when a file of that name exists: `stories` never means ./stories, while
+// `hf.co/user/repo:tag` (which has slashes) stays a name.
 bool is_gguf_path(std::string_view s);
 
 }  // namespace pocketlm::store

@@ -67,3 +67,28 @@ TEST(StoreName, GgufPaths) {
 }
 
 }  // namespace pocketlm::store
+
+namespace pocketlm::store {
+
+TEST(StoreName, LengthsAsOllama) {
+  EXPECT_TRUE(parse_name(std::string(80, 'm') + ":" + std::string(80, 't')));
+  auto m = parse_name(std::string(300, 'm'));
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.kind(), error_kind::invalid_input);
+  EXPECT_EQ(m.error_message(), "invalid model name: the model '" + std::string(77, 'm') +
+                                   "...' is 300 characters long (at most 80)");
+  EXPECT_FALSE(parse_name("m:" + std::string(81, 't')));
+  EXPECT_FALSE(parse_name(std::string(81, 'n') + "/m"));
+  EXPECT_TRUE(parse_name(std::string(350, 'h') + "/n/m"));
+  EXPECT_FALSE(parse_name(std::string(351, 'h') + "/n/m"));
+  EXPECT_EQ(parse_name("bad name!").kind(), error_kind::invalid_input);
+}
+
+TEST(StoreName, PathRule) {
+  EXPECT_TRUE(is_gguf_path(".hidden"));
+  EXPECT_TRUE(is_gguf_path("~/models/m"));
+  EXPECT_FALSE(is_gguf_path("stories"));
+  EXPECT_FALSE(is_gguf_path("hf.co/user/repo:Q4_K_M"));
+}
+
+}  // namespace pocketlm::store

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -32,17 +34,63 @@ std::unique_ptr<httplib::Client> make_client(const std::string& base) {
   return c;
 }
 
-std::string http_failure(const std::string& what, const httplib::Result& res) {
-  if (!res) return what + ": " + httplib::to_string(res.error());
-  return what + ": HTTP " + std::to_string(res->status);
+constexpr std::string_view k_default_registries = "registry.ollama.ai,hf.co";
+constexpr std::string_view k_ollama_host = "registry.ollama.ai";
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool host_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':'; }
+
+result<registry_entry> parse_entry(std::string text) {
+  const auto bad = [&](const std::string& why) {
+    return error{"POCKETLM_REGISTRY: entry '" + text + "' " + why, error_kind::invalid_input};
+  };
+  registry_entry e;
+  std::string rest = text;
+  if (const size_t sep = rest.find("://"); sep != std::string::npos) {
+    e.scheme = lower(rest.substr(0, sep));
+    rest = rest.substr(sep + 3);
+    if (e.scheme != "http" && e.scheme != "https") return bad("has scheme '" + e.scheme + "' (use https:// or http://)");
+  }
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  const bool bracketed = rest.starts_with('[') && rest.find(']') != std::string::npos;  // [::1]:port
+  const std::string_view check = bracketed ? std::string_view(rest).substr(rest.find(']') + 1) : std::string_view(rest);
+  if (rest.empty() || !std::all_of(check.begin(), check.end(), host_char)) {
+    return bad("is not [http://|https://]host[:port]");
+  }
+  e.host = lower(rest);
+  if (e.scheme == "http" && !is_loopback(e.host)) {
+    return bad("asks for plain http to " + e.host + ": refused (only loopback registries may use http)");
+  }
+  return e;
+}
+
+std::string base_of(const registry_entry& e) { return e.scheme + "://" + e.host; }
+
+std::string reach_failure(const std::string& base) {
+  return "cannot reach registry " + base + " (connection failed)";
 }
 
 result<std::string> fetch_manifest(httplib::Client& c, const std::string& base, const model_name& n) {
   const std::string path = "/v2/" + n.ns + "/" + n.model + "/manifests/" + n.tag;
   auto res = c.Get(path, {{"Accept", std::string(media::manifest_v2)}});
-  if (res && res->status == 404) return error{"model '" + n.display() + "' not found in registry " + base};
+  if (res && res->status == 404) {
+    return error{"model '" + n.display() + "' not found in registry " + base, error_kind::not_found};
+  }
   if (res && res->status == 401) return error{"registry " + base + " requires authentication (not supported)"};
-  if (!res || res->status != 200) return error{http_failure("cannot fetch manifest from " + base + path, res)};
+  if (!res) return error{reach_failure(base), error_kind::io};
+  if (res->status != 200) {
+    return error{"cannot fetch manifest from " + base + path + ": HTTP " + std::to_string(res->status), error_kind::io};
+  }
   if (res->body.size() > k_max_manifest) return error{"manifest from " + base + " is too large"};
   return res->body;
 }
@@ -91,7 +139,7 @@ struct transfer {
       return true;
     };
     auto res = client.Get(path, h, on_response, on_data);
-    if (!res && failure.empty()) failure = "connection lost: " + httplib::to_string(res.error());
+    if (!res && failure.empty()) failure = "the connection to the registry failed";
     return offset;
   }
 
@@ -129,18 +177,37 @@ status download_blob(httplib::Client& c, model_store& s, const model_name& n, co
 
 }  // namespace
 
-result<std::string> registry_base(const model_name& n) {
+result<std::vector<registry_entry>> configured_registries() {
   const char* env = std::getenv("POCKETLM_REGISTRY");
-  std::string base = env && *env ? std::string(env) : n.scheme + "://" + n.host;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  const size_t sep = base.find("://");
-  if (sep == std::string::npos) return error{"registry '" + base + "' has no http:// or https:// scheme"};
-  const std::string scheme = base.substr(0, sep);
-  const std::string host = base.substr(sep + 3, base.find('/', sep + 3) - (sep + 3));
-  if (scheme == "https") return base;
-  if (scheme == "http" && is_loopback(host)) return base;
-  if (scheme == "http") return error{"refusing plain http to " + host + " (only loopback registries may use http)"};
-  return error{"registry '" + base + "': unsupported scheme '" + scheme + "'"};
+  const std::string list = env && *env ? std::string(env) : std::string(k_default_registries);
+  std::vector<registry_entry> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string item = trim(std::string_view(list).substr(start, comma - start));
+    start = comma + 1;
+    if (item.empty()) continue;
+    auto e = parse_entry(item);
+    if (!e) return e.err();
+    out.push_back(std::move(*e));
+  }
+  if (out.empty()) return error{"POCKETLM_REGISTRY lists no registry", error_kind::invalid_input};
+  return out;
+}
+
+result<std::string> registry_base(const model_name& n) {
+  auto regs = configured_registries();
+  if (!regs) return regs.err();
+  const std::string host = lower(n.host);
+  for (const auto& e : *regs) {
+    if (e.host == host) return base_of(e);
+  }
+  if (host == k_ollama_host) return base_of(regs->front());  // the library's mirror
+  std::string allowed;
+  for (const auto& e : *regs) allowed += (allowed.empty() ? "" : ", ") + e.host;
+  return error{"registry '" + n.host + "' is not allowed: pocketlm pulls only from " + allowed +
+                   " (set POCKETLM_REGISTRY to a comma-separated list of registries to allow others)",
+               error_kind::invalid_input};
 }
 
 status pull(model_store& s, const model_name& n, const pull_events& ev) {

@@ -20,10 +20,26 @@ struct pull_events {
   std::function<void(const std::string& hex, int64_t done, int64_t total)> on_progress;
 };
 
-// "http(s)://host[:port]" to talk to for `n`: $POCKETLM_REGISTRY when set, else the name's own
-// scheme and host. Plain http is refused unless the host is loopback.
+// One registry pocketlm may pull from: "host[:port]" (lowercase) and its scheme.
+struct registry_entry {
+  std::string scheme = "https";
+  std::string host;
+};
+
+// The registries the user allows: $POCKETLM_REGISTRY, a comma-separated list of
+// [http://|https://]host[:port] (https unless http:// is written, and plain http only to a
+// loopback host), else registry.ollama.ai and hf.co (Ollama's and Hugging Face's). The first
+// entry also serves names without a host of their own (Ollama's library: `llama3.2:1b`) unless
+// registry.ollama.ai is itself listed. Errors name the bad entry.
+result<std::vector<registry_entry>> configured_registries();
+
+// "http(s)://host[:port]" to talk to for `n`, or an error (kind invalid_input) when n's host is
+// not a configured registry: nothing is contacted for a name such as `127.0.0.1:18499/x:y`
+// unless the user listed that host.
 result<std::string> registry_base(const model_name& n);
 
+// Every connection failure (refused, reset, timed out, TLS, not HTTP) reads the same, "cannot
+// reach registry <base>", so that a pull never tells an open port from a closed one.
 status pull(model_store& s, const model_name& n, const pull_events& ev);
 
 }  // namespace pocketlm::store

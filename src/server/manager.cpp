@@ -131,6 +131,7 @@ std::shared_ptr<loaded_model> model_manager::load_locked(const store::resolved_m
     }
   } guard{*this, lock};
   const auto t0 = steady::now();
+  if (opt_.before_load) opt_.before_load(r.display_name);
   model_options o = opt_.engine;
   // The server's -c wins over a Modelfile's num_ctx: the operator sets the memory, not the file.
   o.n_ctx = opt_.n_ctx > 0 ? opt_.n_ctx : r.params.num_ctx.value_or(0);

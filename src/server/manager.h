@@ -35,6 +35,9 @@ struct manager_options {
   int n_parallel = 2;          // slots per model
   int queue = 8;               // requests waiting for a slot, per model
   double default_keep_alive = 300;  // seconds; negative: forever
+  // Called on the loading thread, outside the lock, before a model's file is read: tests use it
+  // to hold a load open and see what other requests do meanwhile.
+  std::function<void(const std::string& name)> before_load;
 };
 
 // Identity and version of a model file: a file replaced, rewritten or truncated under a loaded

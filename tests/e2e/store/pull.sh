@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `pocketlm pull` through a local registry: a clean pull, a dropped connection resumed with a
 # Range request (within one pull, and by the next pull), a pull killed with SIGKILL and resumed,
-# a corrupted blob rejected and not kept, a full disk, unknown models, and plain http refused.
+# a corrupted blob rejected and not kept, a full disk, unknown models, plain http refused, and
+# only registries listed in $POCKETLM_REGISTRY contacted (http only where an entry says http://).
 # Usage: pull.sh POCKETLM_BIN STORIES_GGUF
 source "$(dirname "$0")/lib.sh"
 bin=$1
@@ -10,7 +11,7 @@ name=registry.ollama.ai/library/stories/260k
 node "$here/make_ollama_store.mjs" "$tmp/registry" "$name" "$gguf" pulled \
   --params '{"temperature":0,"num_predict":5}' --system 'You tell stories.' --license 'MIT' >/dev/null
 start_registry "$tmp/registry"
-export POCKETLM_REGISTRY=$reg
+export POCKETLM_REGISTRY=$reg   # http://127.0.0.1:PORT: names without a host go to this mirror
 model_hex=$(sha256sum "$gguf" | cut -d' ' -f1)
 blob=$POCKETLM_MODELS/blobs/sha256-$model_hex
 partial=$blob-partial
@@ -89,4 +90,14 @@ if out=$("$bin" pull nosuch:1b 2>&1); then fail "pull of unknown model succeeded
 contains "$out" "not found in registry"
 if out=$(POCKETLM_REGISTRY=http://example.com "$bin" pull stories:260k 2>&1); then fail "plain http allowed"; fi
 contains "$out" "only loopback registries may use http"
+
+echo "== only configured registries: by host, https unless the entry says http://"
+check "$bin" pull "127.0.0.1:$port/library/stories:260k" 2>/dev/null   # the entry's own host
+check cmp -s "$POCKETLM_MODELS/manifests/127.0.0.1:$port/library/stories/260k" "$tmp/registry/manifests/$name"
+if out=$(POCKETLM_REGISTRY=127.0.0.1:$port "$bin" pull stories:260k 2>&1); then fail "plain http without http://"; fi
+contains "$out" "cannot reach registry https://127.0.0.1:$port"
+if out=$(POCKETLM_REGISTRY=registry.ollama.ai "$bin" pull "127.0.0.1:$port/library/stories:260k" 2>&1); then
+  fail "pulled from a registry not configured"
+fi
+contains "$out" "registry '127.0.0.1:$port' is not allowed"
 echo "PASS"

@@ -1,6 +1,7 @@
 // `pocketlm serve`: the OpenAI- and Ollama-compatible HTTP server with the web chat page
 // (server/). Prints "listening on http://HOST:PORT" on stderr once the socket is bound; SIGINT
 // or SIGTERM stops it cleanly.
+#include <malloc.h>
 #include <pthread.h>
 
 #include <csignal>
@@ -11,6 +12,7 @@
 
 #include "cli/verbs.h"
 #include "server/api.h"
+#include "server/http_origin.h"
 #include "server/server.h"
 #include "store/running.h"
 
@@ -25,11 +27,15 @@ struct serve_args {
   int queue = 8;
   int64_t n_ctx = 0;
   std::string api_key;
+  std::string origins;
+  bool insecure = false;
   std::string keep_alive = "5m";
   engine_flags engine;
 };
 
-int run_serve(const serve_args& a) {
+int run_serve(serve_args a) {
+  // "[::1]" as in a URL: the socket layer wants the bare address.
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
   // Signals go to the watcher thread only: every thread created below inherits this mask.
   sigset_t set;
   sigemptyset(&set);
@@ -38,6 +44,25 @@ int run_serve(const serve_args& a) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error return, not a kill
 
+#ifdef __GLIBC__
+  // One malloc arena per thread (64 HTTP workers) keeps each large request's pages: RSS grows
+  // to hundreds of MB. A few shared arenas keep it flat at no measurable cost.
+  mallopt(M_ARENA_MAX, 4);
+#endif
+  // A server reachable from the network without a key lets anyone there run models and delete
+  // them: refuse unless asked for in so many words.
+  const bool lan = !server::is_loopback_host(a.host);
+  if (lan && a.api_key.empty() && !a.insecure) {
+    std::fprintf(stderr,
+                 "error: --host %s is reachable from other machines; give --api-key KEY (clients send "
+                 "'Authorization: Bearer KEY'), or --insecure to serve without one\n",
+                 a.host.c_str());
+    return 1;
+  }
+  if (lan && a.api_key.empty()) {
+    std::fprintf(stderr, "warning: serving on %s without --api-key (--insecure): anyone who can reach this "
+                         "address can use and change your models\n", a.host.c_str());
+  }
   auto engine = engine_options(a.engine);
   if (!engine) return std::fprintf(stderr, "error: %s\n", engine.error_message().c_str()), 1;
   const auto keep_alive = [&]() -> std::optional<double> {
@@ -52,6 +77,7 @@ int run_serve(const serve_args& a) {
   o.host = a.host;
   o.port = a.port > 0 ? a.port : store::server_port();
   o.api_key = a.api_key;
+  o.origins = server::split_origin_list(a.origins);
   o.models.engine = std::move(*engine);
   o.models.n_ctx = a.n_ctx;
   o.models.n_parallel = a.parallel;
@@ -65,7 +91,7 @@ int run_serve(const serve_args& a) {
     sigwait(&set, &sig);
     if (sig != 0) srv.stop();
   });
-  std::fprintf(stderr, "listening on http://%s:%d\n", a.host.c_str(), *port);
+  std::fprintf(stderr, "listening on http://%s\n", server::url_authority(a.host, *port).c_str());
   std::fflush(stderr);
   srv.run();
   // Stopped by a signal, or the listener failed: wake the watcher if it is still waiting.
@@ -90,6 +116,10 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("-c,--ctx", a->n_ctx, "context per slot (default: min(train, 4096))")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   cmd->add_option("--api-key", a->api_key, "require 'Authorization: Bearer KEY' on API routes");
+  cmd->add_option("--origins", a->origins,
+                  "more web origins allowed to call the API, comma-separated ('*' wildcards; also "
+                  "$POCKETLM_ORIGINS); loopback pages are always allowed");
+  cmd->add_flag("--insecure", a->insecure, "allow a non-loopback --host without --api-key");
   cmd->add_option("--keep-alive", a->keep_alive, "default keep_alive of loaded models (5m; -1: forever)");
   add_engine_flags(cmd, a->engine);
   cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });

@@ -2,18 +2,37 @@
 
 #include <httplib.h>
 
+#include "server/http_connection.h"
+#include "server/http_origin.h"
 #include "server/routes.h"
 #include "server/web/web_page.h"
 
 namespace pocketlm::server {
 
+namespace {
+connection_limits limits_of(const server_options& o) {
+  connection_limits l;
+  l.max_connections = std::max(4, o.http_threads);
+  l.max_per_client = o.max_connections_per_client;
+  l.head_timeout_s = o.head_timeout_s;
+  l.idle_timeout_s = o.keep_alive_timeout_s;
+  l.body_floor_s = o.body_floor_s;
+  l.body_s_per_mib = o.body_s_per_mib;
+  l.max_body_bytes = o.max_body_bytes;
+  return l;
+}
+}  // namespace
+
 struct server::impl {
-  explicit impl(server_options o) : opt(std::move(o)), models(opt.models), ctx{models, counters} {}
+  explicit impl(server_options o)
+      : opt(std::move(o)), models(opt.models), ctx{models, counters}, http(limits_of(opt)),
+        origins(make_origin_policy(opt.host, opt.origins)) {}
   server_options opt;
   model_manager models;
   server_counters counters;
   server_context ctx;
-  httplib::Server http;
+  guarded_server http;
+  origin_policy origins;
 };
 
 namespace {
@@ -30,17 +49,48 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void install_auth(httplib::Server& http, const std::string& key) {
-  if (key.empty()) return;
-  http.set_pre_routing_handler([key](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/") return httplib::Server::HandlerResponse::Unhandled;  // the page itself
+// Answers a CORS preflight for an allowed origin (the page's own fetches, browser clients).
+void answer_preflight(const httplib::Request& req, httplib::Response& res) {
+  res.status = 204;
+  res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, HEAD");
+  const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+  res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+  res.set_header("Access-Control-Max-Age", "7200");
+}
+
+// Before any route: the Host check (DNS rebinding), the Origin check and CORS (pages of other
+// sites), then the API key. The page itself (GET /) needs no key.
+void install_request_guard(guarded_server& http, const origin_policy& policy, const std::string& key) {
+  http.set_pre_routing_handler([&policy, key](const httplib::Request& req, httplib::Response& res) {
+    const flavor f = flavor_of(req.path);
+    const std::string host = req.get_header_value("Host");
+    if (!host_allowed(policy, host)) {
+      send_error(res, f, api_error(403, "host '" + host + "' is not allowed: a server on loopback answers only "
+                                        "localhost, loopback addresses and this machine's name", "", "forbidden"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.has_header("Origin")) {
+      const std::string origin = req.get_header_value("Origin");
+      if (!origin_allowed(policy, origin, host)) {
+        send_error(res, f, api_error(403, "origin '" + origin + "' is not allowed; allow it with --origins or "
+                                          "POCKETLM_ORIGINS", "", "forbidden"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+      if (req.method == "OPTIONS") {
+        answer_preflight(req, res);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    if (key.empty() || req.path == "/") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0 && same_secret(auth.substr(prefix.size()), key)) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("WWW-Authenticate", "Bearer");
-    send_error(res, flavor_of(req.path),
+    send_error(res, f,
                api_error(401, auth.empty() ? "missing API key: send 'Authorization: Bearer KEY'" : "invalid API key",
                          "", "invalid_api_key"));
     return httplib::Server::HandlerResponse::Handled;
@@ -48,12 +98,14 @@ void install_auth(httplib::Server& http, const std::string& key) {
 }
 
 // Errors httplib produces itself (unknown route 404, body too large 413, ...) get a JSON body.
-void install_error_shapes(httplib::Server& http, size_t max_body) {
+void install_error_shapes(guarded_server& http, size_t max_body) {
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [max_body](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string msg = "not found: " + req.method + " " + req.path;
-    if (res.status == 413) msg = "request body too large (limit " + std::to_string(max_body) + " bytes)";
+    const std::string cut_short = connection_failure_reason();
+    if (!cut_short.empty()) msg = cut_short;
+    else if (res.status == 413) msg = "request body too large (limit " + std::to_string(max_body) + " bytes)";
     else if (res.status != 404) msg = "HTTP error " + std::to_string(res.status);
     send_error(res, flavor_of(req.path), api_error(res.status, msg));
     return httplib::Server::HandlerResponse::Handled;
@@ -74,12 +126,7 @@ void install_error_shapes(httplib::Server& http, size_t max_body) {
 
 server::server(server_options opt) : impl_(std::make_unique<impl>(std::move(opt))) {
   auto& http = impl_->http;
-  const int threads = std::max(4, impl_->opt.http_threads);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http.set_payload_max_length(impl_->opt.max_body_bytes);
-  http.set_read_timeout(30);
-  http.set_write_timeout(30);
-  install_auth(http, impl_->opt.api_key);
+  install_request_guard(http, impl_->origins, impl_->opt.api_key);
   install_error_shapes(http, impl_->opt.max_body_bytes);
   http.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(k_web_page), "text/html; charset=utf-8");
@@ -113,5 +160,6 @@ void server::stop() {
 
 model_manager& server::models() { return impl_->models; }
 const server_counters& server::counters() const { return impl_->counters; }
+const connection_counters& server::connections() const { return impl_->http.counters(); }
 
 }  // namespace pocketlm::server

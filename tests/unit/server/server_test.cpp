@@ -5,8 +5,13 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -93,6 +98,30 @@ class ServerTest : public ::testing::Test {
     return json{{"model", k_model}, {"prompt", prompt}, {"stream", stream},
                 {"options", {{"temperature", 0}, {"num_predict", n}}}}
         .dump();
+  }
+
+  // Sends `request` on a fresh socket; returns what comes back until close or `timeout_s`.
+  std::string raw_exchange(const std::string& request, double timeout_s = 5) const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string out;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+      char buf[4096];
+      while (std::chrono::steady_clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+    ::close(fd);
+    return out;
   }
 
   std::unique_ptr<server> srv_;
@@ -314,6 +343,88 @@ TEST_F(ServerTest, EmbeddingsAreUnitLength) {
   const auto [st2, body2] = post("/api/embed", json{{"model", k_model}, {"input", "a cat"}}.dump());
   ASSERT_EQ(st2, 200) << body2;
   EXPECT_EQ(json::parse(body2)["embeddings"][0], j["data"][0]["embedding"]);
+}
+
+// Issue 12 row 2: the body limit holds for chunked bodies too, before they are buffered.
+TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
+  start();  // 64 KiB limit
+  auto c = client();
+  const std::string piece = "{\"model\":\"" + k_model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" +
+                            std::string(200 * 1024, 'a') + "\"}]}";
+  size_t sent = 0;
+  auto r = c.Post("/v1/chat/completions",
+                  [&](size_t, httplib::DataSink& sink) {
+                    const size_t n = std::min<size_t>(8192, piece.size() - sent);
+                    if (n == 0 || !sink.write(piece.data() + sent, n)) return sink.done(), true;
+                    sent += n;
+                    return true;
+                  },
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(json::parse(r->body)["error"]["message"], "request body too large (limit 65536 bytes)");
+}
+
+// Row 8: a declared length over the limit is refused at once, without reading the body.
+TEST_F(ServerTest, HugeContentLengthIs413AtOnce) {
+  start();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string r = raw_exchange("POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                     "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 3.0);
+  ASSERT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
+  EXPECT_NE(r.find(R"x({"error":"request body too large (limit 65536 bytes)"})x"), std::string::npos) << r;
+}
+
+// Row 6: pages of other sites cannot use the API; loopback pages can, with CORS.
+TEST_F(ServerTest, OtherSitesOriginIs403AndLoopbackPagesGetCors) {
+  start("", 2, 8, 256);
+  auto c = client();
+  auto evil = c.Get("/api/tags", {{"Origin", "http://evil.example"}});
+  ASSERT_TRUE(evil);
+  EXPECT_EQ(evil->status, 403);
+  EXPECT_NE(json::parse(evil->body)["error"].get<std::string>().find("origin 'http://evil.example' is not allowed"),
+            std::string::npos);
+  EXPECT_FALSE(evil->has_header("Access-Control-Allow-Origin"));
+  auto evil_post = c.Post("/v1/chat/completions", {{"Origin", "https://evil.example"}}, chat_body("x", 2, false), "text/plain");
+  ASSERT_TRUE(evil_post);
+  EXPECT_EQ(evil_post->status, 403);
+  EXPECT_EQ(json::parse(evil_post->body)["error"]["code"], "forbidden");
+
+  const std::string page = "http://localhost:5173";
+  auto ok = c.Get("/api/tags", {{"Origin", page}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->get_header_value("Access-Control-Allow-Origin"), page);
+  // The browser's preflight for a JSON POST with a key.
+  httplib::Request pre;
+  pre.method = "OPTIONS";
+  pre.path = "/v1/chat/completions";
+  pre.headers = {{"Origin", page}, {"Access-Control-Request-Method", "POST"},
+                 {"Access-Control-Request-Headers", "authorization,content-type"}};
+  auto p = c.send(pre);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->status, 204);
+  EXPECT_EQ(p->get_header_value("Access-Control-Allow-Origin"), page);
+  EXPECT_NE(p->get_header_value("Access-Control-Allow-Methods").find("POST"), std::string::npos);
+  EXPECT_EQ(p->get_header_value("Access-Control-Allow-Headers"), "authorization,content-type");
+  pre.headers = {{"Origin", "http://evil.example"}, {"Access-Control-Request-Method", "POST"}};
+  auto q = c.send(pre);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, 403);
+  EXPECT_FALSE(q->has_header("Access-Control-Allow-Origin"));
+}
+
+// Row 6: on loopback, a Host naming another machine is DNS rebinding.
+TEST_F(ServerTest, ForeignHostHeaderIs403OnLoopback) {
+  start();
+  const std::string r = raw_exchange("GET /api/tags HTTP/1.1\r\nHost: evil.example:11435\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(r.rfind("HTTP/1.1 403", 0), 0u) << r;
+  EXPECT_NE(r.find("host 'evil.example:11435' is not allowed"), std::string::npos) << r;
+  for (const char* host : {"localhost:1", "127.0.0.1", "[::1]:8080", "app.localhost"}) {
+    const std::string ok = raw_exchange(std::string("GET /api/tags HTTP/1.1\r\nHost: ") + host + "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << host << ": " << ok;
+  }
 }
 
 }  // namespace

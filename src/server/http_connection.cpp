@@ -1,0 +1,585 @@
+#include "server/http_connection.h"
+
+#include <arpa/inet.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace pocketlm::server {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+constexpr double k_mib = 1024.0 * 1024.0;
+// Waits are cut into slices this long so that eviction and server stop are noticed.
+constexpr int k_slice_ms = 100;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+}
+
+steady::time_point after(steady::time_point t, double seconds) {
+  return t + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+}
+
+enum class failure { none, head_timeout, body_timeout, body_too_large, evicted, stopped, closed };
+
+// Address of one end of a socket as text ("127.0.0.1", "::1"), and whether it is loopback.
+std::string endpoint_ip(int fd, bool peer, int& port) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  const int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  port = 0;
+  if (rc != 0) return "";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    port = ntohs(a->sin6_port);
+  }
+  return buf;
+}
+
+bool is_loopback_ip(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
+}
+
+// Sends all of `data` without blocking longer than the socket's send timeout; best effort.
+void send_all(int fd, const std::string& data, int flags = 0) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, flags | MSG_NOSIGNAL);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      return;
+    }
+    off += static_cast<size_t>(n);
+  }
+}
+
+// A complete response written by the layer itself (no request object to hand to httplib).
+std::string raw_response(int status, const char* reason, const std::string& json_body, bool retry_after) {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+  r += "Content-Type: application/json\r\nConnection: close\r\n";
+  if (retry_after) r += "Retry-After: 1\r\n";
+  r += "Content-Length: " + std::to_string(json_body.size()) + "\r\n\r\n" + json_body;
+  return r;
+}
+
+// The error body in the shape of the API the request was for (OpenAI under /v1/, else Ollama).
+std::string error_json(const std::string& head, const std::string& message, const char* code) {
+  std::string escaped;
+  for (char ch : message) {
+    if (ch == '"' || ch == '\\') escaped += '\\';
+    escaped += ch;
+  }
+  const size_t sp = head.find(' ');
+  const bool openai = sp != std::string::npos && head.compare(sp + 1, 4, "/v1/") == 0;
+  if (openai) {
+    return R"({"error":{"message":")" + escaped + R"(","type":"server_error","param":null,"code":")" + code + "\"}}";
+  }
+  return R"({"error":")" + escaped + "\"}";
+}
+
+// Closes after an early answer (413, 408, 503) without resetting the connection under the
+// client's feet: FIN first, then read and drop what the client is still sending for a moment,
+// so that it reads the answer instead of ECONNRESET.
+void lingering_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  const auto until = after(steady::now(), 0.5);
+  std::vector<char> scratch(16 * 1024);
+  size_t drained = 0;
+  while (steady::now() < until && drained < (64u << 20)) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
+    if (n > 0) drained += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+
+// The thread's connection, for client_connected() and the layer's handlers.
+thread_local guarded_server::connection* t_current = nullptr;
+// Set while the accept thread runs a connection that the pool has no room for.
+thread_local bool t_refuse = false;
+
+}  // namespace
+
+bool socket_peer_connected(int fd) {
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  int rc;
+  do rc = ::poll(&p, 1, 0);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return false;
+  if (rc == 0) return true;  // nothing to read, no hang-up
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return false;
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return true;  // bytes waiting (a pipelined request): still there
+  if (n == 0) return false;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+// The Stream httplib parses requests from and writes responses to: reads through a buffer that
+// lives as long as the connection (a pipelined request is not lost between requests), under the
+// deadline of the current phase, counting body bytes against the limit.
+class connection_stream final : public httplib::Stream {
+ public:
+  enum class phase { head, body };
+
+  connection_stream(int fd, const connection_limits& lim, const std::atomic<socket_t>& listener,
+                    const std::atomic<int64_t>& waiting_since)
+      : fd_(fd), lim_(lim), listener_(listener), waiting_since_(waiting_since), buf_(16 * 1024) {}
+
+  // The next request's head must be complete by `deadline`.
+  void start_head(steady::time_point deadline) {
+    phase_ = phase::head;
+    deadline_ = deadline;
+    head_bytes_ = 0;
+    body_bytes_ = 0;
+    declared_ = 0;
+    failure_ = failure::none;
+  }
+  // Headers are parsed: the body (if any) may take floor + per-MiB time of its size.
+  void start_body(uint64_t declared) {
+    phase_ = phase::body;
+    body_start_ = steady::now();
+    declared_ = declared;
+  }
+
+  // Waits up to `deadline` for the first byte of a next request (keep-alive).
+  bool wait_for_request(steady::time_point deadline) {
+    if (buf_off_ < buf_len_) return true;
+    deadline_ = deadline;
+    phase_ = phase::head;
+    const bool ok = wait_readable();
+    if (!ok && failure_ == failure::head_timeout) failure_ = failure::closed;  // idle: not an error
+    return ok;
+  }
+
+  failure failed() const { return failure_; }
+  size_t head_bytes() const { return head_bytes_; }
+  size_t body_bytes() const { return body_bytes_; }
+
+  bool is_readable() const override { return buf_off_ < buf_len_ || const_cast<connection_stream*>(this)->wait_readable(); }
+
+  bool is_writable() const override {
+    pollfd p{fd_, POLLOUT, 0};
+    const int ms = static_cast<int>(lim_.write_timeout_s * 1000);
+    int rc;
+    do rc = ::poll(&p, 1, ms);
+    while (rc < 0 && errno == EINTR);
+    return rc > 0 && (p.revents & POLLOUT) && socket_peer_connected(fd_);
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (phase_ == phase::body) {
+      const size_t left = lim_.max_body_bytes - std::min(lim_.max_body_bytes, body_bytes_);
+      if (left == 0) {
+        failure_ = failure::body_too_large;
+        return -1;
+      }
+      size = std::min(size, left);
+    }
+    if (buf_off_ == buf_len_) {
+      if (!wait_readable()) return -1;
+      ssize_t n;
+      do n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0) {
+        if (failure_ == failure::none) failure_ = failure::closed;
+        return n;
+      }
+      buf_off_ = 0;
+      buf_len_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, buf_len_ - buf_off_);
+    std::memcpy(ptr, buf_.data() + buf_off_, n);
+    buf_off_ += n;
+    (phase_ == phase::body ? body_bytes_ : head_bytes_) += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { ip = endpoint_ip(fd_, true, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { ip = endpoint_ip(fd_, false, port); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  steady::time_point current_deadline() const {
+    if (phase_ == phase::head) return deadline_;
+    const double mib = static_cast<double>(std::max<uint64_t>(declared_, body_bytes_)) / k_mib;
+    return after(body_start_, lim_.body_floor_s + lim_.body_s_per_mib * mib);
+  }
+
+  // Polls in slices until readable, the phase's deadline, eviction (only while waiting for a
+  // head) or server stop.
+  bool wait_readable() {
+    for (;;) {
+      const auto deadline = current_deadline();
+      const auto now = steady::now();
+      if (now >= deadline) {
+        failure_ = phase_ == phase::head ? failure::head_timeout : failure::body_timeout;
+        return false;
+      }
+      const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+      pollfd p{fd_, POLLIN, 0};
+      const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, k_slice_ms)));
+      if (rc > 0) return true;
+      if (rc < 0 && errno != EINTR) {
+        failure_ = failure::closed;
+        return false;
+      }
+      if (phase_ == phase::head && waiting_since_.load() < 0) {
+        failure_ = failure::evicted;
+        return false;
+      }
+      if (listener_.load() == INVALID_SOCKET) {
+        failure_ = failure::stopped;
+        return false;
+      }
+    }
+  }
+
+  int fd_;
+  const connection_limits& lim_;
+  const std::atomic<socket_t>& listener_;
+  const std::atomic<int64_t>& waiting_since_;
+  std::vector<char> buf_;
+  size_t buf_off_ = 0, buf_len_ = 0;
+  phase phase_ = phase::head;
+  steady::time_point deadline_{}, body_start_{};
+  uint64_t declared_ = 0;
+  size_t head_bytes_ = 0, body_bytes_ = 0;
+  failure failure_ = failure::none;
+};
+
+struct guarded_server::connection {
+  connection(int s, const connection_limits& lim, const std::atomic<socket_t>& listener)
+      : fd(s), limits(lim), waiting_since(now_ns()), stream(s, lim, listener, waiting_since) {
+    int port = 0;
+    ip = endpoint_ip(s, true, port);
+    loopback = is_loopback_ip(ip);
+  }
+  int fd;
+  const connection_limits& limits;
+  std::string ip;
+  bool loopback = false;
+  // > 0: waiting for a request head since then (evictable); 0: in a request; < 0: evicted.
+  std::atomic<int64_t> waiting_since;
+  connection_stream stream;
+  bool close_after = false;  // an early answer left the body unread
+  std::string early_reason;  // why the layer answered before reading the body
+};
+
+namespace {
+
+// The task queue httplib's accept loop hands connections to: `n` workers, one connection each.
+// With no worker free it asks `make_room` to evict a waiting connection (whose worker then takes
+// this one); failing that, the accept thread itself answers 503 and closes (t_refuse).
+class connection_pool final : public httplib::TaskQueue {
+ public:
+  connection_pool(size_t n, std::function<bool()> make_room) : n_(n), make_room_(std::move(make_room)) {
+    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~connection_pool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (busy_ + jobs_.size() < n_ || make_room_()) {
+        jobs_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+    }
+    t_refuse = true;
+    fn();
+    t_refuse = false;
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping, nothing left
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+        ++busy_;
+      }
+      fn();
+      std::lock_guard<std::mutex> lock(mu_);
+      --busy_;
+    }
+  }
+
+  const size_t n_;
+  std::function<bool()> make_room_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  size_t busy_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", s);
+  return buf;
+}
+
+std::string failure_reason(const guarded_server::connection& c) {
+  const connection_limits& lim = c.limits;
+  switch (c.stream.failed()) {
+    case failure::body_too_large:
+      return "request body too large (limit " + std::to_string(lim.max_body_bytes) + " bytes)";
+    case failure::head_timeout:
+      return "request headers not received within " + seconds_text(lim.head_timeout_s) + " s";
+    case failure::body_timeout:
+      return "request body not received in time (" + std::to_string(c.stream.body_bytes()) + " bytes in " +
+             seconds_text(lim.body_floor_s) + " s + " + seconds_text(lim.body_s_per_mib) + " s per MiB)";
+    default:
+      return c.early_reason;
+  }
+}
+
+// The declared Content-Length: 0 when absent, nullopt when it is not a number, UINT64_MAX when
+// it is one too large for 64 bits.
+std::optional<uint64_t> declared_length(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return 0;
+  const std::string v = req.get_header_value("Content-Length");
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
+  return errno == ERANGE ? UINT64_MAX : n;
+}
+
+}  // namespace
+
+bool client_connected() { return t_current == nullptr || socket_peer_connected(t_current->fd); }
+
+std::string connection_failure_reason() { return t_current == nullptr ? "" : failure_reason(*t_current); }
+
+guarded_server::guarded_server(connection_limits limits) : limits_(limits) {
+  limits_.max_connections = std::max(1, limits_.max_connections);
+  if (limits_.max_per_client <= 0) limits_.max_per_client = std::max(1, limits_.max_connections / 4);
+  set_payload_max_length(limits_.max_body_bytes);
+  const auto write_s = static_cast<time_t>(limits_.write_timeout_s);
+  set_write_timeout(write_s, 0);  // SO_SNDTIMEO on accepted sockets: a blocked send returns
+  set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, limits_.idle_timeout_s)));  // the Keep-Alive hint
+  set_keep_alive_max_count(limits_.max_requests_per_connection);
+  new_task_queue = [this] {
+    return new connection_pool(static_cast<size_t>(limits_.max_connections), [this] { return evict_longest_waiting(); });
+  };
+  set_pre_routing_handler(nullptr);
+  set_error_handler(nullptr);
+}
+
+guarded_server::~guarded_server() = default;
+
+guarded_server& guarded_server::set_pre_routing_handler(HandlerWithResponse handler) {
+  pre_routing_ = std::move(handler);
+  Server::set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // A declared body over the limit is refused before a byte of it is read.
+    const auto declared = declared_length(req);
+    if (t_current != nullptr && !declared && !req.has_header("Transfer-Encoding")) {
+      t_current->close_after = true;
+      t_current->early_reason = "invalid Content-Length '" + req.get_header_value("Content-Length") + "'";
+      res.status = 400;
+      res.set_header("Connection", "close");
+      return HandlerResponse::Handled;
+    }
+    if (t_current != nullptr && declared && *declared > limits_.max_body_bytes && !req.has_header("Transfer-Encoding")) {
+      counters_.bodies_too_large.fetch_add(1);
+      t_current->close_after = true;
+      t_current->early_reason = "request body too large (limit " + std::to_string(limits_.max_body_bytes) + " bytes)";
+      res.status = 413;
+      res.set_header("Connection", "close");
+      return HandlerResponse::Handled;
+    }
+    return pre_routing_ ? pre_routing_(req, res) : HandlerResponse::Unhandled;
+  });
+  return *this;
+}
+
+guarded_server& guarded_server::set_error_handler(HandlerWithResponse handler) {
+  error_ = std::move(handler);
+  Server::set_error_handler(HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    // httplib reports a body or head cut short by the stream as 400: say what happened.
+    if (t_current != nullptr) {
+      switch (t_current->stream.failed()) {
+        case failure::body_too_large:
+          res.status = 413;
+          counters_.bodies_too_large.fetch_add(1);
+          break;
+        case failure::head_timeout:
+        case failure::body_timeout: res.status = 408; break;
+        default: break;
+      }
+      if (t_current->stream.failed() != failure::none || t_current->close_after) {
+        t_current->close_after = true;
+        res.set_header("Connection", "close");
+      }
+    }
+    return error_ ? error_(req, res) : HandlerResponse::Unhandled;
+  }));
+  return *this;
+}
+
+bool guarded_server::admit(connection& c) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  if (!c.loopback) {
+    const auto same = std::count_if(registry_.begin(), registry_.end(), [&](const connection* o) { return o->ip == c.ip; });
+    if (same >= limits_.max_per_client) return false;
+  }
+  registry_.push_back(&c);
+  return true;
+}
+
+void guarded_server::retire(connection& c) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  registry_.remove(&c);
+}
+
+bool guarded_server::evict_longest_waiting() {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  for (;;) {
+    connection* oldest = nullptr;
+    int64_t since = INT64_MAX;
+    for (connection* c : registry_) {
+      const int64_t w = c->waiting_since.load();
+      if (w > 0 && w < since) since = w, oldest = c;
+    }
+    if (oldest == nullptr) return false;
+    // Lost the race with its head completing: look again.
+    if (oldest->waiting_since.compare_exchange_strong(since, -1)) {
+      // Wakes its worker now. Safe under the lock: a connection leaves the registry before its
+      // socket is closed, so this fd is still that connection's.
+      ::shutdown(oldest->fd, SHUT_RD);
+      counters_.evicted.fetch_add(1);
+      return true;
+    }
+  }
+}
+
+bool guarded_server::process_and_close_socket(socket_t sock) {
+  counters_.accepted.fetch_add(1);
+  connection c(sock, limits_, svr_sock_);
+  std::string head;  // what the client sent already, to answer in its API's shape
+  if (t_refuse || !admit(c)) {
+    char peek[64];
+    const ssize_t n = ::recv(sock, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) head.assign(peek, static_cast<size_t>(n));
+    const bool busy = t_refuse;
+    (busy ? counters_.refused_busy : counters_.refused_per_client).fetch_add(1);
+    const std::string msg = busy ? "server busy: all " + std::to_string(limits_.max_connections) +
+                                       " connections are serving requests; retry"
+                                 : "too many connections from " + c.ip + " (limit " +
+                                       std::to_string(limits_.max_per_client) + ")";
+    send_all(sock, raw_response(503, "Service Unavailable", error_json(head, msg, "server_busy"), true), MSG_DONTWAIT);
+    if (busy) {
+      ::shutdown(sock, SHUT_WR);
+      ::close(sock);  // on the accept thread: no lingering
+    } else {
+      lingering_close(sock);
+    }
+    return false;
+  }
+  counters_.open.fetch_add(1);
+  t_current = &c;
+  serve_requests(c);
+  t_current = nullptr;
+  retire(c);
+  counters_.open.fetch_sub(1);
+  if (c.close_after) {
+    lingering_close(sock);
+  } else {
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+  return true;
+}
+
+// httplib's keep-alive loop (process_server_socket_core), with the layer's deadlines.
+void guarded_server::serve_requests(connection& c) {
+  const auto accepted = steady::now();
+  for (size_t served = 0; served < limits_.max_requests_per_connection && svr_sock_ != INVALID_SOCKET; ++served) {
+    if (served > 0) {
+      c.waiting_since.store(now_ns());
+      if (!c.stream.wait_for_request(after(steady::now(), limits_.idle_timeout_s))) return;
+    }
+    // The first head is due head_timeout after accept; later ones after their first byte.
+    c.stream.start_head(after(served == 0 ? accepted : steady::now(), limits_.head_timeout_s));
+    c.early_reason.clear();
+    const bool last = served + 1 == limits_.max_requests_per_connection;
+    bool client_closes = false;
+    const bool ok = process_request(c.stream, last, client_closes, [&c](httplib::Request& req) {
+      // The head is complete: no longer evictable; the body's deadline starts.
+      int64_t w = c.waiting_since.load();
+      while (w > 0 && !c.waiting_since.compare_exchange_weak(w, 0)) {
+      }
+      if (w < 0) c.waiting_since.store(0);  // evicted as its head completed: the body read fails
+      c.stream.start_body(declared_length(req).value_or(0));
+    });
+    const failure f = c.stream.failed();
+    if (f == failure::head_timeout) counters_.head_timeouts.fetch_add(1);
+    if (f == failure::body_timeout) counters_.body_timeouts.fetch_add(1);
+    if (!ok) {
+      // The request line itself never completed: httplib wrote nothing. Answer a late head.
+      if (f == failure::head_timeout && c.stream.head_bytes() > 0) {
+        send_all(c.fd, raw_response(408, "Request Timeout", error_json("", failure_reason(c), "timeout"), false));
+        c.close_after = true;
+      }
+      return;
+    }
+#ifdef __GLIBC__
+    // Large bodies leave their pages in this thread's malloc arena: give them back.
+    if (c.stream.body_bytes() >= (1u << 20)) malloc_trim(0);
+#endif
+    if (client_closes || last || c.close_after || f != failure::none) return;
+  }
+}
+
+}  // namespace pocketlm::server

@@ -572,7 +572,7 @@ result<std::vector<piece>> render(const program& p, const nlohmann::ordered_json
       for (const auto& [k, v] : context.items()) {
         const bool template_text =
             std::find(o.template_keys.begin(), o.template_keys.end(), k) != o.template_keys.end();
-        root->set(k, detail::from_json(v, !template_text, 0, o.limits.max_depth));
+        root->set(k, detail::from_json(v, !template_text, 0, o.limits.max_depth, o.word_fields));
       }
     }
     detail::evaluator ev(o, root);

@@ -50,6 +50,11 @@ struct render_options {
   // Top-level context keys whose string values count as template text, not data: the special
   // tokens the chat layer passes (a template prints them to be parsed as special tokens).
   std::vector<std::string> template_keys{"bos_token", "eos_token", "pad_token", "unk_token"};
+  // Object keys, at any depth, whose string values count as template text when they are one word
+  // (ASCII letters, digits, '_', '-'): message roles, which templates splice into their markers
+  // ('<|' + role + '|>' must come out as the template's own special token). Roles are chosen by
+  // the program calling the model, not typed by its user; any other role text stays data.
+  std::vector<std::string> word_fields{"role"};
 };
 
 class program;  // a parsed template: immutable, shareable across threads

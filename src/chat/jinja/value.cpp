@@ -543,7 +543,21 @@ std::string json_dumps(const value& v, const json_format& f, int depth) {
   return out;
 }
 
-value from_json(const nlohmann::ordered_json& j, bool from_data, int depth, int max_depth) {
+namespace {
+
+bool is_word(const nlohmann::ordered_json& j) {
+  if (!j.is_string()) return false;
+  const auto& s = j.get_ref<const std::string&>();
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+value from_json(const nlohmann::ordered_json& j, bool from_data, int depth, int max_depth,
+                const std::vector<std::string>& word_fields) {
   if (depth > max_depth) fail("jinja: the context is nested deeper than " + std::to_string(max_depth) + " levels");
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return value::none(from_data);
@@ -559,14 +573,17 @@ value from_json(const nlohmann::ordered_json& j, bool from_data, int depth, int 
     case nlohmann::ordered_json::value_t::array: {
       std::vector<value> items;
       items.reserve(j.size());
-      for (const auto& x : j) items.push_back(from_json(x, from_data, depth + 1, max_depth));
+      for (const auto& x : j) items.push_back(from_json(x, from_data, depth + 1, max_depth, word_fields));
       return value::list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       auto d = std::make_shared<dict_data>();
       d->items.reserve(j.size());
       for (const auto& [k, x] : j.items()) {
-        d->items.emplace_back(value::string(k, from_data), from_json(x, from_data, depth + 1, max_depth));
+        const bool word = from_data && is_word(x) &&
+                          std::find(word_fields.begin(), word_fields.end(), k) != word_fields.end();
+        d->items.emplace_back(value::string(k, from_data),
+                              from_json(x, from_data && !word, depth + 1, max_depth, word_fields));
       }
       return value::dict(std::move(d));
     }

@@ -164,6 +164,8 @@ struct json_format {
 std::string json_dumps(const value& v, const json_format& f, int depth = 0);
 
 // The context's JSON as values (every string, number and key tagged as data unless template_text).
-value from_json(const nlohmann::ordered_json& j, bool from_data, int depth, int max_depth);
+// word_fields: see render_options::word_fields.
+value from_json(const nlohmann::ordered_json& j, bool from_data, int depth, int max_depth,
+                const std::vector<std::string>& word_fields);
 
 }  // namespace pocketlm::chat::jinja::detail

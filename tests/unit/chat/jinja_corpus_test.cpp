@@ -1,0 +1,446 @@
+// The Jinja engine against Python's Jinja2 on the corpus of real chat templates
+// (tests/golden/chat/jinja: templates as publishers ship them, conversations, and the goldens
+// tools/chat_template_reference.py renders with Jinja2 configured as transformers does):
+//  - every template x conversation renders byte-identical to Jinja2, and fails where it raised;
+//  - role forgery on every template: a user turn made of the template's own role markers comes out
+//    as data in every byte, while the template's markers around it stay template text;
+//  - the prompt's token ids (template pieces with special tokens, data pieces without) equal
+//    llama.cpp's ids for the Jinja2 rendering (tokens.json, tools/gen_chat_token_golden.mjs).
+// JinjaCorpus.PassTable prints a per-template table of what passes, for whoever fixes the engine.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../tokenizer/vocab_fixture.h"
+#include "chat/jinja/jinja.h"
+
+namespace pocketlm::chat::jinja {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+const std::string corpus_dir = std::string(POCKETLM_SOURCE_DIR) + "/tests/golden/chat/jinja/";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ordered_json keeps the files' key order: dicts iterate in that order in templates, as in Python.
+ojson read_json(const std::string& path) {
+  const std::string text = read_file(path);
+  if (text.empty()) return ojson();
+  return ojson::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+struct corpus {
+  ojson templates;      // name -> {bos_token, eos_token, source, ...}
+  ojson conversations;  // [{id, messages, tools?, documents?, add_generation_prompt, kwargs, benign}]
+  ojson forgery;        // name -> {conversation, injected, rendered, markers}
+  ojson tokens;         // vocab -> {templates: {name: {conversation id: [ids]}}}
+  int64_t now_unix = 0;
+  std::vector<std::string> names;
+};
+
+const corpus& the_corpus() {
+  static const corpus loaded = [] {
+    corpus c;
+    const ojson t = read_json(corpus_dir + "templates.json");
+    const ojson conv = read_json(corpus_dir + "conversations.json");
+    if (t.is_object() && t.contains("templates")) c.templates = t["templates"];
+    if (conv.is_object() && conv.contains("conversations")) {
+      c.conversations = conv["conversations"];
+      c.now_unix = conv.value("now_unix", int64_t{0});
+    }
+    c.forgery = read_json(corpus_dir + "forgery.json");
+    const ojson tok = read_json(corpus_dir + "tokens.json");
+    if (tok.is_object() && tok.contains("vocabs")) c.tokens = tok["vocabs"];
+    if (c.templates.is_object()) {
+      for (const auto& [name, meta] : c.templates.items()) c.names.push_back(name);
+    }
+    return c;
+  }();
+  return loaded;
+}
+
+// The variables transformers' apply_chat_template passes, in its order: messages, tools and
+// documents (None when absent), add_generation_prompt, the tokenizer's special tokens, then the
+// caller's kwargs.
+ojson context_for(const ojson& conv, const ojson& meta) {
+  ojson ctx = ojson::object();
+  ctx["messages"] = conv.at("messages");
+  ctx["tools"] = conv.contains("tools") ? conv["tools"] : ojson(nullptr);
+  ctx["documents"] = conv.contains("documents") ? conv["documents"] : ojson(nullptr);
+  ctx["add_generation_prompt"] = conv.at("add_generation_prompt");
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+    if (meta.contains(key)) ctx[key] = meta[key];
+  }
+  if (conv.contains("kwargs")) {
+    for (const auto& [k, v] : conv["kwargs"].items()) ctx[k] = v;
+  }
+  return ctx;
+}
+
+render_options options() {
+  render_options o;
+  o.now_unix = the_corpus().now_unix;
+  return o;
+}
+
+std::string template_source(const std::string& name) {
+  return read_file(corpus_dir + "templates/" + name + ".jinja");
+}
+
+// Printable excerpt of s around offset: control bytes escaped, at most `width` bytes each side.
+std::string excerpt(const std::string& s, size_t offset, size_t width = 60) {
+  const size_t from = offset > width ? offset - width : 0;
+  const size_t to = std::min(s.size(), offset + width);
+  std::string out;
+  for (size_t i = from; i < to; ++i) {
+    if (i == offset) out += "\xE2\x9F\xA6";  // U+27E6 marks where the difference starts
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string describe_difference(const std::string& want, const std::string& got) {
+  size_t i = 0;
+  while (i < want.size() && i < got.size() && want[i] == got[i]) ++i;
+  std::ostringstream os;
+  os << "first difference at byte " << i << " (Jinja2 " << want.size() << " bytes, ours " << got.size()
+     << ")\n      Jinja2: " << excerpt(want, i) << "\n      ours:   " << excerpt(got, i);
+  return os.str();
+}
+
+// Pieces must tile the output: none empty, neighbours of different provenance.
+std::string piece_layout_problem(const std::vector<piece>& pieces) {
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].text.empty()) return "piece " + std::to_string(i) + " is empty";
+    if (i > 0 && pieces[i].from_data == pieces[i - 1].from_data) {
+      return "pieces " + std::to_string(i - 1) + " and " + std::to_string(i) + " have the same flag";
+    }
+  }
+  return {};
+}
+
+std::vector<bool> data_mask(const std::vector<piece>& pieces) {
+  std::vector<bool> mask;
+  for (const auto& p : pieces) mask.insert(mask.end(), p.text.size(), p.from_data);
+  return mask;
+}
+
+std::vector<size_t> occurrences(const std::string& hay, const std::string& needle) {
+  std::vector<size_t> at;
+  if (needle.empty()) return at;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) {
+    at.push_back(p);
+  }
+  return at;
+}
+
+// One template against all its goldens.
+struct tally {
+  int pass = 0;
+  int wrong_text = 0;      // rendered, but not Jinja2's bytes
+  int wrong_error = 0;     // we failed where Jinja2 rendered
+  int missing_error = 0;   // we rendered where Jinja2 raised
+  int bad_pieces = 0;      // right text, pieces not tiling it properly
+  std::string parse_error;  // the template did not parse: every conversation fails
+  std::vector<std::string> notes;
+  int failed() const { return wrong_text + wrong_error + missing_error + bad_pieces; }
+};
+
+tally check_template(const std::string& name, size_t max_notes = 3) {
+  const corpus& c = the_corpus();
+  tally t;
+  const ojson expected = read_json(corpus_dir + "expected/" + name + ".json");
+  const auto note = [&](std::string s) {
+    if (t.notes.size() < max_notes) t.notes.push_back(std::move(s));
+  };
+  auto prog = parse(template_source(name));
+  if (!prog) {
+    t.parse_error = prog.error_message();
+    t.wrong_error = static_cast<int>(c.conversations.size());
+    note("parse: " + t.parse_error);
+    return t;
+  }
+  for (const auto& conv : c.conversations) {
+    const std::string id = conv.at("id").get<std::string>();
+    if (!expected.is_object() || !expected.contains(id)) {
+      ++t.wrong_text;
+      note(id + ": no golden (run tools/chat_template_reference.py)");
+      continue;
+    }
+    const ojson& want = expected[id];
+    auto out = render(**prog, context_for(conv, c.templates[name]), options());
+    if (want.is_object()) {  // Jinja2 raised
+      if (out) {
+        ++t.missing_error;
+        note(id + ": rendered, but Jinja2 raised " + want.value("error", std::string()));
+      } else {
+        ++t.pass;
+      }
+      continue;
+    }
+    if (!out) {
+      ++t.wrong_error;
+      note(id + ": " + out.error_message());
+      continue;
+    }
+    const std::string got = concat(*out);
+    if (got != want.get<std::string>()) {
+      ++t.wrong_text;
+      note(id + ": " + describe_difference(want.get<std::string>(), got));
+      continue;
+    }
+    if (const std::string problem = piece_layout_problem(*out); !problem.empty()) {
+      ++t.bad_pieces;
+      note(id + ": " + problem);
+      continue;
+    }
+    ++t.pass;
+  }
+  return t;
+}
+
+std::string test_name(const std::string& s) {
+  std::string out;
+  for (char ch : s) out += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return out;
+}
+
+std::vector<std::string> template_names() { return the_corpus().names; }
+
+std::string template_param_name(const ::testing::TestParamInfo<std::string>& p) { return test_name(p.param); }
+
+TEST(JinjaCorpus, IsAtLeastFortyTemplatesByTwentyConversations) {
+  const corpus& c = the_corpus();
+  ASSERT_GE(c.names.size(), 40u) << "templates.json missing or short: " << corpus_dir;
+  ASSERT_GE(c.conversations.size(), 20u);
+  for (const auto& name : c.names) {
+    EXPECT_FALSE(template_source(name).empty()) << name;
+    const ojson expected = read_json(corpus_dir + "expected/" + name + ".json");
+    ASSERT_TRUE(expected.is_object()) << name;
+    EXPECT_EQ(expected.size(), c.conversations.size()) << name;
+    int rendered = 0;
+    for (const auto& [id, v] : expected.items()) rendered += v.is_string();
+    // A template that raises on nearly everything tests little: each renders most conversations.
+    EXPECT_GE(rendered, 7) << name;
+    ASSERT_TRUE(c.forgery.contains(name)) << name;
+    EXPECT_FALSE(c.forgery[name].contains("error")) << name << ": " << c.forgery[name].dump();
+  }
+}
+
+class JinjaTemplate : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(JinjaTemplate, RendersAsPythonJinja2) {
+  const tally t = check_template(GetParam(), /*max_notes=*/5);
+  std::ostringstream os;
+  for (const auto& n : t.notes) os << "\n    " << n;
+  EXPECT_EQ(t.failed(), 0) << GetParam() << ": " << t.pass << " of " << t.pass + t.failed()
+                           << " conversations as Jinja2" << os.str();
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, JinjaTemplate, ::testing::ValuesIn(template_names()), template_param_name);
+
+// The whole corpus in one table: which templates pass, how many conversations, the first failure.
+TEST(JinjaCorpus, PassTable) {
+  const corpus& c = the_corpus();
+  std::ostringstream table;
+  int templates_ok = 0, renders_ok = 0, renders = 0;
+  table << "template                                   pass  text  err  noerr pieces  first failure\n";
+  for (const auto& name : c.names) {
+    const tally t = check_template(name, 1);
+    renders += t.pass + t.failed();
+    renders_ok += t.pass;
+    templates_ok += t.failed() == 0;
+    char row[160];
+    std::snprintf(row, sizeof row, "%-40s %3d/%-3d %4d %4d %5d %6d  ", name.c_str(), t.pass, t.pass + t.failed(),
+                  t.wrong_text, t.wrong_error, t.missing_error, t.bad_pieces);
+    std::string first = t.notes.empty() ? "" : t.notes.front();
+    if (const auto nl = first.find('\n'); nl != std::string::npos) first.resize(nl);
+    if (first.size() > 110) first = first.substr(0, 110) + "...";
+    table << row << first << "\n";
+  }
+  table << "templates fully passing: " << templates_ok << "/" << c.names.size() << ", renders: " << renders_ok
+        << "/" << renders << "\n";
+  std::printf("%s", table.str().c_str());
+  EXPECT_EQ(renders_ok, renders) << "\n" << table.str();
+}
+
+// Role forgery: the user's turn is built from the template's own turn separators (see
+// tools/chat_template_reference.py). Every byte of it must be data, so it is tokenized without
+// special tokens; the template's own markers elsewhere in the prompt must not be data.
+class JinjaForgery : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(JinjaForgery, UserTextIsDataAndTemplateMarkersAreNot) {
+  const corpus& c = the_corpus();
+  const std::string& name = GetParam();
+  ASSERT_TRUE(c.forgery.contains(name) && !c.forgery[name].contains("error")) << name;
+  const ojson& f = c.forgery[name];
+  auto prog = parse(template_source(name));
+  ASSERT_TRUE(prog.ok()) << prog.error_message();
+  auto out = render(**prog, context_for(f["conversation"], c.templates[name]), options());
+  ASSERT_TRUE(out.ok()) << out.error_message();
+  const std::string text = concat(*out);
+  const std::string want = f["rendered"].get<std::string>();
+  ASSERT_EQ(text, want) << describe_difference(want, text);
+  const std::vector<bool> data = data_mask(*out);
+
+  const std::string injected = f["injected"].get<std::string>();
+  const std::vector<size_t> spans = occurrences(text, injected);
+  ASSERT_FALSE(spans.empty());
+  for (size_t s : spans) {
+    for (size_t i = s; i < s + injected.size(); ++i) {
+      if (!data[i]) {
+        size_t e = i;
+        while (e < s + injected.size() && !data[e]) ++e;
+        FAIL() << "user text at byte " << i - s << " came out as template text: \""
+               << excerpt(text.substr(i, e - i), 0, 80) << "\" (in " << excerpt(text, i) << ")";
+      }
+    }
+  }
+  // Occurrences of s that share no byte with the user's text.
+  const auto outside_user_text = [&](const std::string& str) {
+    std::vector<size_t> at;
+    for (size_t p : occurrences(text, str)) {
+      const bool overlaps = std::any_of(spans.begin(), spans.end(), [&](size_t s) {
+        return p < s + injected.size() && s < p + str.size();
+      });
+      if (!overlaps) at.push_back(p);
+    }
+    return at;
+  };
+  // Control-token-shaped markers the template prints (<|im_start|>, [INST], <start_of_turn>...) must
+  // be template text in every byte, so they are still parsed as special tokens.
+  for (const auto& m : f["markers"]) {
+    const std::string marker = m.get<std::string>();
+    const std::vector<size_t> at = outside_user_text(marker);
+    EXPECT_FALSE(at.empty()) << "marker \"" << marker << "\" not found outside the user's text";
+    for (size_t p : at) {
+      for (size_t i = p; i < p + marker.size(); ++i) {
+        ASSERT_FALSE(data[i]) << "template marker \"" << excerpt(marker, i - p, 80) << "\" came out as data from its byte "
+                              << i - p << ", at prompt byte " << p << ": " << excerpt(text, i);
+      }
+    }
+  }
+  // The whole text between two messages' contents keeps template text (a role name in it is data).
+  for (const auto& sv : f["separators"]) {
+    const std::string sep = sv.get<std::string>();
+    for (size_t p : outside_user_text(sep)) {
+      const bool has_template_text = std::any_of(data.begin() + p, data.begin() + p + sep.size(), [](bool d) { return !d; });
+      EXPECT_TRUE(has_template_text) << "separator \"" << excerpt(sep, 0, 80) << "\" at byte " << p << " is all data";
+    }
+  }
+  EXPECT_FALSE(f["markers"].empty() && f["separators"].empty()) << "nothing of the template's own to check";
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, JinjaForgery, ::testing::ValuesIn(template_names()), template_param_name);
+
+// Token ids: pocketlm's prompt (template pieces parsed for special tokens, data pieces not; the
+// way the chat layer tokenizes) against llama.cpp tokenizing Jinja2's rendering with special
+// tokens parsed, on the benign conversations, with the real Qwen3 and Llama 3 vocabularies.
+struct token_case {
+  std::string vocab, name;
+};
+
+std::vector<token_case> token_cases() {
+  std::vector<token_case> cases;
+  const corpus& c = the_corpus();
+  if (!c.tokens.is_object()) return cases;
+  for (const auto& [vocab, v] : c.tokens.items()) {
+    for (const auto& [name, convs] : v["templates"].items()) cases.push_back({vocab, name});
+  }
+  return cases;
+}
+
+const test::vocab_preset* preset_for(const std::string& vocab) {
+  if (vocab == "qwen3") return &test::k_qwen3;
+  if (vocab == "llama3") return &test::k_llama3;
+  return nullptr;
+}
+
+const tokenizer& vocab_tokenizer(const std::string& vocab) {
+  static std::map<std::string, test::loaded_vocab> cache;
+  auto it = cache.find(vocab);
+  if (it == cache.end()) {
+    test::loaded_vocab v;
+    v.bytes = test::build_vocab_gguf(*preset_for(vocab));
+    auto f = gguf::file::parse(v.bytes.data(), v.bytes.size());
+    EXPECT_TRUE(f.ok()) << f.error_message();
+    v.file = std::move(*f);
+    auto t = tokenizer::from_gguf(*v.file);
+    EXPECT_TRUE(t.ok()) << t.error_message();
+    v.tok = std::move(*t);
+    it = cache.emplace(vocab, std::move(v)).first;
+  }
+  return *it->second.tok;
+}
+
+class JinjaTokens : public ::testing::TestWithParam<token_case> {};
+
+TEST_P(JinjaTokens, IdsEqualLlamaCpp) {
+  const corpus& c = the_corpus();
+  const auto& [vocab, name] = GetParam();
+  ASSERT_NE(preset_for(vocab), nullptr) << vocab;
+  const tokenizer& tok = vocab_tokenizer(vocab);
+  auto prog = parse(template_source(name));
+  ASSERT_TRUE(prog.ok()) << prog.error_message();
+  const ojson& want_all = c.tokens[vocab]["templates"][name];
+  int checked = 0;
+  for (const auto& conv : c.conversations) {
+    const std::string id = conv.at("id").get<std::string>();
+    if (!want_all.contains(id)) continue;
+    auto out = render(**prog, context_for(conv, c.templates[name]), options());
+    ASSERT_TRUE(out.ok()) << id << ": " << out.error_message();
+    std::vector<text_span> spans;
+    for (const auto& p : *out) spans.push_back({p.text, !p.from_data});
+    const std::vector<int32_t> got = tok.encode_spans(spans, /*add_special=*/false);
+    const std::vector<int32_t> want = want_all[id].get<std::vector<int32_t>>();
+    if (got != want) {
+      size_t i = 0;
+      while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+      const auto piece_at = [&](const std::vector<int32_t>& ids) {
+        if (i >= ids.size()) return std::string("(end)");
+        std::string s = excerpt(tok.token_to_piece(ids[i]), 0, 40);
+        s.insert(s.begin(), '"');
+        s += "\" (" + std::to_string(ids[i]) + ")";
+        return s;
+      };
+      ADD_FAILURE() << id << ": token " << i << " of " << want.size() << " differs: llama.cpp " << piece_at(want)
+                    << ", pocketlm " << piece_at(got) << "; text there: "
+                    << excerpt(concat(*out), tok.decode(std::vector<int32_t>(want.begin(), want.begin() + i)).size());
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(JinjaTokens);
+std::string token_param_name(const ::testing::TestParamInfo<token_case>& p) {
+  return test_name(p.param.vocab + "_" + p.param.name);
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, JinjaTokens, ::testing::ValuesIn(token_cases()), token_param_name);
+
+}  // namespace
+}  // namespace pocketlm::chat::jinja

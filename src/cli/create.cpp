@@ -27,7 +27,8 @@ int run_create(const create_args& a) {
   auto mf = store::parse_modelfile(*text);
   if (!mf) return fail(mf.error_message());
   // A relative FROM path is relative to the Modelfile, as in Ollama.
-  if (store::is_gguf_path(mf->from) && mf->from.front() != '/' && a.modelfile.find('/') != std::string::npos) {
+  if (store::is_gguf_path(mf->from) && mf->from.front() != '/' && mf->from.front() != '~' &&
+      a.modelfile.find('/') != std::string::npos) {
     mf->from = a.modelfile.substr(0, a.modelfile.rfind('/') + 1) + mf->from;
   }
   auto s = store::model_store::pocketlm_default();

@@ -52,8 +52,9 @@ result<std::vector<layer>> base_layers(model_store& s, const std::optional<model
                                        const std::string& from, nlohmann::ordered_json& params,
                                        std::vector<std::string>& added, const progress_fn& progress) {
   if (is_gguf_path(from)) {
-    if (auto f = gguf::file::open(from); !f) return error{from + ": " + f.error_message(), f.kind()};
-    auto l = s.add_blob_file(from, media::model, progress);
+    const std::string path = expand_home(from);
+    if (auto f = gguf::file::open(path); !f) return error{from + ": " + f.error_message(), f.kind()};
+    auto l = s.add_blob_file(path, media::model, progress);
     if (!l) return l.err();
     added.push_back(*digest_hex(l->digest));
     return std::vector<layer>{*l};

@@ -119,13 +119,6 @@ namespace {
 
 error not_found(const std::string& name) { return error{"model '" + name + "' not found", error_kind::not_found}; }
 
-// "~" and "~/x" to $HOME and $HOME/x (a quoted or programmatic path the shell did not expand).
-std::string expand_home(const std::string& p) {
-  const char* home = std::getenv("HOME");
-  if (!home || !*home || p.empty() || p[0] != '~' || (p.size() > 1 && p[1] != '/')) return p;
-  return home + p.substr(1);
-}
-
 // The canonical path when it lies inside one of `dirs` (both with symlinks resolved).
 std::optional<std::string> inside_model_dirs(const std::string& path, const std::vector<std::string>& dirs) {
   char buf[PATH_MAX];

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 namespace pocketlm::store {
 
@@ -126,6 +127,12 @@ result<model_name> name_from_rel_path(std::string_view rel) {
 bool is_gguf_path(std::string_view s) {
   const auto ends_with_gguf = s.size() >= 5 && iequal(s.substr(s.size() - 5), ".gguf");
   return ends_with_gguf || s.starts_with('/') || s.starts_with('.') || s.starts_with('~');
+}
+
+std::string expand_home(const std::string& path) {
+  const char* home = std::getenv("HOME");
+  if (!home || !*home || path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/')) return path;
+  return home + path.substr(1);
 }
 
 }  // namespace pocketlm::store

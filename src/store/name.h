@@ -36,5 +36,8 @@ result<model_name> name_from_rel_path(std::string_view rel);
 // even when a file of that name exists: `stories` never means ./stories, while
 // `hf.co/user/repo:tag` (which has slashes) stays a name.
 bool is_gguf_path(std::string_view s);
+// "~" and "~/x" as $HOME and $HOME/x (a path the shell did not expand: quoted, or from a
+// Modelfile or a program); anything else unchanged.
+std::string expand_home(const std::string& path);
 
 }  // namespace pocketlm::store

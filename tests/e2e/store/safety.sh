@@ -12,8 +12,9 @@ bin=$1
 cp "$2" "$tmp/stories.gguf"
 gguf=$tmp/stories.gguf
 mnt=$tmp/small
+btr=$tmp/btrfs
 listener_pid=""
-trap 'umount "$mnt" 2>/dev/null || true; [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null; cleanup' EXIT
+trap 'umount "$mnt" "$btr" 2>/dev/null || true; [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null; cleanup' EXIT
 mdir=$POCKETLM_MODELS/manifests/registry.ollama.ai/library
 nblobs() { find "$POCKETLM_MODELS/blobs" -type f | wc -l; }
 # run_quick CMD...: runs with a 5 s deadline; a command that blocks fails the test.
@@ -125,11 +126,28 @@ else
   echo "SKIP: cannot mount a tmpfs here (not root?); the RLIMIT_FSIZE case above ran"
 fi
 
+echo "== on a file system with reflinks, import clones (shared extents), still isolated"
+mkdir -p "$btr"
+if command -v mkfs.btrfs >/dev/null && command -v filefrag >/dev/null && truncate -s 128M "$tmp/btrfs.img" &&
+   mkfs.btrfs -q "$tmp/btrfs.img" >/dev/null 2>&1 && mount -o loop "$tmp/btrfs.img" "$btr" 2>/dev/null; then
+  cp "$gguf" "$btr/m.gguf" && sync
+  POCKETLM_MODELS=$btr/store check "$bin" import "$btr/m.gguf" m >/dev/null
+  rblob=$btr/store/blobs/sha256-$(sha256sum "$gguf" | cut -d' ' -f1)
+  sync
+  filefrag -v "$rblob" | grep -q shared || fail "import on btrfs did not reflink: $(filefrag -v "$rblob")"
+  [ "$(stat -c %i "$rblob")" != "$(stat -c %i "$btr/m.gguf")" ] || fail "import on btrfs hard-linked"
+  head -c 100000 /dev/urandom | dd of="$btr/m.gguf" bs=1 seek=50000 conv=notrunc 2>/dev/null
+  cmp -s "$rblob" "$gguf" || fail "writing the original changed the reflinked blob"
+  umount "$btr"
+else
+  echo "SKIP: no btrfs loop mount here (needs root, btrfs-progs and filefrag); the copy path ran above"
+fi
+
 echo "== pull contacts only configured registries; every connection failure reads the same"
 node -e 'const s = require("net").createServer((c) => { console.log("CONN"); c.destroy(); });
   s.listen(0, "127.0.0.1", () => console.log("PORT " + s.address().port));' >"$tmp/listen.out" &
 listener_pid=$!
-for _ in $(seq 1 100); do open=$(sed -n 's/^PORT //p' "$tmp/listen.out"); [ -n "$open" ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do open=$(sed -n 's/^PORT //p' "$tmp/listen.out" 2>/dev/null || true); [ -n "$open" ] && break; sleep 0.05; done
 [ -n "$open" ] || fail "listener did not start"
 closed=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 unset POCKETLM_REGISTRY

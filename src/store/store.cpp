@@ -177,9 +177,12 @@ result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::strin
       if (verify_blob(hex, size, progress)) return std::unique_ptr<partial_blob>();
       corrupt = true;
     }
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return error{io_error("create", path, errno)};
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0) return error{io_error("create", path, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
     auto p = std::make_unique<partial_blob>(fd, 0);  // closes fd on every early return
+    struct stat kind {};
+    if (::fstat(fd, &kind) != 0 || !S_ISREG(kind.st_mode)) return error{path + ": not a regular file", error_kind::io};
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     while (::flock(fd, LOCK_EX) != 0) {
       if (errno != EINTR) return error{io_error("lock", path, errno)};
     }

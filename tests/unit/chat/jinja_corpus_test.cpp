@@ -436,6 +436,53 @@ TEST_P(JinjaTokens, IdsEqualLlamaCpp) {
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(JinjaTokens);
+// End to end on the token ids: in the forgery prompt no control token (one that prints only when
+// special tokens are rendered) may start or end inside the user's text, while the template's own
+// turns still are control tokens. Tokenizing the same string with special parsing throughout (what
+// a renderer without provenance would feed the model) does put control tokens there.
+TEST_P(JinjaTokens, ForgedTurnsInUserTextStayText) {
+  const corpus& c = the_corpus();
+  const auto& [vocab, name] = GetParam();
+  ASSERT_NE(preset_for(vocab), nullptr) << vocab;
+  const tokenizer& tok = vocab_tokenizer(vocab);
+  const ojson& f = c.forgery[name];
+  ASSERT_FALSE(f.contains("error")) << name;
+  auto prog = parse(template_source(name));
+  ASSERT_TRUE(prog.ok()) << prog.error_message();
+  auto out = render(**prog, context_for(f["conversation"], c.templates[name]), options());
+  ASSERT_TRUE(out.ok()) << out.error_message();
+  const std::string text = concat(*out);
+  const std::string injected = f["injected"].get<std::string>();
+  const std::vector<size_t> user_at = occurrences(text, injected);
+  ASSERT_FALSE(user_at.empty());
+  // Control tokens of ids, as [begin, end) byte ranges of text, split by whether they touch the user's text.
+  const auto control_tokens = [&](const std::vector<int32_t>& ids, int& inside, int& outside) {
+    inside = outside = 0;
+    size_t pos = 0;
+    for (int32_t id : ids) {
+      const std::string shown = tok.token_to_piece(id, /*render_special=*/true);
+      const bool control = !shown.empty() && tok.token_to_piece(id, /*render_special=*/false).empty();
+      if (control) {
+        const bool touches = std::any_of(user_at.begin(), user_at.end(), [&](size_t u) {
+          return pos < u + injected.size() && u < pos + shown.size();
+        });
+        (touches ? inside : outside) += 1;
+      }
+      pos += shown.size();
+    }
+    return pos;
+  };
+  std::vector<text_span> spans;
+  for (const auto& p : *out) spans.push_back({p.text, !p.from_data});
+  int inside = 0, outside = 0;
+  ASSERT_EQ(control_tokens(tok.encode_spans(spans, /*add_special=*/false), inside, outside), text.size());
+  EXPECT_EQ(inside, 0) << "control tokens made from the user's text: " << excerpt(text, user_at.front());
+  EXPECT_GT(outside, 0) << "the template's own turn markers are no longer control tokens";
+  int naive_inside = 0, naive_outside = 0;
+  control_tokens(tok.encode(text, /*add_special=*/false, /*parse_special=*/true), naive_inside, naive_outside);
+  EXPECT_GT(naive_inside, 0) << "the forged text holds no control token of this vocabulary; the check proves nothing";
+}
+
 std::string token_param_name(const ::testing::TestParamInfo<token_case>& p) {
   return test_name(p.param.vocab + "_" + p.param.name);
 }

@@ -354,6 +354,31 @@ TEST_P(JinjaForgery, UserTextIsDataAndTemplateMarkersAreNot) {
   EXPECT_FALSE(f["markers"].empty() && f["separators"].empty()) << "nothing of the template's own to check";
 }
 
+// A role is template text only when it is one word (the engine's word_fields); a role carrying
+// markers is data wherever the template prints it (conversation "hostile-role").
+TEST_P(JinjaForgery, HostileRoleTextIsData) {
+  const corpus& c = the_corpus();
+  const std::string& name = GetParam();
+  const ojson expected = read_json(corpus_dir + "expected/" + name + ".json");
+  const auto conv = std::find_if(c.conversations.begin(), c.conversations.end(),
+                                 [](const ojson& x) { return x.at("id") == "hostile-role"; });
+  ASSERT_NE(conv, c.conversations.end());
+  const std::string role = (*conv)["messages"].back()["role"].get<std::string>();
+  if (!expected.contains("hostile-role") || !expected["hostile-role"].is_string()) return;  // Jinja2 raised
+  auto prog = parse(template_source(name));
+  ASSERT_TRUE(prog.ok()) << prog.error_message();
+  auto out = render(**prog, context_for(*conv, c.templates[name]), options());
+  ASSERT_TRUE(out.ok()) << out.error_message();
+  const std::string text = concat(*out);
+  ASSERT_EQ(text, expected["hostile-role"].get<std::string>());
+  const std::vector<bool> data = data_mask(*out);
+  for (size_t p : occurrences(text, role)) {
+    for (size_t i = p; i < p + role.size(); ++i) {
+      ASSERT_TRUE(data[i]) << "role text came out as template text at its byte " << i - p << ": " << excerpt(text, i);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Corpus, JinjaForgery, ::testing::ValuesIn(template_names()), template_param_name);
 
 // Token ids: pocketlm's prompt (template pieces parsed for special tokens, data pieces not; the

@@ -114,90 +114,70 @@ error damaged_error() {
 
 }  // namespace
 
-template <class F>
-void model::exclusive(F&& work) {
-  std::unique_lock lock(mu_);
-  ++exclusive_waiting_;
-  cv_.wait(lock, [&] { return !busy_; });
-  --exclusive_waiting_;
-  busy_ = true;
-  lock.unlock();
-  try {
-    work();
-  } catch (...) {
-    lock.lock();
-    busy_ = false;
-    cv_.notify_all();
-    throw;
+status model::check_batch(const batch& b) const {
+  if (b.empty()) return error{"decode: empty batch"};
+  if (static_cast<int64_t>(b.size()) > n_batch_) {
+    return error{"decode: " + std::to_string(b.size()) + " tokens exceed the batch size " + std::to_string(n_batch_)};
   }
-  lock.lock();
-  busy_ = false;
-  cv_.notify_all();
+  // Reads n_past only of the batch's sequences: others may be truncated by their owners meanwhile.
+  std::vector<std::pair<int, int64_t>> next;  // (sequence, its next position)
+  for (size_t i = 0; i < b.size(); ++i) {
+    const batch_token& t = b[i];
+    if (t.seq < 0 || t.seq >= n_seq()) {
+      return error{"decode: sequence " + std::to_string(t.seq) + " outside [0, " + std::to_string(n_seq()) + ")"};
+    }
+    auto at = std::find_if(next.begin(), next.end(), [&](const auto& p) { return p.first == t.seq; });
+    if (at == next.end()) at = next.insert(next.end(), {t.seq, n_past(t.seq)});
+    if (t.token < 0 || t.token >= hp_.n_vocab) {
+      return error{"decode: token #" + std::to_string(i) + " = " + std::to_string(t.token) +
+                   " is outside the vocabulary [0, " + std::to_string(hp_.n_vocab) + ")"};
+    }
+    int64_t& expected = at->second;
+    if (t.pos != expected) {
+      return error{"decode: token #" + std::to_string(i) + " of sequence " + std::to_string(t.seq) + " is at position " +
+                   std::to_string(t.pos) + ", the sequence continues at " + std::to_string(expected)};
+    }
+    if (t.pos >= n_ctx()) {
+      return error{"decode: position " + std::to_string(t.pos) + " exceeds the context of " + std::to_string(n_ctx()) +
+                   " (raise it with -c)"};
+    }
+    ++expected;
+  }
+  return {};
+}
+
+result<std::vector<float>> model::decode(const batch& b) {
+  if (auto ok = check_batch(b); !ok) return error{ok.error_message()};
+  std::vector<int32_t> tokens(b.size());
+  std::vector<int64_t> out_rows;
+  for (size_t i = 0; i < b.size(); ++i) {
+    tokens[i] = b[i].token;
+    st_.seq[i] = b[i].seq;
+    st_.pos[i] = b[i].pos;
+    if (b[i].logits) out_rows.push_back(static_cast<int64_t>(i));
+  }
+  forward(tokens.data(), static_cast<int64_t>(b.size()), out_rows);
+  if (file_->damaged()) return damaged_error();
+  return std::move(st_.logits);
 }
 
 result<std::vector<float>> model::eval(int seq, const std::vector<int32_t>& tokens, bool all_logits) {
   if (auto ok = check_eval(seq, tokens); !ok) return error{ok.error_message()};
-  if (tokens.size() == 1 && !all_logits) return decode_one(seq, tokens[0]);
   const auto n_total = static_cast<int64_t>(tokens.size());
   std::vector<float> out;
   out.reserve(static_cast<size_t>((all_logits ? n_total : 1) * hp_.n_vocab));
-  exclusive([&] {
-    for (int64_t start = 0; start < n_total; start += n_batch_) {
-      const int64_t n = std::min(n_batch_, n_total - start);
-      const bool last_chunk = start + n == n_total;
-      forward_chunk(seq, tokens.data() + start, n, all_logits);
-      // Logits of earlier chunks are not needed unless all_logits.
-      if (all_logits || last_chunk) out.insert(out.end(), st_.logits.begin(), st_.logits.end());
+  for (int64_t start = 0; start < n_total; start += n_batch_) {
+    const int64_t n = std::min(n_batch_, n_total - start);
+    batch b(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      b[static_cast<size_t>(i)] = {tokens[static_cast<size_t>(start + i)], seq, n_past(seq) + i,
+                                   all_logits || start + i == n_total - 1};
     }
-  });
-  if (file_->damaged()) return damaged_error();
+    auto logits = decode(b);
+    if (!logits) return logits.err();
+    out.insert(out.end(), logits->begin(), logits->end());
+  }
   return out;
-}
-
-// Joins the queue; the first waiter to find the forward pass free runs every queued decode.
-result<std::vector<float>> model::decode_one(int seq, int32_t token) {
-  decode_job job{seq, token, {}};
-  std::unique_lock lock(mu_);
-  queue_.push_back(&job);
-  while (!job.done) {
-    if (!busy_ && exclusive_waiting_ == 0) {
-      busy_ = true;
-      lock.unlock();
-      run_decode_batch();
-      lock.lock();
-      busy_ = false;
-      cv_.notify_all();
-    } else {
-      cv_.wait(lock);
-    }
-  }
-  if (file_->damaged()) return damaged_error();
-  return std::move(job.logits);
-}
-
-void model::run_decode_batch() {
-  std::vector<decode_job*> jobs;
-  {
-    std::lock_guard lock(mu_);
-    const auto n = std::min<size_t>(queue_.size(), static_cast<size_t>(n_batch_));
-    jobs.assign(queue_.begin(), queue_.begin() + static_cast<long>(n));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
-  }
-  const auto n = static_cast<int64_t>(jobs.size());
-  if (n > 1) batched_decodes_.fetch_add(n);
-  std::vector<int32_t> tokens(jobs.size());
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    tokens[i] = jobs[i]->token;
-    st_.seq[i] = jobs[i]->seq;
-    st_.pos[i] = n_past(jobs[i]->seq);
-  }
-  forward(tokens.data(), n, n);
-  std::lock_guard lock(mu_);
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const auto row = st_.logits.begin() + static_cast<long>(i) * hp_.n_vocab;
-    jobs[i]->logits.assign(row, row + hp_.n_vocab);
-    jobs[i]->done = true;
-  }
 }
 
 result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tokens) {
@@ -205,11 +185,14 @@ result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tok
   if (auto ok = check_eval(seq, tokens); !ok) return error{ok.error_message()};
   std::vector<float> sum(static_cast<size_t>(hp_.n_embd), 0.0f);
   const auto n_total = static_cast<int64_t>(tokens.size());
-  exclusive([&] {
-    for (int64_t start = 0; start < n_total; start += n_batch_) {
-      forward_chunk(seq, tokens.data() + start, std::min(n_batch_, n_total - start), false, sum.data());
+  for (int64_t start = 0; start < n_total; start += n_batch_) {
+    const int64_t n = std::min(n_batch_, n_total - start);
+    for (int64_t t = 0; t < n; ++t) {
+      st_.seq[static_cast<size_t>(t)] = seq;
+      st_.pos[static_cast<size_t>(t)] = start + t;
     }
-  });
+    forward(tokens.data() + start, n, {}, sum.data());
+  }
   truncate(seq, 0);
   if (file_->damaged()) return damaged_error();
   double norm = 0.0;
@@ -219,16 +202,7 @@ result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tok
   return sum;
 }
 
-void model::forward_chunk(int seq, const int32_t* tokens, int64_t n, bool all_logits, float* hidden) {
-  const int64_t past = n_past(seq);
-  for (int64_t t = 0; t < n; ++t) {
-    st_.seq[static_cast<size_t>(t)] = seq;
-    st_.pos[static_cast<size_t>(t)] = past + t;
-  }
-  forward(tokens, n, all_logits ? n : 1, hidden);
-}
-
-void model::forward(const int32_t* tokens, int64_t n, int64_t n_out, float* hidden) {
+void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>& out_rows, float* hidden) {
   const int64_t e = hp_.n_embd;
   for (int64_t t = 0; t < n; ++t) {  // x[t] = token_embd[tokens[t]]
     kernels::dequantize_any_row(w_.token_embd, tokens[t], st_.x.data() + t * e);
@@ -247,13 +221,13 @@ void model::forward(const int32_t* tokens, int64_t n, int64_t n_out, float* hidd
     return;
   }
   // Only the positions whose logits are wanted go through the output projection.
-  const int64_t first = n - n_out;
+  const auto n_out = static_cast<int64_t>(out_rows.size());
   for (int64_t i = 0; i < n_out; ++i) {
-    kernels::rmsnorm(st_.x.data() + (first + i) * e, w_.output_norm.data(), st_.xb.data() + i * e,
-                     e, hp_.rms_eps);
+    kernels::rmsnorm(st_.x.data() + out_rows[static_cast<size_t>(i)] * e, w_.output_norm.data(),
+                     st_.xb.data() + i * e, e, hp_.rms_eps);
   }
   st_.logits.resize(static_cast<size_t>(n_out * hp_.n_vocab));
-  kernels::matmul(w_.output, st_.xb.data(), n_out, st_.logits.data(), *pool_, st_.act_scratch);
+  if (n_out > 0) kernels::matmul(w_.output, st_.xb.data(), n_out, st_.logits.data(), *pool_, st_.act_scratch);
 }
 
 namespace {

@@ -6,15 +6,13 @@
 // `run_state` (activations and KV cache, allocated once per context, never per token).
 //
 // Sequences: a model holds n_seq independent KV caches (one per server slot) over one copy of
-// the weights. eval() is thread-safe across different sequences: concurrent one-token decodes
-// are gathered into ONE forward pass (matmuls over all their tokens, attention per sequence);
-// prompts (several tokens) run alone. Each sequence must be used by one thread at a time.
+// the weights. decode() runs one batch: tokens of any sequences at their positions, one forward
+// pass (matmuls over all the tokens, attention per token over its own sequence). The model only
+// computes: it is not thread-safe, and which tokens share a pass is decided above it
+// (runtime/scheduler.h).
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +43,16 @@ struct model_options {
   bool override_rope = false;
   kernels::rope_mode rope_override = kernels::rope_mode::normal;
 };
+
+// One token of a batch: which sequence it extends, at which position, and whether its logits
+// are wanted (llama.cpp's llama_batch, one entry per token).
+struct batch_token {
+  int32_t token = 0;
+  int seq = 0;
+  int64_t pos = 0;
+  bool logits = false;
+};
+using batch = std::vector<batch_token>;
 
 // Activations for one forward chunk. Shapes in comments use n = n_batch.
 struct run_state {
@@ -81,36 +89,38 @@ class model {
   void truncate(int64_t n_keep) { truncate(0, n_keep); }
   void truncate(int seq, int64_t n_keep);
 
-  // Runs `tokens` at positions n_past(seq)..n_past(seq)+n-1 (split into n_batch chunks),
-  // appending to that sequence's KV cache. Returns logits (n_outputs, n_vocab): every position
-  // when all_logits, else only the last one. Errors: a bad sequence, an out-of-range token id
-  // or a context overflow.
+  // The most tokens one decode() takes.
+  int64_t max_batch() const { return n_batch_; }
+
+  // One forward pass over `b` (1..max_batch() tokens): each token's K/V is stored at `pos` of
+  // its sequence and it attends to that sequence's positions 0..pos. A sequence's tokens must
+  // continue it: consecutive positions from n_past(seq), in batch order. Returns the logits of
+  // the tokens marked `logits`, in batch order ((count, n_vocab)). Errors: a bad sequence,
+  // token id or position, a context overflow, or the model file changed under the mapping.
+  result<std::vector<float>> decode(const batch& b);
+
+  // Runs `tokens` after what sequence `seq` holds, in max_batch() chunks. Returns logits
+  // (n_outputs, n_vocab): every position when all_logits, else only the last one.
   result<std::vector<float>> eval(const std::vector<int32_t>& tokens, bool all_logits) {
     return eval(0, tokens, all_logits);
   }
   result<std::vector<float>> eval(int seq, const std::vector<int32_t>& tokens, bool all_logits);
-
-  // Decode tokens that shared a forward pass with another sequence's (logs and tests).
-  int64_t batched_decodes() const { return batched_decodes_.load(); }
 
   // Sentence embedding of `tokens` run in sequence `seq` from position 0: the mean over the
   // tokens of the final-normed hidden states (output_norm applied), L2-normalised (n_embd).
   // Leaves the sequence empty.
   result<std::vector<float>> embed(int seq, const std::vector<int32_t>& tokens);
 
+  // Whether `tokens` can run after what `seq` holds: the sequence exists, every id is in the
+  // vocabulary, and they fit the context.
+  status check_eval(int seq, const std::vector<int32_t>& tokens) const;
+
  private:
   model() = default;
-  status check_eval(int seq, const std::vector<int32_t>& tokens) const;
-  // Runs `work` with the forward pass to itself (waits for the batch in flight).
-  template <class F>
-  void exclusive(F&& work);
-  result<std::vector<float>> decode_one(int seq, int32_t token);
-  void run_decode_batch();
-  // Forward of n tokens whose st_.seq / st_.pos are set; logits of the last n_out rows go to
+  status check_batch(const batch& b) const;
+  // Forward of n tokens whose st_.seq / st_.pos are set; the logits of rows `out_rows` go to
   // st_.logits; when hidden != nullptr the final-normed rows are summed into it (n_embd).
-  void forward(const int32_t* tokens, int64_t n, int64_t n_out, float* hidden = nullptr);
-  void forward_chunk(int seq, const int32_t* tokens, int64_t n, bool all_logits,
-                     float* hidden = nullptr);
+  void forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>& out_rows, float* hidden = nullptr);
   void attention_layer(int layer, int64_t n);
   void ffn_layer(int layer, int64_t n);
   void attend(int layer, int64_t n);
@@ -124,21 +134,6 @@ class model {
   std::vector<int64_t> n_past_;    // one per sequence
   std::string load_notice_;
   std::unique_ptr<kernels::thread_pool> pool_;
-
-  // Decode batching: waiting one-token requests; the first thread to find the forward pass
-  // free runs all of them at once and hands each its logits.
-  struct decode_job {
-    int seq;
-    int32_t token;
-    std::vector<float> logits;
-    bool done = false;
-  };
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool busy_ = false;              // a forward pass is running
-  int exclusive_waiting_ = 0;      // prompts waiting: decoders let them go first
-  std::vector<decode_job*> queue_;
-  std::atomic<int64_t> batched_decodes_{0};
 };
 
 }  // namespace pocketlm

@@ -9,10 +9,10 @@ result<const std::vector<float>*> session::sync(const std::vector<int32_t>& toke
   size_t common = common_prefix(tokens);
   // The last prompt token must be evaluated to get fresh logits, even when fully cached.
   if (common == tokens.size()) --common;
-  model_.truncate(seq_, static_cast<int64_t>(common));
+  sched_->truncate(seq_, static_cast<int64_t>(common));
   cached_.resize(common);
   std::vector<int32_t> rest(tokens.begin() + static_cast<long>(common), tokens.end());
-  auto out = model_.eval(seq_, rest, false);
+  auto out = sched_->eval(seq_, rest);
   if (!out) return out.err();
   cached_ = tokens;
   logits_ = std::move(*out);
@@ -21,7 +21,7 @@ result<const std::vector<float>*> session::sync(const std::vector<int32_t>& toke
 }
 
 result<const std::vector<float>*> session::push(int32_t token) {
-  auto out = model_.eval(seq_, {token}, false);
+  auto out = sched_->eval(seq_, {token});
   if (!out) return out.err();
   cached_.push_back(token);
   logits_ = std::move(*out);
@@ -29,7 +29,7 @@ result<const std::vector<float>*> session::push(int32_t token) {
 }
 
 void session::clear() {
-  model_.truncate(seq_, 0);
+  sched_->truncate(seq_, 0);
   cached_.clear();
 }
 
@@ -42,7 +42,7 @@ size_t session::common_prefix(const std::vector<int32_t>& tokens) const {
 
 result<std::vector<float>> session::embed(const std::vector<int32_t>& tokens) {
   cached_.clear();
-  return model_.embed(seq_, tokens);
+  return sched_->embed(seq_, tokens);
 }
 
 }  // namespace pocketlm

@@ -158,7 +158,8 @@ std::shared_ptr<loaded_model> model_manager::load_locked(const store::resolved_m
     lm->kind = chat::match_template(*src);
     if (lm->kind == chat::template_kind::none) lm->kind = chat::template_kind::chatml;  // as `run` does
   }
-  for (int i = 0; i < opt_.n_parallel; ++i) lm->slots.push_back(std::make_unique<session>(*lm->llm, i));
+  lm->sched = std::make_unique<scheduler>(*lm->llm);
+  for (int i = 0; i < opt_.n_parallel; ++i) lm->slots.push_back(std::make_unique<session>(*lm->sched, i));
   lm->busy.assign(static_cast<size_t>(opt_.n_parallel), false);
   lm->footprint = *needs;
   lm->stamp = *stamp;

@@ -53,6 +53,7 @@ struct loaded_model {
   std::string key;             // resolved display name (or the .gguf path)
   store::resolved_model info;
   std::unique_ptr<model> llm;
+  std::unique_ptr<scheduler> sched;  // every slot's passes, interleaved
   std::unique_ptr<tokenizer> tok;
   chat::template_kind kind = chat::template_kind::none;
   std::vector<std::unique_ptr<session>> slots;

@@ -65,15 +65,16 @@ TEST(ModelSequences, ConcurrentGreedyDecodesEqualDecodesAlone) {
 
   std::vector<std::vector<int32_t>> together(prompts.size());
   std::vector<std::thread> threads;
+  scheduler shared(*multi);
   for (size_t i = 0; i < prompts.size(); ++i) {
     threads.emplace_back([&, i] {
-      session s(*multi, static_cast<int>(i));
+      session s(shared, static_cast<int>(i));
       together[i] = greedy(s, prompts[i], 60);
     });
   }
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(together[i], alone[i]) << "sequence " << i;
-  std::printf("decodes that shared a forward pass: %lld\n", static_cast<long long>(multi->batched_decodes()));
+  std::printf("decodes that shared a forward pass: %lld\n", static_cast<long long>(shared.batched_decodes()));
 }
 
 TEST(ModelSequences, EmbeddingIsUnitLengthAndLeavesTheSequenceEmpty) {

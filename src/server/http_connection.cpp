@@ -415,6 +415,18 @@ guarded_server::guarded_server(connection_limits limits) : limits_(limits) {
   };
   set_pre_routing_handler(nullptr);
   set_error_handler(nullptr);
+  // A request answered without its body being read (403, 401, 413, a route that ignores it):
+  // the rest of the body would parse as the next request, so this response closes the connection.
+  set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (t_current == nullptr) return;
+    const auto declared = declared_length(req);
+    const bool chunked = req.has_header("Transfer-Encoding");
+    const size_t read = t_current->stream.body_bytes();
+    if ((chunked && read == 0) || (!chunked && declared && *declared > read)) {
+      t_current->close_after = true;
+      if (res.get_header_value("Connection") != "close") res.set_header("Connection", "close");
+    }
+  });
 }
 
 guarded_server::~guarded_server() = default;
@@ -460,7 +472,7 @@ guarded_server& guarded_server::set_error_handler(HandlerWithResponse handler) {
       }
       if (t_current->stream.failed() != failure::none || t_current->close_after) {
         t_current->close_after = true;
-        res.set_header("Connection", "close");
+        if (res.get_header_value("Connection") != "close") res.set_header("Connection", "close");
       }
     }
     return error_ ? error_(req, res) : HandlerResponse::Unhandled;

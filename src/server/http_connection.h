@@ -70,7 +70,8 @@ class guarded_server : public httplib::Server {
   ~guarded_server() override;
 
   // These hide httplib's: the layer runs its own checks first (an oversized Content-Length, the
-  // status of a request it cut short), then the given handler.
+  // status of a request it cut short), then the given handler. The post-routing handler is the
+  // layer's own (it closes connections whose request body was left unread): do not replace it.
   guarded_server& set_pre_routing_handler(HandlerWithResponse handler);
   guarded_server& set_error_handler(HandlerWithResponse handler);
 

@@ -41,7 +41,8 @@ contains "$out" "MIT License"
 out=$("$bin" show someone/qwen-tiny:q8_0)
 contains "$out" "architecture        qwen2"
 contains "$out" "quantization        Q8_0"
-grep -qE "chat template +(chatml|qwen3)$" <<<"$out" || fail "Qwen chat template not recognised: $out"
+# A recognised built-in family, or (with the Jinja engine) the GGUF's own template, parsed.
+grep -qE "chat template +((chatml|qwen3)$|the GGUF's Jinja template)" <<<"$out" || fail "Qwen chat template not recognised: $out"
 if "$bin" show nosuch 2>/dev/null; then fail "show of a missing model succeeded"; fi
 
 echo "== run (params honoured, flags override)"

@@ -19,10 +19,17 @@ namespace {
 constexpr int k_attempts = 4;
 constexpr size_t k_max_manifest = 4 << 20;
 
+// localhost, [::1] or a numeric 127.x.y.z (not "127.example.com", which DNS sends anywhere).
 bool is_loopback(std::string_view host) {
   if (host.starts_with('[')) return host.starts_with("[::1]");
   host = host.substr(0, host.find(':'));
-  return host == "localhost" || host.starts_with("127.");
+  if (host == "localhost") return true;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return dots == 3 && host.starts_with("127.");
 }
 
 std::unique_ptr<httplib::Client> make_client(const std::string& base) {

@@ -60,6 +60,14 @@ TEST(Registry, BadEntriesAreRefused) {
     EXPECT_NE(r.error_message().find("only loopback registries may use http"), std::string::npos) << r.error_message();
   }
   {
+    env_guard g("http://127.attacker.example:80");  // a name, resolved anywhere: not loopback
+    EXPECT_NE(base("x:y").find("only loopback registries may use http"), std::string::npos);
+  }
+  {
+    env_guard g("http://localhost:8080,http://[::1]:9,http://127.0.0.2");
+    EXPECT_TRUE(configured_registries());
+  }
+  {
     env_guard g("ftp://example.com");
     EXPECT_NE(base("x:y").find("scheme 'ftp'"), std::string::npos);
   }

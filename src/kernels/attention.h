@@ -44,8 +44,6 @@ struct head_group_args {
   float* acc = nullptr;  // (group, head_dim)
 };
 
-using head_group_fn = void (*)(const head_group_args& a);
-
 // Folds one score into a head's (m, s); sets acc_scale (the factor for the old acc, already
 // applied to s) and v_weight (the weight of this position's V row). Exactly one exp per
 // position, as llama.cpp computes it.

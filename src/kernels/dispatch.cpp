@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "kernels/attention.h"
 #include "kernels/cpu_features.h"
 #include "kernels/ref/dot_ref.h"
+#include "kernels/repack.h"
 
 namespace pocketlm::kernels {
 
@@ -77,13 +79,19 @@ kernel_table build_table(isa_level level) {
   return t;
 }
 
-const kernel_table& table_for(isa_level level) {
-  static const std::array<kernel_table, k_level_count> tables = [] {
-    std::array<kernel_table, k_level_count> all{};
-    for (size_t i = 0; i < k_level_count; ++i) all[i] = build_table(k_levels[i]);
-    return all;
+const level_kernels& kernels_of(isa_level level) {
+  static const std::array<level_kernels, k_level_count> all = [] {
+    std::array<level_kernels, k_level_count> t{};
+    for (size_t i = 0; i < k_level_count; ++i) {
+      level_kernels& k = t[i];
+      k.level = k_levels[i];
+      k.types = build_table(k.level);
+      k.attend_group = isa_supported(k.level) ? attend_group_for(k.level) : attend_group_ref;
+      install_packed_gemms(k);
+    }
+    return t;
   }();
-  return tables[static_cast<size_t>(level)];
+  return all[static_cast<size_t>(level)];
 }
 
 // The highest supported level at or below `top` within top's architecture.
@@ -118,7 +126,7 @@ isa_level initial_level() {
   return best;
 }
 
-std::atomic<isa_level>& active_level() {
+std::atomic<isa_level>& level_slot() {
   static std::atomic<isa_level> level{initial_level()};
   return level;
 }
@@ -160,14 +168,18 @@ bool isa_supported(isa_level level) {
 
 bool set_isa(isa_level level) {
   if (!isa_supported(level)) return false;
-  active_level().store(level, std::memory_order_relaxed);
+  level_slot().store(level, std::memory_order_relaxed);
   return true;
 }
 
-const char* active_isa() { return isa_name(active_level().load(std::memory_order_relaxed)); }
+isa_level active_level() { return level_slot().load(std::memory_order_relaxed); }
+
+const level_kernels& active_kernels() { return kernels_of(active_level()); }
+
+const char* active_isa() { return isa_name(active_level()); }
 
 const type_kernels* kernels_for(ggml_type weight_type) {
-  const kernel_table& table = table_for(active_level().load(std::memory_order_relaxed));
+  const kernel_table& table = active_kernels().types;
   const auto id = static_cast<size_t>(weight_type);
   if (id >= table.size() || table[id].vec_dot == nullptr) return nullptr;
   return &table[id];

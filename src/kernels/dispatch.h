@@ -1,8 +1,10 @@
-// Per-weight-type kernel table: for each weight type, the format activations are converted to
-// (its "vec_dot_type", as in ggml's CPU backend), the converter, the row dot product and an
-// optional multi-row tile kernel. This table is the single place that chooses an
-// implementation: the scalar reference, or the SIMD kernels of one ISA level (src/kernels/x86/
-// on x86-64, src/kernels/arm/ on aarch64), picked once at startup.
+// The kernel tables: one per ISA level (the scalar reference, then the SIMD kernels of each
+// level: src/kernels/x86/ on x86-64, src/kernels/arm/ on aarch64), each holding everything that
+// level runs: for each weight type the format activations are converted to (its "vec_dot_type",
+// as in ggml's CPU backend), the converter, the row dot product and an optional multi-row tile
+// kernel; attention's head-group kernel; the repacked gemms and whether repacking pays. The
+// tables are built once; the active level (an enum, picked once at startup) selects one. This is
+// the single place that chooses an implementation.
 #pragma once
 
 #include <array>
@@ -65,6 +67,31 @@ bool set_isa(isa_level level);
 // does not support falls back to the highest supported level below it, with a one-line note on
 // stderr.
 const char* active_isa();
+
+struct head_group_args;  // kernels/attention.h
+struct act_block_info;   // kernels/repack.h
+// Attention over one KV head's group of query heads (kernels/attention.h).
+using head_group_fn = void (*)(const head_group_args& a);
+// A gemm over 4-row-interleaved weights (kernels/repack.h).
+using packed_gemm_fn = void (*)(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
+                                const uint8_t* act, size_t act_row_bytes,
+                                const act_block_info* info, float* y, size_t y_stride);
+
+// Everything one ISA level runs, built once per level: the per-type dots, converters and tiles,
+// attention's head-group kernel, the repacked gemms, and whether repacking pays (the level has
+// native kernels for the repacked layouts, or is the scalar reference itself).
+struct level_kernels {
+  isa_level level = isa_level::scalar;
+  kernel_table types{};
+  head_group_fn attend_group = nullptr;
+  packed_gemm_fn gemm_q4_0x4 = nullptr;
+  packed_gemm_fn gemm_q8_0x4 = nullptr;
+  bool repack_pays = false;
+};
+
+// The active level and its kernels (see active_isa for how the level is chosen).
+isa_level active_level();
+const level_kernels& active_kernels();
 
 // Each SIMD translation unit lays its level's kernels over `t`, which already holds the level
 // below's. Defined in x86/ and arm/; called once per level when the tables are built.

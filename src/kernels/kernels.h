@@ -1,5 +1,5 @@
 // kernels/: owns the compute operations of the forward pass (matrix multiplication over every
-// weight type, norms, RoPE, softmax, activations), their scalar references in ref/, the per-type
+// weight type, norms, RoPE, activations), their scalar references in ref/, the per-type
 // dispatch table and the thread pool. Calls tensor/ (block formats, quantize) only.
 #pragma once
 
@@ -50,8 +50,6 @@ void rope(float* x, int n_head, int head_dim, int64_t pos, const rope_params& p)
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]; w may be null (no scale).
 void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps);
 
-// In-place softmax over n values.
-void softmax(float* x, int64_t n);
 
 // SwiGLU: gate[i] = silu(gate[i]) * up[i].
 void swiglu(float* gate, const float* up, int64_t n);

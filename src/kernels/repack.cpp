@@ -13,7 +13,6 @@ namespace pocketlm::kernels {
 
 namespace {
 
-constexpr int k_group = 4;  // rows per interleaved record
 
 void repack_q4_0(const matrix_view& w, int64_t g0, int64_t g1, uint8_t* dst) {
   const int64_t nb = w.n_cols / qk4_0;
@@ -47,26 +46,6 @@ void repack_q8_0(const matrix_view& w, int64_t g0, int64_t g1, uint8_t* dst) {
       }
     }
   }
-}
-
-// The kernels of the active level: SIMD ones on x86 avx2 / avx512, the reference elsewhere.
-struct packed_choice {
-  packed_gemm_fn q4_0x4;
-  packed_gemm_fn q8_0x4;
-  bool native;
-};
-
-packed_choice choose() {
-  const std::string_view level = active_isa();
-#if defined(POCKETLM_X86_KERNELS)
-  if (level == isa_name(isa_level::avx512)) {
-    return {x86::gemm_q4_0x4_avx512, x86::gemm_q8_0x4_avx512, true};
-  }
-  if (level == isa_name(isa_level::avx2)) {
-    return {x86::gemm_q4_0x4_avx2, x86::gemm_q8_0x4_avx2, true};
-  }
-#endif
-  return {ref::gemm_q4_0x4_ref, ref::gemm_q8_0x4_ref, level == isa_name(isa_level::scalar)};
 }
 
 }  // namespace
@@ -119,66 +98,31 @@ void q8_0_block_info(const void* act_row, int64_t n, act_block_info* info) {
   }
 }
 
+void install_packed_gemms(level_kernels& k) {
+  k.gemm_q4_0x4 = ref::gemm_q4_0x4_ref;
+  k.gemm_q8_0x4 = ref::gemm_q8_0x4_ref;
+  k.repack_pays = k.level == isa_level::scalar;
+#if defined(POCKETLM_X86_KERNELS)
+  if (k.level == isa_level::avx512) {
+    k.gemm_q4_0x4 = x86::gemm_q4_0x4_avx512;
+    k.gemm_q8_0x4 = x86::gemm_q8_0x4_avx512;
+    k.repack_pays = true;
+  } else if (k.level == isa_level::avx2) {
+    k.gemm_q4_0x4 = x86::gemm_q4_0x4_avx2;
+    k.gemm_q8_0x4 = x86::gemm_q8_0x4_avx2;
+    k.repack_pays = true;
+  }
+#endif
+}
+
 packed_gemm_fn packed_gemm_for(weight_layout layout) {
-  const packed_choice c = choose();
-  return layout == weight_layout::q8_0x4 ? c.q8_0x4 : c.q4_0x4;
+  const level_kernels& k = active_kernels();
+  return layout == weight_layout::q8_0x4 ? k.gemm_q8_0x4 : k.gemm_q4_0x4;
 }
 
 bool packed_gemm_native(weight_layout layout) {
-  return layout != weight_layout::plain && choose().native;
+  return layout != weight_layout::plain && active_kernels().repack_pays;
 }
 
-namespace ref {
-
-void gemm_q4_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                     const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                     float* y, size_t y_stride) {
-  const int64_t nb = n / qk4_0;
-  const auto* recs = reinterpret_cast<const block_q4_0x4*>(w);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    for (int t = 0; t < n_tokens; ++t) {
-      const auto* a = reinterpret_cast<const block_q8_0*>(act + t * act_row_bytes);
-      for (int i = 0; i < k_group; ++i) {
-        float sum = 0.0f;
-        for (int64_t b = 0; b < nb; ++b) {
-          const block_q4_0x4& rec = recs[g * nb + b];
-          int32_t sumi = 0;
-          for (int j = 0; j < qk4_0 / 2; ++j) {
-            const uint8_t q = rec.qs[i * (qk4_0 / 2) + j];
-            sumi += ((q & 0x0F) - 8) * a[b].qs[j] + ((q >> 4) - 8) * a[b].qs[j + qk4_0 / 2];
-          }
-          sum += static_cast<float>(sumi) * fp16_to_f32(rec.d[i]) * info[t * nb + b].d;
-        }
-        y[t * y_stride + static_cast<size_t>(g * k_group + i)] = sum;
-      }
-    }
-  }
-}
-
-void gemm_q8_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                     const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                     float* y, size_t y_stride) {
-  const int64_t nb = n / qk8_0;
-  const auto* recs = reinterpret_cast<const block_q8_0x4*>(w);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    for (int t = 0; t < n_tokens; ++t) {
-      const auto* a = reinterpret_cast<const block_q8_0*>(act + t * act_row_bytes);
-      for (int i = 0; i < k_group; ++i) {
-        float sum = 0.0f;
-        for (int64_t b = 0; b < nb; ++b) {
-          const block_q8_0x4& rec = recs[g * nb + b];
-          int32_t sumi = 0;
-          for (int j = 0; j < qk8_0; ++j) {
-            sumi += (static_cast<int32_t>(rec.qs[i * qk8_0 + j]) - 128) * a[b].qs[j];
-          }
-          sum += static_cast<float>(sumi) * (fp16_to_f32(rec.d[i]) * info[t * nb + b].d);
-        }
-        y[t * y_stride + static_cast<size_t>(g * k_group + i)] = sum;
-      }
-    }
-  }
-}
-
-}  // namespace ref
 
 }  // namespace pocketlm::kernels

@@ -9,11 +9,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 
 namespace pocketlm::kernels {
+
+constexpr int k_group = 4;  // rows per interleaved record
 
 // Block b of rows 4g..4g+3: d[i] is row 4g+i's scale; row i's 16 nibble bytes are at
 // qs[16 i], arranged as in block_q4_0 (low nibble element j, high nibble element j + 16).
@@ -54,12 +57,9 @@ void dequantize_any_row(const matrix_view& w, int64_t row, float* out);
 // info[b] for the n / 32 blocks of one q8_0 activation row.
 void q8_0_block_info(const void* act_row, int64_t n, act_block_info* info);
 
-// y[t * y_stride + 4 g + i] = dot(row 4 g + i, act row t) for g < n_groups, t < n_tokens, i < 4.
-// `w` points at group 0 (groups are n / 32 records apart); act rows are act_row_bytes apart,
-// their block infos n / 32 apart.
-using packed_gemm_fn = void (*)(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                                const uint8_t* act, size_t act_row_bytes,
-                                const act_block_info* info, float* y, size_t y_stride);
+// A packed_gemm_fn (dispatch.h) computes y[t * y_stride + 4 g + i] = dot(row 4 g + i, act row t)
+// for g < n_groups, t < n_tokens, i < 4. `w` points at group 0 (groups are n / 32 records
+// apart); act rows are act_row_bytes apart, their block infos n / 32 apart.
 
 // The kernel of the active ISA level (dispatch.h) for `layout`; the scalar reference where the
 // level has none. Never null for q4_0x4 / q8_0x4.
@@ -68,6 +68,10 @@ packed_gemm_fn packed_gemm_for(weight_layout layout);
 // Whether the active level has SIMD kernels for `layout` (or is the scalar level itself): only
 // then does repacking pay, so loaders check it before repacking.
 bool packed_gemm_native(weight_layout layout);
+
+// The repacked gemms of `level` into k (the reference where the level has none), and whether
+// repacking pays there; dispatch.cpp builds each level's table with it.
+void install_packed_gemms(level_kernels& k);
 
 namespace ref {
 // Scalar references: the same integer block sums and float steps as vec_dot_q4_0_q8_0_ref /

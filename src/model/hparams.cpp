@@ -1,5 +1,6 @@
 #include "model/hparams.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "model/arch.h"
@@ -11,8 +12,8 @@ namespace {
 error missing(const std::string& key) { return error{"model: missing metadata key '" + key + "'"}; }
 
 // Reads a required positive integer `<arch>.<suffix>`, bounded to keep later products in range.
-std::optional<error> read_dim(const gguf::file& f, const std::string& arch, const char* suffix,
-                              int64_t& out) {
+status read_dim(const gguf::file& f, const std::string& arch, const char* suffix,
+                int64_t& out) {
   const std::string key = arch + "." + suffix;
   const auto v = f.get_u32(key);
   if (!v && f.find(key)) return error{"model: '" + key + "' must be an unsigned 32-bit integer"};
@@ -21,7 +22,7 @@ std::optional<error> read_dim(const gguf::file& f, const std::string& arch, cons
     return error{"model: '" + key + "' = " + std::to_string(*v) + " is outside [1, 16777216]"};
   }
   out = *v;
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -43,11 +44,11 @@ result<hparams> read_hparams(const gguf::file& f) {
                              std::pair{"feed_forward_length", &hp.n_ff},
                              std::pair{"attention.head_count", &hp.n_head},
                              std::pair{"context_length", &hp.n_ctx_train}}) {
-    if (auto e = read_dim(f, a, suffix, *dst)) return *e;
+    if (auto ok = read_dim(f, a, suffix, *dst); !ok) return ok.err();
   }
   hp.n_head_kv = hp.n_head;
   if (f.find(a + ".attention.head_count_kv")) {
-    if (auto e = read_dim(f, a, "attention.head_count_kv", hp.n_head_kv)) return *e;
+    if (auto ok = read_dim(f, a, "attention.head_count_kv", hp.n_head_kv); !ok) return ok.err();
   }
   if (hp.n_head % hp.n_head_kv != 0) {
     return error{"model: head_count " + std::to_string(hp.n_head) +
@@ -55,14 +56,14 @@ result<hparams> read_hparams(const gguf::file& f) {
   }
   hp.head_dim = hp.n_embd / hp.n_head;
   if (f.find(a + ".attention.key_length")) {
-    if (auto e = read_dim(f, a, "attention.key_length", hp.head_dim)) return *e;
+    if (auto ok = read_dim(f, a, "attention.key_length", hp.head_dim); !ok) return ok.err();
   }
   if (hp.head_dim % 2 != 0) {
     return error{"model: head dimension " + std::to_string(hp.head_dim) + " must be even"};
   }
   int64_t n_rot = hp.head_dim;
   if (f.find(a + ".rope.dimension_count")) {
-    if (auto e = read_dim(f, a, "rope.dimension_count", n_rot)) return *e;
+    if (auto ok = read_dim(f, a, "rope.dimension_count", n_rot); !ok) return ok.err();
   }
   if (n_rot > hp.head_dim || n_rot % 2 != 0) {
     return error{"model: rope.dimension_count " + std::to_string(n_rot) +
@@ -75,7 +76,12 @@ result<hparams> read_hparams(const gguf::file& f) {
   if (!(hp.rope.freq_base > 0.0f) || !(hp.rms_eps >= 0.0f)) {
     return error{"model: rope.freq_base must be > 0 and layer_norm_rms_epsilon >= 0"};
   }
+  const gguf::tensor_info* embd = f.find_tensor("token_embd.weight");
+  if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};
+  hp.n_vocab = embd->ne[1];
   return hp;
 }
+
+int64_t default_context(const hparams& hp) { return std::min<int64_t>(hp.n_ctx_train, 4096); }
 
 }  // namespace pocketlm

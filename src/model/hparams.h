@@ -30,7 +30,11 @@ struct hparams {
   int64_t kv_dim() const { return n_head_kv * head_dim; }
 };
 
-// Reads and checks hyper-parameters; unknown architectures and inconsistent values are errors.
+// Reads and checks hyper-parameters, n_vocab included (token_embd's rows); unknown
+// architectures, a missing token_embd and inconsistent values are errors.
 result<hparams> read_hparams(const gguf::file& f);
+
+// The context a model runs with when none is asked: min(n_ctx_train, 4096).
+int64_t default_context(const hparams& hp);
 
 }  // namespace pocketlm

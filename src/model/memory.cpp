@@ -62,7 +62,6 @@ uint64_t compute_bytes(const gguf::file& f, const hparams& hp, const memory_shap
   const auto kvd = static_cast<uint64_t>(hp.kv_dim()), ff = static_cast<uint64_t>(hp.n_ff);
   uint64_t b = floats(n * e) + floats(n * std::max(e, qd)) + 2 * floats(n * qd) +
                2 * floats(n * kvd) + 2 * floats(n * ff);  // x, xb, q + attn, k + v, gate + up
-  b += floats(static_cast<uint64_t>(std::max(1, s.n_threads) * s.n_ctx));  // scores
   // Last-position logits: the model's buffer, the copy eval returns, and a caller's index.
   b += 3 * floats(static_cast<uint64_t>(hp.n_vocab));
   b += heap_chunk(act_row_bytes(f) * n);

@@ -16,9 +16,6 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   if (!file) return file.err();
   auto hp = read_hparams(**file);
   if (!hp) return hp.err();
-  const gguf::tensor_info* embd = (*file)->find_tensor("token_embd.weight");
-  if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};
-  hp->n_vocab = embd->ne[1];
   auto weights = load_weights(**file, *hp);
   if (!weights) return weights.err();
 
@@ -31,7 +28,7 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
 
   if (auto ok = check_kv_type(m->hp_, opt.kv); !ok) return error{ok.error_message()};
   // The memory plan decides the context before anything large is allocated.
-  const int64_t wanted_ctx = opt.n_ctx > 0 ? opt.n_ctx : std::min<int64_t>(m->hp_.n_ctx_train, 4096);
+  const int64_t wanted_ctx = opt.n_ctx > 0 ? opt.n_ctx : default_context(m->hp_);
   const memory_shape shape{wanted_ctx, opt.n_batch, std::max(1, opt.n_threads), opt.kv};
   // Sequences beyond the first each add one more KV cache of the wanted context to the plan.
   const int n_seq = std::max(1, opt.n_seq);
@@ -72,7 +69,6 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.attn.resize(nb * h.q_dim());
   st.gate.resize(nb * h.n_ff);
   st.up.resize(nb * h.n_ff);
-  st.scores.resize(static_cast<size_t>(m->pool_->size() * n_ctx));
   st.seq.resize(nb);
   st.pos.resize(nb);
   return m;

@@ -64,7 +64,6 @@ struct run_state {
   std::vector<float> attn;     // (n, n_head * head_dim) attention output
   std::vector<float> gate;     // (n, n_ff)
   std::vector<float> up;       // (n, n_ff)
-  std::vector<float> scores;   // (n_threads, n_ctx) per-thread attention scores
   std::vector<float> logits;   // (n_outputs, n_vocab)
   std::vector<uint8_t> act_scratch;  // converted activations for matmul
   std::vector<int> seq;        // (n) sequence of each token in the chunk

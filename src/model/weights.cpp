@@ -35,12 +35,12 @@ class tensor_loader {
                                 bool required) {
     const gguf::tensor_info* t = f_.find_tensor(name);
     if (t == nullptr) {
-      if (required && !err_) err_ = error{"model: missing tensor '" + name + "'"};
+      if (required && err_.ok()) err_ = error{"model: missing tensor '" + name + "'"};
       return nullptr;
     }
     bool same = t->n_dims == ne.size();
     for (size_t i = 0; same && i < ne.size(); ++i) same = t->ne[i] == ne[i];
-    if (!same && !err_) {
+    if (!same && err_.ok()) {
       err_ = error{"model: tensor '" + name + "' has wrong shape: expected " + shape_str(ne) +
                    ", got " + shape_str(*t)};
     }
@@ -51,7 +51,7 @@ class tensor_loader {
                               bool required = true) {
     const gguf::tensor_info* t = find(name, {n_cols, n_rows}, required);
     if (t == nullptr) return {};
-    if (!is_supported_weight_type(t->type) && !err_) {
+    if (!is_supported_weight_type(t->type) && err_.ok()) {
       err_ = error{"model: tensor '" + name + "' has unsupported type " +
                    std::string(type_traits(t->type).name)};
       return {};
@@ -62,7 +62,7 @@ class tensor_loader {
   std::vector<float> vector(const std::string& name, int64_t n, bool required = true) {
     const gguf::tensor_info* t = find(name, {n}, required);
     if (t == nullptr) return {};
-    if (!is_supported_weight_type(t->type) && !err_) {
+    if (!is_supported_weight_type(t->type) && err_.ok()) {
       err_ = error{"model: tensor '" + name + "' has unsupported type " +
                    std::string(type_traits(t->type).name)};
       return {};
@@ -72,11 +72,11 @@ class tensor_loader {
     return out;
   }
 
-  const std::optional<error>& err() const { return err_; }
+  const status& err() const { return err_; }  // the first problem found
 
  private:
   const gguf::file& f_;
-  std::optional<error> err_;
+  status err_;
 };
 
 layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& arch, int il) {
@@ -215,8 +215,8 @@ result<model_weights> load_weights(const gguf::file& f, const hparams& hp, bool 
   w.output = ld.matrix("output.weight", hp.n_embd, hp.n_vocab, /*required=*/false);
   if (w.output.data == nullptr) w.output = w.token_embd;  // tied embeddings
   w.rope_freqs = ld.vector("rope_freqs.weight", hp.rope.n_rot / 2, /*required=*/false);
-  for (int il = 0; il < hp.n_layer && !ld.err(); ++il) w.layers.push_back(load_layer(ld, hp, arch, il));
-  if (ld.err()) return *ld.err();
+  for (int il = 0; il < hp.n_layer && ld.err().ok(); ++il) w.layers.push_back(load_layer(ld, hp, arch, il));
+  if (!ld.err()) return ld.err().err();
   if (repack) repack_weights(w);
   return w;
 }

@@ -96,14 +96,11 @@ result<memory_plan> make_plan(const plan_request& req) {
   if (!f) return error{req.model_path + ": " + f.error_message()};
   auto hp = read_hparams(**f);
   if (!hp) return hp.err();
-  const gguf::tensor_info* embd = (*f)->find_tensor("token_embd.weight");
-  if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};
-  hp->n_vocab = embd->ne[1];
   if (auto ok = check_kv_type(*hp, req.kv); !ok) return error{ok.error_message()};
 
   memory_plan p;
   p.hp = *hp;
-  p.shape = {req.n_ctx > 0 ? req.n_ctx : std::min<int64_t>(hp->n_ctx_train, 4096),
+  p.shape = {req.n_ctx > 0 ? req.n_ctx : default_context(*hp),
              std::max<int64_t>(1, req.n_batch), std::max(1, req.n_threads), req.kv};
   p.shape.n_batch = std::min(p.shape.n_batch, p.shape.n_ctx);
   p.needs = estimate_memory(**f, *hp, p.shape);

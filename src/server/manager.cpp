@@ -23,10 +23,7 @@ result<uint64_t> planned_bytes(const std::string& path, const model_options& o) 
   if (!f) return f.err();
   auto hp = read_hparams(**f);
   if (!hp) return hp.err();
-  const gguf::tensor_info* embd = (*f)->find_tensor("token_embd.weight");
-  if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};
-  hp->n_vocab = embd->ne[1];
-  const int64_t ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(hp->n_ctx_train, 4096);
+  const int64_t ctx = o.n_ctx > 0 ? o.n_ctx : default_context(*hp);
   const memory_needs needs = estimate_memory(**f, *hp, {ctx, o.n_batch, std::max(1, o.n_threads), o.kv});
   return needs.total() + static_cast<uint64_t>(std::max(0, o.n_seq - 1)) * needs.kv;
 }

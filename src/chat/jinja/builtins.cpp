@@ -19,7 +19,8 @@ using test_fn = bool (*)(evaluator&, const value&, call_args&);
 
 [[noreturn]] void type_error(const std::string& what) { fail("jinja: " + what); }
 
-const value& arg(const call_args& a, size_t i, std::string_view name, const value& fallback) {
+// By value: callers pass temporaries as the fallback.
+value arg(const call_args& a, size_t i, std::string_view name, const value& fallback) {
   const value* v = a.get(i, name);
   return v ? *v : fallback;
 }
@@ -1047,8 +1048,9 @@ value g_range(evaluator& ev, call_args& a) {
   return value::list(std::move(out));
 }
 
-value g_namespace(evaluator&, call_args& a) {
+value g_namespace(evaluator& ev, call_args& a) {
   auto d = std::make_shared<dict_data>();
+  ev.track(d);
   for (const value& p : a.pos) {
     if (p.k != kind::dict) type_error("namespace() takes a mapping and keyword arguments");
     for (const auto& [k, v] : p.dct().items) d->set(k, v);

@@ -33,6 +33,18 @@ evaluator::depth_guard::depth_guard(evaluator& ev) : e(ev) {
   if (++e.depth_ > e.opts_.limits.max_depth * 8) fail("jinja: the template nested deeper than the limit");
 }
 
+evaluator::~evaluator() {
+  for (const auto& w : namespaces_) {
+    if (auto ns = w.lock()) ns->items.clear();
+  }
+  for (const auto& w : loops_) {
+    if (auto l = w.lock()) {
+      l->last_changed = value();
+      l->owned.reset();
+    }
+  }
+}
+
 void evaluator::step() {
   if (++steps_ > opts_.limits.max_steps) {
     fail("jinja: the template ran more than " + std::to_string(opts_.limits.max_steps) + " steps (loop too long?)");
@@ -174,6 +186,7 @@ void evaluator::exec_for(const stmt& s, const scope_ptr& sc, pstr& out) {
     return;
   }
   auto loop = std::make_shared<loop_data>();
+  loops_.push_back(loop);
   loop->items = items.get();
   loop->owned = items;
   loop->length = static_cast<int64_t>(items->size());
@@ -195,8 +208,12 @@ value evaluator::make_macro(const stmt& s, const scope_ptr& sc, const std::strin
   auto c = std::make_shared<callable_data>();
   c->name = name;
   const stmt* def = &s;
-  scope_ptr closure = sc;
-  c->fn = [def, closure](evaluator& ev, call_args& args) -> value {
+  // Weak: the scope holds the macro, so a strong reference would be a cycle. A macro carried out
+  // of the block that defined it (into a namespace) and called after that block ended fails.
+  std::weak_ptr<scope> weak_closure = sc;
+  c->fn = [def, weak_closure](evaluator& ev, call_args& args) -> value {
+    const scope_ptr closure = weak_closure.lock();
+    if (!closure) fail("jinja: macro '" + def->name + "' was called after the block that defined it ended");
     if (++ev.macro_depth_ > ev.opts_.limits.max_depth) {
       --ev.macro_depth_;
       fail("jinja: macro calls nested deeper than " + std::to_string(ev.opts_.limits.max_depth));

@@ -25,6 +25,12 @@ using scope_ptr = std::shared_ptr<scope>;
 class evaluator {
  public:
   evaluator(const render_options& o, scope_ptr root) : opts_(o), root_(std::move(root)) {}
+  // Namespaces and loop objects can be made to hold themselves (ns.me = ns); their contents are
+  // cleared here so nothing a template built outlives the render.
+  ~evaluator();
+  evaluator(const evaluator&) = delete;
+  evaluator& operator=(const evaluator&) = delete;
+  void track(const std::shared_ptr<dict_data>& ns) { namespaces_.push_back(ns); }
 
   pstr render(const body_t& body);
 
@@ -65,6 +71,8 @@ class evaluator {
   int depth_ = 0;
   int macro_depth_ = 0;
   int64_t steps_ = 0;
+  std::vector<std::weak_ptr<dict_data>> namespaces_;
+  std::vector<std::weak_ptr<loop_data>> loops_;
 };
 
 // Builtins (builtins.cpp).

@@ -25,9 +25,6 @@ namespace pocketlm::server {
 namespace {
 
 using steady = std::chrono::steady_clock;
-constexpr double k_mib = 1024.0 * 1024.0;
-// Waits are cut into slices this long so that eviction and server stop are noticed.
-constexpr int k_slice_ms = 100;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
@@ -37,28 +34,7 @@ steady::time_point after(steady::time_point t, double seconds) {
   return t + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
 }
 
-enum class failure { none, head_timeout, body_timeout, body_too_large, evicted, stopped, closed };
-
-// Address of one end of a socket as text ("127.0.0.1", "::1"), and whether it is loopback.
-std::string endpoint_ip(int fd, bool peer, int& port) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  const int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-                      : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  port = 0;
-  if (rc != 0) return "";
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
-    port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
-    port = ntohs(a->sin6_port);
-  }
-  return buf;
-}
+using failure = stream_failure;
 
 bool is_loopback_ip(const std::string& ip) {
   return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
@@ -125,163 +101,6 @@ thread_local guarded_server::connection* t_current = nullptr;
 thread_local bool t_refuse = false;
 
 }  // namespace
-
-bool socket_peer_connected(int fd) {
-  if (fd < 0) return false;
-  pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  int rc;
-  do rc = ::poll(&p, 1, 0);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0) return false;
-  if (rc == 0) return true;  // nothing to read, no hang-up
-  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return false;
-  char byte;
-  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) return true;  // bytes waiting (a pipelined request): still there
-  if (n == 0) return false;
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-}
-
-// The Stream httplib parses requests from and writes responses to: reads through a buffer that
-// lives as long as the connection (a pipelined request is not lost between requests), under the
-// deadline of the current phase, counting body bytes against the limit.
-class connection_stream final : public httplib::Stream {
- public:
-  enum class phase { head, body };
-
-  connection_stream(int fd, const connection_limits& lim, const std::atomic<socket_t>& listener,
-                    const std::atomic<int64_t>& waiting_since)
-      : fd_(fd), lim_(lim), listener_(listener), waiting_since_(waiting_since), buf_(16 * 1024) {}
-
-  // The next request's head must be complete by `deadline`.
-  void start_head(steady::time_point deadline) {
-    phase_ = phase::head;
-    deadline_ = deadline;
-    head_bytes_ = 0;
-    body_bytes_ = 0;
-    declared_ = 0;
-    failure_ = failure::none;
-  }
-  // Headers are parsed: the body (if any) may take floor + per-MiB time of its size.
-  void start_body(uint64_t declared) {
-    phase_ = phase::body;
-    body_start_ = steady::now();
-    declared_ = declared;
-  }
-
-  // Waits up to `deadline` for the first byte of a next request (keep-alive).
-  bool wait_for_request(steady::time_point deadline) {
-    if (buf_off_ < buf_len_) return true;
-    deadline_ = deadline;
-    phase_ = phase::head;
-    const bool ok = wait_readable();
-    if (!ok && failure_ == failure::head_timeout) failure_ = failure::closed;  // idle: not an error
-    return ok;
-  }
-
-  failure failed() const { return failure_; }
-  size_t head_bytes() const { return head_bytes_; }
-  size_t body_bytes() const { return body_bytes_; }
-
-  bool is_readable() const override { return buf_off_ < buf_len_ || const_cast<connection_stream*>(this)->wait_readable(); }
-
-  bool is_writable() const override {
-    pollfd p{fd_, POLLOUT, 0};
-    const int ms = static_cast<int>(lim_.write_timeout_s * 1000);
-    int rc;
-    do rc = ::poll(&p, 1, ms);
-    while (rc < 0 && errno == EINTR);
-    return rc > 0 && (p.revents & POLLOUT) && socket_peer_connected(fd_);
-  }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (phase_ == phase::body) {
-      const size_t left = lim_.max_body_bytes - std::min(lim_.max_body_bytes, body_bytes_);
-      if (left == 0) {
-        failure_ = failure::body_too_large;
-        return -1;
-      }
-      size = std::min(size, left);
-    }
-    if (buf_off_ == buf_len_) {
-      if (!wait_readable()) return -1;
-      ssize_t n;
-      do n = ::recv(fd_, buf_.data(), buf_.size(), 0);
-      while (n < 0 && errno == EINTR);
-      if (n <= 0) {
-        if (failure_ == failure::none) failure_ = failure::closed;
-        return n;
-      }
-      buf_off_ = 0;
-      buf_len_ = static_cast<size_t>(n);
-    }
-    const size_t n = std::min(size, buf_len_ - buf_off_);
-    std::memcpy(ptr, buf_.data() + buf_off_, n);
-    buf_off_ += n;
-    (phase_ == phase::body ? body_bytes_ : head_bytes_) += n;
-    return static_cast<ssize_t>(n);
-  }
-
-  ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    ssize_t n;
-    do n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n;
-  }
-
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { ip = endpoint_ip(fd_, true, port); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { ip = endpoint_ip(fd_, false, port); }
-  socket_t socket() const override { return fd_; }
-
- private:
-  steady::time_point current_deadline() const {
-    if (phase_ == phase::head) return deadline_;
-    const double mib = static_cast<double>(std::max<uint64_t>(declared_, body_bytes_)) / k_mib;
-    return after(body_start_, lim_.body_floor_s + lim_.body_s_per_mib * mib);
-  }
-
-  // Polls in slices until readable, the phase's deadline, eviction (only while waiting for a
-  // head) or server stop.
-  bool wait_readable() {
-    for (;;) {
-      const auto deadline = current_deadline();
-      const auto now = steady::now();
-      if (now >= deadline) {
-        failure_ = phase_ == phase::head ? failure::head_timeout : failure::body_timeout;
-        return false;
-      }
-      const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
-      pollfd p{fd_, POLLIN, 0};
-      const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, k_slice_ms)));
-      if (rc > 0) return true;
-      if (rc < 0 && errno != EINTR) {
-        failure_ = failure::closed;
-        return false;
-      }
-      if (phase_ == phase::head && waiting_since_.load() < 0) {
-        failure_ = failure::evicted;
-        return false;
-      }
-      if (listener_.load() == INVALID_SOCKET) {
-        failure_ = failure::stopped;
-        return false;
-      }
-    }
-  }
-
-  int fd_;
-  const connection_limits& lim_;
-  const std::atomic<socket_t>& listener_;
-  const std::atomic<int64_t>& waiting_since_;
-  std::vector<char> buf_;
-  size_t buf_off_ = 0, buf_len_ = 0;
-  phase phase_ = phase::head;
-  steady::time_point deadline_{}, body_start_{};
-  uint64_t declared_ = 0;
-  size_t head_bytes_ = 0, body_bytes_ = 0;
-  failure failure_ = failure::none;
-};
 
 struct guarded_server::connection {
   connection(int s, const connection_limits& lim, const std::atomic<socket_t>& listener)

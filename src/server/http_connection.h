@@ -12,7 +12,8 @@
 //     new connection is answered 503 at once. A non-loopback client IP holds at most
 //     `max_per_client` of them.
 // It also tells a handler whether its client is still connected (client_connected()).
-// Uses only httplib and POSIX sockets; server.cpp builds the API server on it.
+// The per-connection Stream and the limits live in http_stream.h. Uses only httplib and POSIX
+// sockets; server.cpp builds the API server on it.
 #pragma once
 
 #include <httplib.h>
@@ -24,19 +25,9 @@
 #include <mutex>
 #include <string>
 
-namespace pocketlm::server {
+#include "server/http_stream.h"
 
-struct connection_limits {
-  int max_connections = 64;       // connections served at once (one worker thread each)
-  int max_per_client = 0;         // per non-loopback client IP; 0: max_connections / 4 (at least 1)
-  double head_timeout_s = 10;     // request line + headers complete within this
-  double idle_timeout_s = 5;      // keep-alive: wait this long for the next request
-  double body_floor_s = 10;       // body deadline: floor + body_s_per_mib per MiB of the body
-  double body_s_per_mib = 10;
-  double write_timeout_s = 30;    // one blocked write to a client that does not read
-  size_t max_body_bytes = 8u << 20;  // bytes on the wire, chunk framing included
-  size_t max_requests_per_connection = 100;
-};
+namespace pocketlm::server {
 
 // Counters for logs and tests.
 struct connection_counters {
@@ -55,9 +46,6 @@ struct connection_counters {
 // waiting. True on a thread that serves no request. Cheap (one poll, maybe one peek): call it
 // between tokens.
 bool client_connected();
-
-// The same test on any socket: false when the peer has closed, reset or half-closed it.
-bool socket_peer_connected(int fd);
 
 // Why the current request failed in the connection layer, for the error handler's message:
 // "" when it did not (an ordinary httplib error), else e.g. "request body too large (limit N

@@ -26,7 +26,10 @@ connection_limits limits_of(const server_options& o) {
 struct server::impl {
   explicit impl(server_options o)
       : opt(std::move(o)), models(opt.models), ctx{models, counters}, http(limits_of(opt)),
-        origins(make_origin_policy(opt.host, opt.origins)) {}
+        origins(make_origin_policy(opt.host, opt.origins)) {
+    // Generation asks between tokens whether its client is still there (issue 12 row 9).
+    ctx.client_alive = [] { return client_connected(); };
+  }
   server_options opt;
   model_manager models;
   server_counters counters;

@@ -36,6 +36,22 @@ void print_stats(const chat_model& cm, const generate_stats& st) {
                st.generate_ms, rate(st.n_generated, st.generate_ms));
 }
 
+// --verbose-prompt, as llama.cpp's: the prompt text, then each token id and its text.
+void print_prompt(const tokenizer& tok, const chat_prompt& p) {
+  std::fprintf(stderr, "prompt: '%s'\nnumber of tokens in prompt = %zu\n", p.text.c_str(), p.tokens.size());
+  for (const int32_t id : p.tokens) {
+    std::string piece = tok.token_to_piece(id);
+    std::string shown;
+    for (const char c : piece) {
+      if (c == '\n') shown += "\\n";
+      else if (c == '\t') shown += "\\t";
+      else shown += c;
+    }
+    std::fprintf(stderr, "%6d -> '%s'\n", id, shown.c_str());
+  }
+  std::fflush(stderr);
+}
+
 }  // namespace
 
 std::atomic<bool>& chat_interrupt_flag() { return g_interrupted; }
@@ -62,23 +78,26 @@ result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a) {
   auto cm = std::make_unique<chat_model>();
   cm->llm = std::move(*m);
   cm->tok = std::move(*tok);
-  if (!a.chat_template.empty() && a.chat_template != "none") {
-    const auto k = chat::template_from_name(a.chat_template);
-    if (!k) return error{"unknown chat template '" + a.chat_template + "'"};
-    cm->kind = *k;
-  } else if (a.chat_template.empty()) {
-    const auto src = cm->llm->file().get_string("tokenizer.chat_template");
-    if (src) {
-      cm->kind = chat::match_template(*src);
-      if (cm->kind == chat::template_kind::none) {
-        std::fprintf(stderr, "warning: unrecognised chat template; using chatml "
-                             "(override with --chat-template)\n");
-        cm->kind = chat::template_kind::chatml;
-      }
+  std::vector<std::string> warnings;
+  auto templates = load_chat_templates(cm->llm->file(), {a.chat_template, a.chat_template_file}, warnings);
+  if (!templates) return templates.err();
+  for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  cm->templates = std::move(*templates);
+  nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();
+  if (!a.chat_template_kwargs.empty()) {
+    kwargs = nlohmann::ordered_json::parse(a.chat_template_kwargs, nullptr, false);
+    if (!kwargs.is_object()) {
+      return error{"--chat-template-kwargs: expected a JSON object such as '{\"enable_thinking\": false}', got '" +
+                   a.chat_template_kwargs + "'"};
     }
   }
   cm->sess = std::make_unique<session>(*cm->llm);
-  cm->chat = std::make_unique<chat_session>(*cm->sess, *cm->tok, cm->kind);
+  cm->chat = std::make_unique<chat_session>(*cm->sess, *cm->tok, cm->templates.main.get());
+  cm->chat->set_template_kwargs(std::move(kwargs));
+  if (a.verbose_prompt) {
+    const tokenizer* tok = cm->tok.get();
+    cm->chat->on_prompt([tok](const chat_prompt& p) { print_prompt(*tok, p); });
+  }
   cm->chat->set_system(a.system);
   cm->chat->set_thinking(a.think);
   cm->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

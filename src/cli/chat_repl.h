@@ -20,7 +20,10 @@ struct run_args {
   generate_request gen;
   engine_flags engine;  // -t, --cpu-mask, --ram, --kv-type
   int64_t n_ctx = 0;
-  std::string chat_template;
+  std::string chat_template;         // --chat-template NAME (a built-in, or none)
+  std::string chat_template_file;    // --chat-template-file FILE
+  std::string chat_template_kwargs;  // --chat-template-kwargs JSON (an object)
+  bool verbose_prompt = false;       // --verbose-prompt: print each rendered prompt and its tokens
   std::string system;
   bool hide_thinking = false;
   bool think = true;
@@ -33,7 +36,7 @@ struct chat_model {
   std::unique_ptr<tokenizer> tok;
   std::unique_ptr<session> sess;
   std::unique_ptr<chat_session> chat;
-  chat::template_kind kind = chat::template_kind::none;
+  chat::template_set templates;  // before chat: the session points at templates.main
   double load_ms = 0;
 };
 

@@ -79,8 +79,15 @@ void register_run(CLI::App& app, int& exit_code) {
   add_engine_flags(cmd, a->engine);
   cmd->add_option("-c,--ctx-size", a->n_ctx, "context size (default: min(train, 4096))")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  cmd->add_option("--chat-template", a->chat_template,
-                  "override the template: chatml, qwen3, deepseek-r1, llama3, llama2, mistral, none");
+  std::string names;
+  for (const auto& n : chat::builtin_names()) names += n + ", ";
+  CLI::Option* by_name = cmd->add_option("--chat-template", a->chat_template,
+                  "use a built-in chat template instead of the GGUF's: " + names + "or none (plain text)");
+  cmd->add_option("--chat-template-file", a->chat_template_file, "use this Jinja chat template file")
+      ->excludes(by_name);
+  cmd->add_option("--chat-template-kwargs", a->chat_template_kwargs,
+                  "extra template variables, a JSON object (e.g. '{\"enable_thinking\": false}')");
+  cmd->add_flag("--verbose-prompt", a->verbose_prompt, "print each rendered prompt and its token ids");
   cmd->add_option("--system", a->system, "system prompt");
   cmd->add_flag("--hide-thinking", a->hide_thinking, "do not print reasoning");
   cmd->add_flag("!--no-think", a->think, "ask Qwen3-style models not to reason");

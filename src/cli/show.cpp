@@ -45,8 +45,13 @@ std::string template_family(const gguf::file& f, bool has_go_template) {
   if (!src) {
     out = "none in the GGUF (raw prompts)";
   } else {
-    const auto kind = chat::match_template(*src);
-    out = kind == chat::template_kind::none ? "unrecognised (chatml used)" : std::string(chat::template_name(kind));
+    auto t = chat::chat_template::parse(*src, "the GGUF");
+    out = t ? "the GGUF's Jinja template (" + std::to_string(src->size()) + " bytes" +
+                  ((*t)->reasoning() ? ", reasoning" : "") + "; see show --template)"
+            : "does not parse, the built-in chatml is used: " + t.error_message();
+  }
+  for (const auto& kv : f.metadata()) {
+    if (kv.key.starts_with("tokenizer.chat_template.")) out += "; also " + kv.key.substr(24);
   }
   if (has_go_template) out += "; the model's Go template is ignored in favour of the GGUF's chat template";
   return out;
@@ -75,11 +80,28 @@ void print_text(const char* title, const std::string& text, int max_lines) {
   std::printf("\n");
 }
 
-int run_show(const std::string& name) {
+// show --template: the template text as the GGUF carries it (named ones follow, headed).
+int print_template(const gguf::file& f) {
+  const auto src = f.get_string("tokenizer.chat_template");
+  if (!src) std::fprintf(stderr, "note: the GGUF has no chat template (prompts are plain text)\n");
+  else std::fwrite(src->data(), 1, src->size(), stdout);
+  for (const auto& kv : f.metadata()) {
+    if (!kv.key.starts_with("tokenizer.chat_template.")) continue;
+    const auto named = f.get_string(kv.key);
+    if (!named) continue;
+    std::printf("\n\n{# ---- %s ---- #}\n", kv.key.c_str());
+    std::fwrite(named->data(), 1, named->size(), stdout);
+  }
+  if (src && !src->ends_with('\n')) std::printf("\n");
+  return 0;
+}
+
+int run_show(const std::string& name, bool template_only) {
   auto r = store::resolve_model(name);
   if (!r) return std::fprintf(stderr, "error: %s\n", r.error_message().c_str()), 1;
   auto f = gguf::file::open(r->gguf_path);
   if (!f) return std::fprintf(stderr, "error: %s: %s\n", r->gguf_path.c_str(), f.error_message().c_str()), 1;
+  if (template_only) return print_template(**f);
   const std::string arch = (*f)->get_string("general.architecture").value_or("unknown");
   uint64_t n_params = 0;
   for (const auto& t : (*f)->tensors()) n_params += static_cast<uint64_t>(t.n_elements());
@@ -107,8 +129,10 @@ int run_show(const std::string& name) {
 void register_show(CLI::App& app, int& exit_code) {
   auto name = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("show", "Show a model's details, parameters and license");
+  auto template_only = std::make_shared<bool>(false);
   cmd->add_option("name", *name, "model name or .gguf path")->required();
-  cmd->callback([name, &exit_code] { exit_code = run_show(*name); });
+  cmd->add_flag("--template", *template_only, "print the model's chat template (Jinja text)");
+  cmd->callback([name, template_only, &exit_code] { exit_code = run_show(*name, *template_only); });
 }
 
 }  // namespace pocketlm::cli

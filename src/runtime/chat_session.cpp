@@ -1,11 +1,123 @@
 #include "runtime/chat_session.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 namespace pocketlm {
 
-chat_session::chat_session(session& s, const tokenizer& tok, chat::template_kind kind)
-    : session_(s), tok_(tok), kind_(kind) {}
+namespace {
+
+constexpr std::string_view k_template_key = "tokenizer.chat_template";
+constexpr size_t k_max_template_file = 1u << 20;
+
+result<chat::template_ptr> builtin(const std::string& name) {
+  const auto src = chat::builtin_source(name);
+  if (!src) {
+    std::string known;
+    for (const auto& n : chat::builtin_names()) known += (known.empty() ? "" : ", ") + n;
+    return error{"unknown chat template '" + name + "' (built-in: " + known + ", or none)"};
+  }
+  return chat::chat_template::parse(std::string(*src), "built-in " + name);
+}
+
+result<std::string> read_template_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error{"cannot read chat template file '" + path + "'"};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  if (s.size() > k_max_template_file) {
+    return error{"chat template file '" + path + "' is " + std::to_string(s.size()) + " bytes (at most " +
+                 std::to_string(k_max_template_file) + ")"};
+  }
+  return s;
+}
+
+}  // namespace
+
+result<chat::template_set> load_chat_templates(const gguf::file& f, const template_choice& choice,
+                                                std::vector<std::string>& warnings) {
+  chat::template_set set;
+  if (!choice.file.empty()) {
+    auto src = read_template_file(choice.file);
+    if (!src) return src.err();
+    auto t = chat::chat_template::parse(std::move(*src), "'" + choice.file + "'");
+    if (!t) return t.err();
+    set.main = std::move(*t);
+    return set;
+  }
+  if (choice.name == "none") return set;
+  if (!choice.name.empty()) {
+    auto t = builtin(choice.name);
+    if (!t) return t.err();
+    set.main = std::move(*t);
+    return set;
+  }
+  for (const auto& kv : f.metadata()) {
+    if (!kv.key.starts_with(k_template_key)) continue;
+    const std::string rest = kv.key.substr(k_template_key.size());
+    if (!rest.empty() && rest[0] != '.') continue;
+    const auto src = f.get_string(kv.key);
+    if (!src) continue;
+    const std::string name = rest.empty() ? "" : rest.substr(1);
+    auto t = chat::chat_template::parse(*src, "the GGUF's " + kv.key);
+    if (!t) {
+      warnings.push_back(t.error_message() + (name.empty() ? "; using the built-in chatml instead" : "; not used"));
+      if (name.empty()) {
+        auto fallback = builtin("chatml");
+        if (!fallback) return fallback.err();
+        set.main = std::move(*fallback);
+      }
+      continue;
+    }
+    if (name.empty()) {
+      set.main = std::move(*t);
+    } else {
+      set.named[name] = std::move(*t);
+    }
+  }
+  return set;
+}
+
+chat::options chat_options_for(const tokenizer& tok, chat::options opt) {
+  if (tok.bos() >= 0) opt.bos_token = tok.token_to_piece(tok.bos());
+  if (tok.eos() >= 0) opt.eos_token = tok.token_to_piece(tok.eos());
+  return opt;
+}
+
+result<chat_prompt> chat_prompt_tokens(const tokenizer& tok, const chat::chat_template* tmpl,
+                                       const std::vector<chat::message>& messages, const chat::options& opt) {
+  chat_prompt p;
+  if (!tmpl) {
+    // Plain continuation: the conversation is one running text.
+    for (const auto& m : messages) p.text += m.content;
+    p.tokens = tok.encode(p.text, /*add_special=*/true, /*parse_special=*/false);
+    return p;
+  }
+  auto pieces = tmpl->render(messages, opt);
+  if (!pieces) return pieces.err();
+  for (const auto& pc : *pieces) p.text += pc.text;
+  p.starts_in_think = chat::ends_inside_think(p.text);
+  // llama.cpp: when the vocab adds BOS itself, a BOS the template printed first is dropped, so
+  // there is exactly one; templates that print none still get the vocab's.
+  const std::vector<int32_t> added = tok.encode("", /*add_special=*/true, false);
+  const bool vocab_adds_bos = !added.empty() && added.front() == tok.bos() && tok.bos() >= 0;
+  std::vector<text_span> spans;
+  spans.reserve(pieces->size());
+  for (size_t i = 0; i < pieces->size(); ++i) {
+    std::string_view text = (*pieces)[i].text;
+    if (i == 0 && vocab_adds_bos && (*pieces)[i].special && !opt.bos_token.empty() && text.starts_with(opt.bos_token)) {
+      text.remove_prefix(opt.bos_token.size());
+    }
+    spans.push_back({text, (*pieces)[i].special});
+  }
+  p.tokens = tok.encode_spans(spans, /*add_special=*/true);
+  return p;
+}
+
+chat_session::chat_session(session& s, const tokenizer& tok, const chat::chat_template* tmpl)
+    : session_(s), tok_(tok), tmpl_(tmpl) {}
 
 void chat_session::clear() {
   history_.clear();
@@ -19,25 +131,11 @@ std::vector<chat::message> chat_session::with_system(const std::vector<chat::mes
   return all;
 }
 
-std::vector<int32_t> chat_prompt_tokens(const tokenizer& tok, chat::template_kind kind,
-                                        const std::vector<chat::message>& messages,
-                                        bool enable_thinking) {
-  if (kind == chat::template_kind::none) {
-    // Plain continuation: the conversation is one running text.
-    std::string text;
-    for (const auto& m : messages) text += m.content;
-    return tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
-  }
-  chat::options opt;
-  opt.enable_thinking = enable_thinking;
-  if (tok.bos() >= 0) opt.bos_token = tok.token_to_piece(tok.bos());
-  if (tok.eos() >= 0) opt.eos_token = tok.token_to_piece(tok.eos());
-  const auto pieces = chat::render(kind, messages, opt);
-  std::vector<text_span> spans;
-  spans.reserve(pieces.size());
-  for (const auto& p : pieces) spans.push_back({p.text, p.special});
-  // The template prints BOS itself where its family wants one; nothing is added here.
-  return tok.encode_spans(spans, /*add_special=*/false);
+result<chat_prompt> chat_session::prompt_for(const std::vector<chat::message>& turns) const {
+  chat::options opt = chat_options_for(tok_);
+  opt.enable_thinking = thinking_;
+  opt.kwargs = kwargs_;
+  return chat_prompt_tokens(tok_, tmpl_, with_system(turns), opt);
 }
 
 result<chat_reply> chat_session::send(const std::string& user, const generate_request& params,
@@ -45,30 +143,29 @@ result<chat_reply> chat_session::send(const std::string& user, const generate_re
                                       const std::atomic<bool>* cancel) {
   std::vector<chat::message> turns = history_;
   turns.push_back({"user", user, ""});
-  if (auto ok = chat::validate(kind_, with_system(turns)); !ok) return error{ok.error_message()};
   chat_reply reply;
   const int64_t n_ctx = session_.n_ctx();
   const int64_t reserve = std::min<int64_t>(params.n_predict > 0 ? params.n_predict : 256, n_ctx / 2);
-  generate_request req = params;
-  req.prompt = chat_prompt_tokens(tok_, kind_, with_system(turns), thinking_);
-  while (static_cast<int64_t>(req.prompt.size()) + reserve > n_ctx && turns.size() > 1) {
+  auto prompt = prompt_for(turns);
+  if (!prompt) return prompt.err();
+  while (static_cast<int64_t>(prompt->tokens.size()) + reserve > n_ctx && turns.size() > 1) {
     turns.erase(turns.begin(), turns.begin() + std::min<long>(2, static_cast<long>(turns.size()) - 1));
     ++reply.dropped_turns;
-    req.prompt = chat_prompt_tokens(tok_, kind_, with_system(turns), thinking_);
+    prompt = prompt_for(turns);
+    if (!prompt) return prompt.err();
   }
-  if (static_cast<int64_t>(req.prompt.size()) >= n_ctx) {
-    return error{"prompt of " + std::to_string(req.prompt.size()) +
+  if (static_cast<int64_t>(prompt->tokens.size()) >= n_ctx) {
+    return error{"prompt of " + std::to_string(prompt->tokens.size()) +
                  " tokens does not fit the context of " + std::to_string(n_ctx) +
                  " tokens (raise it with --ctx-size)"};
   }
-  // R1's generation prompt already opens <think>: generated text starts inside reasoning.
-  const std::string tail = tok_.decode(std::vector<int32_t>(
-      req.prompt.end() - std::min<long>(4, static_cast<long>(req.prompt.size())), req.prompt.end()));
-  const bool in_think = kind_ != chat::template_kind::none && tail.find("<think>") != std::string::npos &&
-                        tail.find("</think>") == std::string::npos;
+  if (on_prompt_) on_prompt_(*prompt);
+  generate_request req = params;
+  req.prompt = prompt->tokens;
+  // A generation prompt that opens <think> (DeepSeek-R1) starts the reply inside reasoning.
+  const bool in_think = tmpl_ && prompt->starts_in_think;
   chat::think_splitter split(in_think);
-  const bool reasoning_model = in_think || kind_ == chat::template_kind::qwen3 ||
-                               kind_ == chat::template_kind::deepseek_r1;
+  const bool reasoning_model = in_think || (tmpl_ && tmpl_->reasoning());
   bool go_on = true;
   auto route = [&](const chat::think_splitter::out& o) {
     if (!o.reasoning.empty()) {

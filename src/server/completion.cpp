@@ -27,7 +27,7 @@ prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, c
                             bool raw) {
   prompt_spec spec;
   const std::string sys = system.empty() ? lm.info.system : system;
-  if (raw || lm.kind == chat::template_kind::none) {
+  if (raw || !lm.templates.main) {
     spec.chat = false;
     spec.text = raw ? prompt : sys + prompt;
     return spec;
@@ -37,24 +37,76 @@ prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, c
   return spec;
 }
 
-prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, std::optional<int64_t> num_ctx) {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+// Fields the message parser already carries (role, string content, reasoning).
+bool parsed_field(const std::string& k, const ojson& v) {
+  return k == "role" || k == "reasoning_content" || k == "thinking" || k == "images" ||
+         (k == "content" && v.is_string());
+}
+
+}  // namespace
+
+void add_template_fields(prompt_spec& spec, const std::string& raw_body) {
+  const ojson body = ojson::parse(raw_body, nullptr, false);
+  if (!body.is_object()) return;  // the request parser already rejected what is not an object
+  if (const auto it = body.find("messages"); it != body.end() && it->is_array()) {
+    for (size_t i = 0; i < it->size() && i < spec.messages.size(); ++i) {
+      const ojson& m = (*it)[i];
+      if (!m.is_object()) continue;
+      ojson extra = ojson::object();
+      for (const auto& [k, v] : m.items()) {
+        if (!parsed_field(k, v)) extra[k] = v;
+      }
+      if (!extra.empty()) spec.messages[i].extra = std::move(extra);
+    }
+  }
+  if (const auto it = body.find("tools"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) throw api_error(400, "invalid type for 'tools': expected an array", "tools");
+    spec.tools = *it;
+  }
+  if (const auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      throw api_error(400, "invalid type for 'chat_template_kwargs': expected an object", "chat_template_kwargs");
+    }
+    spec.template_kwargs = *it;
+  }
+  if (const auto it = body.find("reasoning_effort"); it != body.end() && !it->is_null()) {
+    if (!it->is_string()) throw api_error(400, "invalid type for 'reasoning_effort': expected a string", "reasoning_effort");
+    spec.reasoning_effort = it->get<std::string>();
+  }
+}
+
+prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec) {
   prepared_prompt p;
+  const chat::chat_template* tmpl = lm.templates.pick(spec.tools.is_array() && !spec.tools.empty());
   if (spec.chat) {
     std::vector<chat::message> msgs = spec.messages;
     const bool has_system = !msgs.empty() && msgs.front().role == "system";
     if (!has_system && !lm.info.system.empty()) msgs.insert(msgs.begin(), {"system", lm.info.system, ""});
-    if (auto ok = chat::validate(lm.kind, msgs); !ok) throw api_error(400, ok.error_message(), "messages");
-    p.tokens = chat_prompt_tokens(*lm.tok, lm.kind, msgs, spec.think);
-    // R1's generation prompt already opens <think>: generated text starts inside reasoning.
-    const auto tail_n = std::min<long>(4, static_cast<long>(p.tokens.size()));
-    const std::string tail = lm.tok->decode(std::vector<int32_t>(p.tokens.end() - tail_n, p.tokens.end()));
-    p.starts_in_think = lm.kind != chat::template_kind::none && tail.find("<think>") != std::string::npos &&
-                        tail.find("</think>") == std::string::npos;
+    chat::options opt = chat_options_for(*lm.tok);
+    opt.enable_thinking = spec.think;
+    opt.tools = spec.tools;
+    opt.kwargs = spec.template_kwargs;
+    opt.reasoning_effort = spec.reasoning_effort;
+    auto prompt = chat_prompt_tokens(*lm.tok, tmpl, msgs, opt);
+    if (!prompt) throw api_error(400, prompt.error_message(), "messages");
+    p.tokens = std::move(prompt->tokens);
+    p.text = std::move(prompt->text);
+    // A generation prompt that opens <think> (DeepSeek-R1) starts the reply inside reasoning.
+    p.starts_in_think = tmpl && prompt->starts_in_think;
   } else {
     p.tokens = lm.tok->encode(spec.text, /*add_special=*/true, /*parse_special=*/true);
+    p.text = spec.text;
   }
-  p.reasoning_model = spec.split_thinking && (p.starts_in_think || lm.kind == chat::template_kind::qwen3 ||
-                                              lm.kind == chat::template_kind::deepseek_r1);
+  p.reasoning_model = spec.split_thinking && (p.starts_in_think || (spec.chat && tmpl && tmpl->reasoning()));
+  return p;
+}
+
+prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, std::optional<int64_t> num_ctx) {
+  prepared_prompt p = render_prompt(lm, spec);
   if (p.tokens.empty()) throw api_error(400, "the prompt is empty", "prompt");
   const int64_t n_ctx = std::min(lm.llm->n_ctx(), num_ctx.value_or(lm.llm->n_ctx()));
   p.n_ctx = n_ctx;

@@ -21,10 +21,20 @@ struct prompt_spec {
   std::string text;                      // raw text (completions, Ollama raw / template-less)
   bool think = true;                     // Qwen3's enable_thinking
   bool split_thinking = true;            // route <think>...</think> to reasoning
+  nlohmann::ordered_json tools = nullptr;  // the request's tool definitions, for the template
+  nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs
+  std::optional<std::string> reasoning_effort;
 };
+
+// The template inputs of a chat request body (OpenAI or Ollama) that the message parser does not
+// keep, in the body's own key order: each message's other fields (tool_calls, tool_call_id,
+// name, content given as parts) and the request's tools, chat_template_kwargs and
+// reasoning_effort. 400 when those have the wrong type.
+void add_template_fields(prompt_spec& spec, const std::string& raw_body);
 
 struct prepared_prompt {
   std::vector<int32_t> tokens;
+  std::string text;              // the rendered prompt
   int64_t n_ctx = 0;             // this request's window: the slot's context, or less (num_ctx)
   bool starts_in_think = false;  // the rendered prompt opened <think> (DeepSeek-R1)
   bool reasoning_model = false;  // output may open with <think>
@@ -36,6 +46,9 @@ struct prepared_prompt {
 // widens it past the slot's context and never changes what other requests get.
 prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec,
                                std::optional<int64_t> num_ctx = std::nullopt);
+// The rendering alone (POST /apply-template): 400 when the template rejects the conversation
+// (its raise_exception), no context check.
+prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec);
 
 // Ollama's /api/generate prompt: `system` and `prompt` as a user turn through the template
 // (models without one: system + prompt as plain text), or the prompt alone when raw.

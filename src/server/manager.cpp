@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "model/memory.h"
+#include "runtime/chat_session.h"
 #include "server/api.h"
 
 namespace pocketlm::server {
@@ -151,10 +152,8 @@ std::shared_ptr<loaded_model> model_manager::load_locked(const store::resolved_m
   lm->info = r;
   lm->llm = std::move(*m);
   lm->tok = std::move(*tok);
-  if (const auto src = lm->llm->file().get_string("tokenizer.chat_template")) {
-    lm->kind = chat::match_template(*src);
-    if (lm->kind == chat::template_kind::none) lm->kind = chat::template_kind::chatml;  // as `run` does
-  }
+  std::vector<std::string> template_warnings;  // a template that does not parse: chatml, as `run` does
+  if (auto t = load_chat_templates(lm->llm->file(), {}, template_warnings)) lm->templates = std::move(*t);
   lm->sched = std::make_unique<scheduler>(*lm->llm);
   for (int i = 0; i < opt_.n_parallel; ++i) lm->slots.push_back(std::make_unique<session>(*lm->sched, i));
   lm->busy.assign(static_cast<size_t>(opt_.n_parallel), false);

@@ -55,7 +55,7 @@ struct loaded_model {
   std::unique_ptr<model> llm;
   std::unique_ptr<scheduler> sched;  // every slot's passes, interleaved
   std::unique_ptr<tokenizer> tok;
-  chat::template_kind kind = chat::template_kind::none;
+  chat::template_set templates;  // the GGUF's chat templates; main null: prompts are raw text
   std::vector<std::unique_ptr<session>> slots;
   uint64_t footprint = 0;      // bytes the memory plan counts for it
   double load_ms = 0;

@@ -101,6 +101,7 @@ void api_chat(const httplib::Request& req, httplib::Response& res, server_contex
       [&](const loaded_model&) {
         prompt_spec s;
         s.messages = r.messages;
+        add_template_fields(s, req.body);  // tools, tool calls, chat_template_kwargs
         return with_think(s, r);
       },
       [&](gen_params& g) { g = r.over(g); });

@@ -75,6 +75,7 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
       [&](const loaded_model&) {
         prompt_spec s;
         s.messages = r.messages;
+        add_template_fields(s, req.body);  // tools, tool calls, chat_template_kwargs
         return s;
       },
       [&](gen_params& g) { g = r.over(g); });

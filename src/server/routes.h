@@ -64,5 +64,6 @@ void note_finish(server_context& ctx, const completion_result& r);
 void register_openai_routes(httplib::Server& svr, server_context& ctx);
 void register_ollama_routes(httplib::Server& svr, server_context& ctx);
 void register_ollama_model_routes(httplib::Server& svr, server_context& ctx);
+void register_template_routes(httplib::Server& svr, server_context& ctx);  // /apply-template, /tokenize, /detokenize
 
 }  // namespace pocketlm::server

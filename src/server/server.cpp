@@ -137,6 +137,7 @@ server::server(server_options opt) : impl_(std::make_unique<impl>(std::move(opt)
   register_openai_routes(http, impl_->ctx);
   register_ollama_routes(http, impl_->ctx);
   register_ollama_model_routes(http, impl_->ctx);
+  register_template_routes(http, impl_->ctx);
 }
 
 server::~server() { stop(); }

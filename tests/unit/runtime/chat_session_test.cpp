@@ -23,7 +23,7 @@ struct stories_chat {
     EXPECT_TRUE(t.ok());
     tok = std::move(*t);
     sess = std::make_unique<session>(*llm);
-    chat = std::make_unique<chat_session>(*sess, *tok, chat::template_kind::none);
+    chat = std::make_unique<chat_session>(*sess, *tok, nullptr);
   }
 };
 

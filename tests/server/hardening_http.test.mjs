@@ -176,21 +176,25 @@ test("row 2: a 40 MiB chunked body is 413 before it is buffered", async () => {
 });
 
 test("row 16: RSS stays flat over 15 large requests", async () => {
-  // 6 MiB bodies, three at a time on different worker threads, each parsed as JSON and refused
-  // by the model lookup; with one malloc arena per thread each worker kept its pages.
-  const big = JSON.stringify({ model: "no-such-model", messages: [{ role: "user", content: "word ".repeat(1_250_000) }] });
+  // 2 MiB bodies of 60,000 small JSON objects, five at a time on different worker threads, each
+  // parsed and refused by the model lookup. With one malloc arena per thread each worker kept
+  // the pages of its parse: RSS grew by ~180 MiB here; with the arenas capped it stays within
+  // a few tens of MiB of where it started.
+  const big = JSON.stringify({ model: "no-such-model",
+                               messages: Array.from({ length: 60000 }, (_, i) => ({ role: "user", content: `m${i}` })) });
+  const start = rss_kib(server.pid);
   const samples = [];
-  for (let round = 0; round < 5; ++round) {
-    const rs = await Promise.all([0, 1, 2].map(() => fetch(`${server.url}/v1/chat/completions`, {
+  for (let round = 0; round < 3; ++round) {
+    const rs = await Promise.all([0, 1, 2, 3, 4].map(() => fetch(`${server.url}/v1/chat/completions`, {
       method: "POST", body: big, headers: { "Content-Type": "application/json" }, signal: AbortSignal.timeout(20000) })));
     for (const r of rs) {
-      assert.equal(r.status, 404);
+      assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
       await r.text();
     }
     samples.push(rss_kib(server.pid));
   }
-  const peak = Math.max(...samples);
-  assert.ok(peak < 200 * 1024, `RSS reached ${peak} KiB over 15 requests of 6 MiB (samples ${samples})`);
+  const grown = samples[samples.length - 1] - start;
+  assert.ok(grown < 96 * 1024, `RSS grew ${grown} KiB over 15 requests of 2 MiB (start ${start}, samples ${samples})`);
 });
 
 test("row 14: a non-loopback --host without --api-key refuses to start; --insecure warns", async () => {

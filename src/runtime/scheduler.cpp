@@ -1,11 +1,13 @@
 #include "runtime/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace pocketlm {
 
-scheduler::scheduler(model& m, int64_t chunk)
-    : model_(m), chunk_(chunk > 0 ? std::min(chunk, m.max_batch()) : m.max_batch()) {}
+scheduler::scheduler(model& m, int64_t chunk, int64_t shared_chunk)
+    : model_(m), chunk_(chunk > 0 ? std::min(chunk, m.max_batch()) : m.max_batch()),
+      shared_chunk_(std::clamp<int64_t>(shared_chunk, 1, chunk_)) {}
 
 result<std::vector<float>> scheduler::eval(int seq, const std::vector<int32_t>& tokens) {
   if (tokens.empty()) return error{"eval: no tokens", error_kind::invalid_input};
@@ -37,6 +39,7 @@ void scheduler::truncate(int seq, int64_t n_keep) {
 result<std::vector<float>> scheduler::submit(job& j) {
   std::unique_lock lock(mu_);
   queue_.push_back(&j);
+  cv_.notify_all();  // a step may be waiting for this sequence's next token
   while (!j.finished) {
     if (busy_) {
       cv_.wait(lock);
@@ -65,6 +68,19 @@ void scheduler::step(std::unique_lock<std::mutex>& lock) {
     e->finished = true;
     return;
   }
+  // A streaming sequence comes back with its next token a moment after its decode finished
+  // (sampling, sending): a prompt chunk starting without it would make it wait a whole chunk
+  // more. So before a step with prompt work, wait briefly for the sequences decoded last step.
+  const auto is_prompt = [](const job* j) { return !j->embedding && j->tokens->size() > 1; };
+  const auto back = [&] {
+    return std::all_of(decoded_.begin(), decoded_.end(), [&](int seq) {
+      return std::any_of(queue_.begin(), queue_.end(), [&](const job* j) { return j->seq == seq; });
+    });
+  };
+  if (!decoded_.empty() && std::any_of(queue_.begin(), queue_.end(), is_prompt)) {
+    cv_.wait_for(lock, std::chrono::milliseconds(5), back);
+  }
+  decoded_.clear();
   struct part {
     job* j;
     size_t n;
@@ -90,6 +106,7 @@ void scheduler::step(std::unique_lock<std::mutex>& lock) {
       ++decodes;
     }
   }
+  if (decodes > 0) budget = std::min(budget, shared_chunk_);
   for (job* j : queue_) {
     if (j->embedding || is_decode(j) || budget <= 0) continue;
     take(j, std::min<size_t>(j->tokens->size() - j->done, static_cast<size_t>(budget)));
@@ -113,6 +130,7 @@ void scheduler::step(std::unique_lock<std::mutex>& lock) {
     }
     if (last) ++row;
     if (last || !logits) p.j->finished = true;
+    if (last && p.j->tokens->size() == 1) decoded_.push_back(p.j->seq);
   }
   std::erase_if(queue_, [](const job* j) { return j->finished; });
 }

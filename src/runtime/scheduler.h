@@ -22,8 +22,11 @@ namespace pocketlm {
 
 class scheduler {
  public:
-  // `chunk`: the most tokens of one step (0: the model's batch size).
-  explicit scheduler(model& m, int64_t chunk = 0);
+  // `chunk`: the most tokens of one step (0: the model's batch size). A step that carries other
+  // sequences' decodes takes at most `shared_chunk` prompt tokens, so that a streaming client
+  // waits one short chunk, not a whole batch, while another's long prompt runs.
+  explicit scheduler(model& m, int64_t chunk = 0, int64_t shared_chunk = k_shared_chunk);
+  static constexpr int64_t k_shared_chunk = 128;
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
 
@@ -57,10 +60,12 @@ class scheduler {
 
   model& model_;
   int64_t chunk_;
+  int64_t shared_chunk_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool busy_ = false;            // a step is running
   std::deque<job*> queue_;       // submitted and not finished, in arrival order
+  std::vector<int> decoded_;     // sequences whose decode the last step finished
   std::atomic<int64_t> batched_decodes_{0};
   std::atomic<int64_t> interleaved_steps_{0};
 };

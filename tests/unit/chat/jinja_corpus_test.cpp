@@ -6,6 +6,7 @@
 //    as data in every byte, while the template's markers around it stay template text;
 //  - the prompt's token ids (template pieces with special tokens, data pieces without) equal
 //    llama.cpp's ids for the Jinja2 rendering (tokens.json, tools/gen_chat_token_golden.mjs).
+//  - the same through the chat layer (chat_template), the path the runtime and the server take.
 // JinjaCorpus.PassTable prints a per-template table of what passes, for whoever fixes the engine.
 #include <gtest/gtest.h>
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "../tokenizer/vocab_fixture.h"
+#include "chat/chat.h"
 #include "chat/jinja/jinja.h"
 
 namespace pocketlm::chat::jinja {
@@ -465,7 +467,7 @@ TEST_P(JinjaTokens, IdsEqualLlamaCpp) {
     }
     ++checked;
   }
-  EXPECT_GT(checked, 0);
+  EXPECT_EQ(checked, static_cast<int>(want_all.size()));
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(JinjaTokens);
@@ -514,6 +516,87 @@ TEST_P(JinjaTokens, ForgedTurnsInUserTextStayText) {
   int naive_inside = 0, naive_outside = 0;
   control_tokens(tok.encode(text, /*add_special=*/false, /*parse_special=*/true), naive_inside, naive_outside);
   EXPECT_GT(naive_inside, 0) << "the forged text holds no control token of this vocabulary; the check proves nothing";
+}
+
+// The same through the chat layer, the path pocketlm's runtime and server take: the conversation
+// as chat::message values (content, reasoning, and the client's other fields in extra) and
+// chat::options, rendered by chat_template. Its variables follow llama.cpp's (enable_thinking and
+// date_string always set, documents none); for these templates and conversations they render what
+// Jinja2 rendered with transformers' variables, so the text and the ids must match the goldens.
+std::vector<chat::message> chat_messages(const ojson& conv) {
+  std::vector<chat::message> out;
+  for (const auto& m : conv.at("messages")) {
+    chat::message msg;
+    msg.role = m.at("role").get<std::string>();
+    msg.extra = ojson::object();
+    for (const auto& [k, v] : m.items()) {
+      if (k == "role") continue;
+      if (k == "content" && v.is_string()) {
+        msg.content = v.get<std::string>();
+      } else if (k == "content" && v.is_array()) {  // parts: their text, and the list itself
+        for (const auto& part : v) msg.content += part.value("text", std::string());
+        msg.extra[k] = v;
+      } else if (k == "reasoning_content" && v.is_string()) {
+        msg.reasoning = v.get<std::string>();
+      } else if (k != "content") {
+        msg.extra[k] = v;
+      }
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+chat::options chat_options(const ojson& conv, const ojson& meta) {
+  chat::options o;
+  o.add_generation_prompt = conv.at("add_generation_prompt").get<bool>();
+  o.bos_token = meta.value("bos_token", std::string());
+  o.eos_token = meta.value("eos_token", std::string());
+  if (conv.contains("tools")) o.tools = conv["tools"];
+  o.now_unix = the_corpus().now_unix;
+  if (conv.contains("kwargs")) {
+    for (const auto& [k, v] : conv["kwargs"].items()) {
+      if (k == "enable_thinking" && v.is_boolean()) o.enable_thinking = v.get<bool>();
+      else if (k == "reasoning_effort" && v.is_string()) o.reasoning_effort = v.get<std::string>();
+      else o.kwargs[k] = v;
+    }
+  }
+  return o;
+}
+
+TEST_P(JinjaTokens, ChatLayerTextAndIdsEqualJinja2AndLlamaCpp) {
+  const corpus& c = the_corpus();
+  const auto& [vocab, name] = GetParam();
+  ASSERT_NE(preset_for(vocab), nullptr) << vocab;
+  const tokenizer& tok = vocab_tokenizer(vocab);
+  auto tmpl = chat::chat_template::parse(template_source(name), name);
+  ASSERT_TRUE(tmpl.ok()) << tmpl.error_message();
+  const ojson expected = read_json(corpus_dir + "expected/" + name + ".json");
+  const ojson& want_all = c.tokens[vocab]["templates"][name];
+  int checked = 0;
+  for (const auto& conv : c.conversations) {
+    const std::string id = conv.at("id").get<std::string>();
+    if (!want_all.contains(id)) continue;
+    // Contents that are not strings are where the chat layer departs from transformers on purpose,
+    // as llama.cpp does: null becomes "", parts reach only templates that read lists (others get
+    // their joined text), and an API message has no dict content.
+    const auto& msgs = conv.at("messages");
+    if (!std::all_of(msgs.begin(), msgs.end(), [](const ojson& m) { return m.at("content").is_string(); })) continue;
+    auto pieces = (*tmpl)->render(chat_messages(conv), chat_options(conv, c.templates[name]));
+    ASSERT_TRUE(pieces.ok()) << id << ": " << pieces.error_message();
+    std::string text;
+    std::vector<text_span> spans;
+    for (const auto& p : *pieces) {
+      text += p.text;
+      spans.push_back({p.text, p.special});
+    }
+    const std::string want_text = expected[id].get<std::string>();
+    EXPECT_EQ(text, want_text) << id << ": " << describe_difference(want_text, text);
+    if (text != want_text) continue;
+    EXPECT_EQ(tok.encode_spans(spans, /*add_special=*/false), want_all[id].get<std::vector<int32_t>>()) << id;
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
 }
 
 std::string token_param_name(const ::testing::TestParamInfo<token_case>& p) {

@@ -81,6 +81,23 @@ std::vector<std::string> stop_list(const json& v, const std::string& shown) {
 
 }  // namespace
 
+int http_status(error_kind kind) {
+  switch (kind) {
+    case error_kind::invalid_input:
+    case error_kind::unsupported: return 400;
+    case error_kind::not_found: return 404;
+    case error_kind::exhausted: return 503;
+    case error_kind::cancelled: return 499;
+    case error_kind::io:
+    case error_kind::internal: return 500;
+  }
+  return 500;
+}
+
+api_error to_api_error(const error& e, std::string param, std::string code) {
+  return api_error(http_status(e.kind), e.message, std::move(param), std::move(code));
+}
+
 json openai_error_body(const api_error& e) {
   const char* type = e.status >= 500 || e.status == 429 ? "server_error" : "invalid_request_error";
   return {{"error", {{"message", e.what()}, {"type", type}, {"param", null_or(e.param)}, {"code", null_or(e.code)}}}};

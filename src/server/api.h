@@ -28,6 +28,13 @@ struct api_error : std::runtime_error {
   std::string code;   // OpenAI's machine-readable code ("model_not_found", ...), may be empty
 };
 
+// The HTTP status of a failure of this kind: the one place where statuses come from kinds.
+// invalid_input and unsupported 400, not_found 404, exhausted 503 (memory or disk: retry or free
+// some), cancelled 499 (the client left), io and internal 500.
+int http_status(error_kind kind);
+// The api_error of a failure below the server, its status from its kind.
+api_error to_api_error(const error& e, std::string param = {}, std::string code = {});
+
 // {"error":{"message","type","param","code"}}: type is server_error for 429 and 5xx,
 // invalid_request_error for the other 4xx; absent param/code are null, as OpenAI sends them.
 json openai_error_body(const api_error& e);

@@ -74,17 +74,17 @@ uint64_t model_manager::used_bytes() const {
   return used;
 }
 
+result<store::resolved_model> model_manager::resolve(const std::string& name) const {
+  return store::resolve_model(name, store::resolve_policy::remote(opt_.model_dirs));
+}
+
 model_lease model_manager::acquire(const std::string& name, std::optional<double> keep_alive) {
-  auto r = store::resolve_model(name);
+  auto r = resolve(name);
   if (!r) {
-    // resolve_model says "not found" for unknown names and explains bad paths.
-    const bool missing = r.error_message().find("not found") != std::string::npos ||
-                         r.error_message().find("No such file") != std::string::npos;
-    if (missing) throw api_error(404, "model '" + name + "' not found", "model", "model_not_found");
-    throw api_error(400, r.error_message(), "model");
-  }
-  if (!std::filesystem::is_regular_file(r->gguf_path)) {
-    throw api_error(404, "model '" + name + "' not found", "model", "model_not_found");
+    if (r.kind() == error_kind::not_found) {
+      throw api_error(404, "model '" + name + "' not found", "model", "model_not_found");
+    }
+    throw to_api_error(r.err(), "model");
   }
   const double ka = keep_alive.value_or(opt_.default_keep_alive);
   std::unique_lock lock(mu_);
@@ -235,7 +235,7 @@ void model_manager::release_slot(loaded_model& lm, int index) {
 }
 
 bool model_manager::unload(const std::string& name) {
-  auto r = store::resolve_model(name);
+  auto r = resolve(name);
   std::lock_guard lock(mu_);
   const auto it = models_.find(r ? r->display_name : name);
   if (it == models_.end()) return false;

@@ -35,6 +35,9 @@ struct manager_options {
   int n_parallel = 2;          // slots per model
   int queue = 8;               // requests waiting for a slot, per model
   double default_keep_alive = 300;  // seconds; negative: forever
+  // Folders whose .gguf files clients may name by path (serve --models-dir); everything else a
+  // client names must be a store model.
+  std::vector<std::string> model_dirs;
   // Called on the loading thread, outside the lock, before a model's file is read: tests use it
   // to hold a load open and see what other requests do meanwhile.
   std::function<void(const std::string& name)> before_load;
@@ -141,6 +144,9 @@ class model_manager {
   bool unload(const std::string& name);
   std::vector<running_info> running();
   const manager_options& options() const { return opt_; }
+  // What a client may name: store models, and files in model_dirs. Errors carry their kind;
+  // a path outside model_dirs is "not found" whether or not it exists.
+  result<store::resolved_model> resolve(const std::string& name) const;
 
  private:
   friend class model_lease;

@@ -59,9 +59,10 @@ std::string name_field(const json& body) {
   return n;
 }
 
-store::resolved_model resolve(const std::string& name) {
-  auto r = store::resolve_model(name);
-  if (!r || !std::filesystem::is_regular_file(r->gguf_path)) throw api_error(404, "model '" + name + "' not found");
+store::resolved_model resolve(const model_manager& models, const std::string& name) {
+  auto r = models.resolve(name);
+  if (!r && r.kind() == error_kind::not_found) throw api_error(404, "model '" + name + "' not found");
+  if (!r) throw to_api_error(r.err(), "model");
   return *r;
 }
 
@@ -96,9 +97,9 @@ void tags(httplib::Response& res, server_context& ctx) {
   send_json(res, {{"models", models}});
 }
 
-void show(const httplib::Request& req, httplib::Response& res, server_context&) {
+void show(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
   const json body = parse_body(req.body);
-  const store::resolved_model r = resolve(name_field(body));
+  const store::resolved_model r = resolve(ctx.models, name_field(body));
   uint64_t n_params = 0;
   const json d = details_of(r.gguf_path, &n_params);
   json info = {{"general.architecture", d["family"]}, {"general.parameter_count", n_params}};
@@ -139,8 +140,8 @@ void ps(httplib::Response& res, server_context& ctx) {
   send_json(res, {{"models", models}});
 }
 
-// Runs store::pull, reporting Ollama's progress objects to `emit`; returns the error message or "".
-std::string run_pull(const store::model_name& n, const std::function<void(const json&)>& emit) {
+// Runs store::pull, reporting Ollama's progress objects to `emit`.
+status run_pull(const store::model_name& n, const std::function<void(const json&)>& emit) {
   auto s = store::model_store::pocketlm_default();
   std::string last_hex;
   int last_pct = -1;
@@ -153,9 +154,9 @@ std::string run_pull(const store::model_name& n, const std::function<void(const 
     emit({{"status", "pulling " + hex.substr(0, 12)}, {"digest", "sha256:" + hex}, {"total", total}, {"completed", done}});
   };
   const auto st = store::pull(s, n, ev);
-  if (!st) return st.error_message();
+  if (!st) return st;
   emit({{"status", "success"}});
-  return "";
+  return {};
 }
 
 void pull(const httplib::Request& req, httplib::Response& res, server_context&) {
@@ -163,8 +164,8 @@ void pull(const httplib::Request& req, httplib::Response& res, server_context&) 
   auto n = store::parse_name(name_field(body));
   if (!n) throw api_error(400, n.error_message(), "model");
   if (!bool_field(body, "stream", true)) {
-    const std::string err = run_pull(*n, [](const json&) {});
-    if (!err.empty()) throw api_error(err.find("not found") != std::string::npos ? 404 : 500, err);
+    const status st = run_pull(*n, [](const json&) {});
+    if (!st) throw to_api_error(st.err());
     send_json(res, {{"status", "success"}});
     return;
   }
@@ -172,8 +173,8 @@ void pull(const httplib::Request& req, httplib::Response& res, server_context&) 
   stream_response(
       res, "application/x-ndjson",
       [name](const chunk_writer& write) {
-        const std::string err = run_pull(name, [&](const json& j) { write(j.dump() + "\n"); });
-        if (!err.empty()) write(json{{"error", err}}.dump() + "\n");
+        const status st = run_pull(name, [&](const json& j) { write(j.dump() + "\n"); });
+        if (!st) write(json{{"error", st.error_message()}}.dump() + "\n");
       },
       [](const std::string& m) { return json{{"error", m}}.dump() + "\n"; });
 }

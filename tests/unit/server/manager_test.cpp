@@ -35,6 +35,7 @@ class ManagerTest : public ::testing::Test {
     o.engine.n_threads = 1;
     o.n_ctx = 64;
     o.n_parallel = 1;
+    o.model_dirs = {dir_.string()};
     return o;
   }
   std::filesystem::path dir_;

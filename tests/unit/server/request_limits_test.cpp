@@ -117,7 +117,7 @@ TEST(RequestLimits, UnseededSamplersDifferSeededOnesRepeat) {
   EXPECT_EQ(draws(7), draws(7));
 }
 
-// A server on an ephemeral loopback port with stories260K given by path (tests allow paths).
+// A server on an ephemeral loopback port with stories260K given by path (its folder allowed).
 class LimitsServer : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -133,6 +133,7 @@ class LimitsServer : public ::testing::Test {
     o.models.engine.n_threads = 1;
     o.models.n_ctx = n_ctx;
     o.models.n_parallel = parallel;
+    o.models.model_dirs = {std::string(POCKETLM_SHARED_DIR) + "/models"};
     srv_ = std::make_unique<server>(o);
     auto port = srv_->bind();
     ASSERT_TRUE(port.ok()) << port.error_message();

@@ -394,18 +394,20 @@ INSTANTIATE_TEST_SUITE_P(Corpus, JinjaForgery, ::testing::ValuesIn(template_name
 // Token ids: pocketlm's prompt (template pieces parsed for special tokens, data pieces not; the
 // way the chat layer tokenizes) against llama.cpp tokenizing Jinja2's rendering with special
 // tokens parsed, on the benign conversations, with the real Qwen3 and Llama 3 vocabularies.
-struct token_case {
-  std::string vocab, name;
-};
-
-std::vector<token_case> token_cases() {
-  std::vector<token_case> cases;
+// One test per vocabulary (building one from its tokenizer.json takes most of a second); each
+// runs every template tokens.json has for it.
+std::vector<std::string> token_vocabs() {
+  std::vector<std::string> vocabs;
   const corpus& c = the_corpus();
-  if (!c.tokens.is_object()) return cases;
-  for (const auto& [vocab, v] : c.tokens.items()) {
-    for (const auto& [name, convs] : v["templates"].items()) cases.push_back({vocab, name});
-  }
-  return cases;
+  if (!c.tokens.is_object()) return vocabs;
+  for (const auto& [vocab, v] : c.tokens.items()) vocabs.push_back(vocab);
+  return vocabs;
+}
+
+std::vector<std::string> token_templates(const std::string& vocab) {
+  std::vector<std::string> names;
+  for (const auto& [name, convs] : the_corpus().tokens[vocab]["templates"].items()) names.push_back(name);
+  return names;
 }
 
 const test::vocab_preset* preset_for(const std::string& vocab) {
@@ -431,11 +433,10 @@ const tokenizer& vocab_tokenizer(const std::string& vocab) {
   return *it->second.tok;
 }
 
-class JinjaTokens : public ::testing::TestWithParam<token_case> {};
+class JinjaTokens : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(JinjaTokens, IdsEqualLlamaCpp) {
+void check_ids_equal_llama_cpp(const std::string& vocab, const std::string& name) {
   const corpus& c = the_corpus();
-  const auto& [vocab, name] = GetParam();
   ASSERT_NE(preset_for(vocab), nullptr) << vocab;
   const tokenizer& tok = vocab_tokenizer(vocab);
   auto prog = parse(template_source(name));
@@ -470,14 +471,20 @@ TEST_P(JinjaTokens, IdsEqualLlamaCpp) {
   EXPECT_EQ(checked, static_cast<int>(want_all.size()));
 }
 
+TEST_P(JinjaTokens, IdsEqualLlamaCpp) {
+  for (const auto& name : token_templates(GetParam())) {
+    SCOPED_TRACE(name);
+    check_ids_equal_llama_cpp(GetParam(), name);
+  }
+}
+
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(JinjaTokens);
 // End to end on the token ids: in the forgery prompt no control token (one that prints only when
 // special tokens are rendered) may start or end inside the user's text, while the template's own
 // turns still are control tokens. Tokenizing the same string with special parsing throughout (what
 // a renderer without provenance would feed the model) does put control tokens there.
-TEST_P(JinjaTokens, ForgedTurnsInUserTextStayText) {
+void check_forged_turns_stay_text(const std::string& vocab, const std::string& name) {
   const corpus& c = the_corpus();
-  const auto& [vocab, name] = GetParam();
   ASSERT_NE(preset_for(vocab), nullptr) << vocab;
   const tokenizer& tok = vocab_tokenizer(vocab);
   const ojson& f = c.forgery[name];
@@ -516,6 +523,13 @@ TEST_P(JinjaTokens, ForgedTurnsInUserTextStayText) {
   int naive_inside = 0, naive_outside = 0;
   control_tokens(tok.encode(text, /*add_special=*/false, /*parse_special=*/true), naive_inside, naive_outside);
   EXPECT_GT(naive_inside, 0) << "the forged text holds no control token of this vocabulary; the check proves nothing";
+}
+
+TEST_P(JinjaTokens, ForgedTurnsInUserTextStayText) {
+  for (const auto& name : token_templates(GetParam())) {
+    SCOPED_TRACE(name);
+    check_forged_turns_stay_text(GetParam(), name);
+  }
 }
 
 // The same through the chat layer, the path pocketlm's runtime and server take: the conversation
@@ -564,9 +578,8 @@ chat::options chat_options(const ojson& conv, const ojson& meta) {
   return o;
 }
 
-TEST_P(JinjaTokens, ChatLayerTextAndIdsEqualJinja2AndLlamaCpp) {
+void check_chat_layer_text_and_ids(const std::string& vocab, const std::string& name) {
   const corpus& c = the_corpus();
-  const auto& [vocab, name] = GetParam();
   ASSERT_NE(preset_for(vocab), nullptr) << vocab;
   const tokenizer& tok = vocab_tokenizer(vocab);
   auto tmpl = chat::chat_template::parse(template_source(name), name);
@@ -599,11 +612,14 @@ TEST_P(JinjaTokens, ChatLayerTextAndIdsEqualJinja2AndLlamaCpp) {
   EXPECT_GE(checked, 20);
 }
 
-std::string token_param_name(const ::testing::TestParamInfo<token_case>& p) {
-  return test_name(p.param.vocab + "_" + p.param.name);
+TEST_P(JinjaTokens, ChatLayerTextAndIdsEqualJinja2AndLlamaCpp) {
+  for (const auto& name : token_templates(GetParam())) {
+    SCOPED_TRACE(name);
+    check_chat_layer_text_and_ids(GetParam(), name);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, JinjaTokens, ::testing::ValuesIn(token_cases()), token_param_name);
+INSTANTIATE_TEST_SUITE_P(Corpus, JinjaTokens, ::testing::ValuesIn(token_vocabs()), template_param_name);
 
 }  // namespace
 }  // namespace pocketlm::chat::jinja

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Reference renderings of the chat template corpus with Python's Jinja2, set up exactly as Hugging Face
-transformers' apply_chat_template sets it up (src/transformers/utils/chat_template_utils.py):
+"""Reference renderings of the chat template corpus with Python's Jinja2, as transformers renders them.
+
+Jinja2 is set up exactly as Hugging Face transformers' apply_chat_template sets it up
+(src/transformers/utils/chat_template_utils.py):
 ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]), its own
 tojson filter (json.dumps, ensure_ascii=False), raise_exception() and strftime_now() globals, and
 render(messages=..., tools=..., documents=..., add_generation_prompt=..., **special_tokens, **kwargs).

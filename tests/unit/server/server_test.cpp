@@ -42,6 +42,7 @@ class ServerTest : public ::testing::Test {
     o.max_body_bytes = 64 * 1024;
     o.models.engine.n_threads = 1;
     o.models.n_ctx = n_ctx;
+    o.models.model_dirs = {std::string(POCKETLM_SHARED_DIR) + "/models"};  // the model is named by path
     o.models.n_parallel = parallel;
     o.models.queue = queue;
     srv_ = std::make_unique<server>(o);

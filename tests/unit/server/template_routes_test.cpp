@@ -29,6 +29,7 @@ class TemplateRoutes : public ::testing::Test {
     o.port = 0;
     o.models.engine.n_threads = 1;
     o.models.n_ctx = 128;
+    o.models.model_dirs = {std::string(POCKETLM_SHARED_DIR) + "/models"};  // the model is named by path
     srv_ = std::make_unique<server>(o);
     auto port = srv_->bind();
     ASSERT_TRUE(port.ok()) << port.error_message();

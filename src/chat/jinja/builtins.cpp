@@ -73,7 +73,21 @@ pstr map_chars(const pstr& s, F f) {
   return out;
 }
 
-pstr upper(const pstr& s) { return map_chars(s, [](uint32_t c, size_t, bool) { return to_upper(c); }); }
+pstr upper(const pstr& s) {
+  if (s.text().find("\xC3\x9F") == std::string::npos) {
+    return map_chars(s, [](uint32_t c, size_t, bool) { return to_upper(c); });
+  }
+  // U+00DF (sharp s) is the one common letter whose upper case is two: "SS".
+  pstr out;
+  const std::string& t = s.text();
+  for (size_t i = 0; i < t.size();) {
+    const size_t j = std::min(t.find("\xC3\x9F", i), t.size());
+    out.append(map_chars(s.substr(i, j), [](uint32_t c, size_t, bool) { return to_upper(c); }));
+    if (j < t.size()) out.append("SS", s.data_at(j));
+    i = j + 2;
+  }
+  return out;
+}
 pstr lower(const pstr& s) { return map_chars(s, [](uint32_t c, size_t, bool) { return to_lower(c); }); }
 pstr capitalize(const pstr& s) {
   return map_chars(s, [](uint32_t c, size_t i, bool) { return i == 0 ? to_upper(c) : to_lower(c); });
@@ -226,7 +240,9 @@ size_t py_len(const value& v) {
   switch (v.k) {
     case kind::undefined: return 0;
     case kind::string: return char_count(v.text());
-    case kind::list: return v.lst().items.size();
+    case kind::list:
+      if (v.lst().generator) type_error("object of type 'generator' has no len()");
+      return v.lst().items.size();
     case kind::dict:
     case kind::ns: return v.dct().items.size();
     case kind::loop: return static_cast<size_t>(v.loop().length);
@@ -294,6 +310,9 @@ pstr percent_format(evaluator& ev, const pstr& fmt, const value& args) {
   } else {
     items.push_back(args);
   }
+  // Python treats any argument with __getitem__ (list, dict) but a tuple or str as a mapping:
+  // leftover arguments are then no error.
+  const bool getitem_arg = args.k == kind::dict || (args.k == kind::list && !args.lst().tuple);
   size_t next = 0;
   pstr out;
   const std::string& f = fmt.text();
@@ -381,7 +400,7 @@ pstr percent_format(evaluator& ev, const pstr& fmt, const value& args) {
     }
     ev.check_string_size(out.size());
   }
-  if (next < items.size() && !mapping) type_error("not all arguments converted during string formatting");
+  if (next < items.size() && !getitem_arg) type_error("not all arguments converted during string formatting");
   return out;
 }
 
@@ -390,6 +409,25 @@ double round_half_even(double x, int64_t digits) {
   char buf[512];
   std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(std::clamp<int64_t>(digits, 0, 300)), x);
   return std::strtod(buf, nullptr);
+}
+
+value generator(std::vector<value> items) {
+  value v = value::list(std::move(items));
+  v.lst().generator = true;
+  return v;
+}
+
+// Jinja2's generator filters fail only when their result is iterated: run `body` now, and keep
+// its error for then.
+template <typename F>
+value lazily(F body) {
+  try {
+    return body();
+  } catch (const render_error& e) {
+    value v = generator({});
+    v.lst().pending_error = e.message;
+    return v;
+  }
 }
 
 // ---- filters
@@ -468,7 +506,8 @@ value f_first(evaluator& ev, const value& v, call_args&) {
 }
 
 value f_last(evaluator& ev, const value& v, call_args&) {
-  if (v.is_undefined()) type_error("'Undefined' object is not reversible");
+  if (v.is_undefined()) return value::undefined("No last item, sequence was empty.");
+  if (v.k == kind::list && v.lst().generator) type_error("'generator' object is not reversible");
   std::vector<value> items = ev.iterate(v);
   if (items.empty()) return value::undefined("No last item, sequence was empty.");
   return items.back();
@@ -533,7 +572,8 @@ value f_indent(evaluator& ev, const value& v, call_args& a) {
     ev.check_string_size(static_cast<size_t>(std::max<int64_t>(n, 0)));
     ind = pstr(std::string(static_cast<size_t>(std::max<int64_t>(n, 0)), ' '), false);
   }
-  pstr s = soft_str(v);
+  if (!v.is_string()) type_error("unsupported operand type(s) for +=: '" + type_name(v) + "' and 'str'");
+  pstr s = v.str();
   s.append("\n", false);
   const std::vector<pstr> lines = splitlines(s);
   pstr out;
@@ -548,11 +588,11 @@ value f_indent(evaluator& ev, const value& v, call_args& a) {
 }
 
 value f_items(evaluator&, const value& v, call_args&) {
-  if (v.is_undefined()) return value::list({});
+  if (v.is_undefined()) return generator({});
   if (v.k != kind::dict) type_error("items: can only get item pairs from a mapping, not " + type_name(v));
   std::vector<value> out;
   for (const auto& [k, x] : v.dct().items) out.push_back(value::list({k, x}, true));
-  return value::list(std::move(out));
+  return generator(std::move(out));
 }
 
 value f_join(evaluator& ev, const value& v, call_args& a) {
@@ -605,7 +645,7 @@ value f_title(evaluator&, const value& v, call_args&) {
 // map(filter, *args) / map(attribute=, default=)
 value f_map(evaluator& ev, const value& v, call_args& a) {
   std::vector<value> out;
-  if (!truthy(v)) return value::list({});  // Jinja2: `if value:` before iterating
+  if (!truthy(v)) return generator({});  // Jinja2: `if value:` before iterating
   const value* attribute = nullptr;
   for (const auto& [k, x] : a.kw) {
     if (k == "attribute") attribute = &x;
@@ -619,7 +659,7 @@ value f_map(evaluator& ev, const value& v, call_args& a) {
       value got = get_path(ev, it, *attribute);
       out.push_back(got.is_undefined() && dflt ? *dflt : got);
     }
-    return value::list(std::move(out));
+    return generator(std::move(out));
   }
   if (a.pos.empty() || !a.pos[0].is_string()) type_error("map: expected a filter name or attribute=");
   const std::string name = a.pos[0].text();
@@ -630,7 +670,7 @@ value f_map(evaluator& ev, const value& v, call_args& a) {
     call_args copy = rest;
     out.push_back(ev.apply_filter(name, it, copy, 0, 0));
   }
-  return value::list(std::move(out));
+  return generator(std::move(out));
 }
 
 value select_impl(evaluator& ev, const value& v, call_args& a, bool attr_mode, bool want) {
@@ -650,7 +690,7 @@ value select_impl(evaluator& ev, const value& v, call_args& a, bool attr_mode, b
   if (a.pos.size() > first + 1) targs.pos.assign(a.pos.begin() + static_cast<long>(first) + 1, a.pos.end());
   targs.kw = a.kw;
   std::vector<value> out;
-  if (!truthy(v)) return value::list({});  // Jinja2: `if value:` before iterating
+  if (!truthy(v)) return generator({});  // Jinja2: `if value:` before iterating
   for (const value& it : ev.iterate(v)) {
     const value probe = attribute ? get_path(ev, it, *attribute) : it;
     bool ok;
@@ -662,7 +702,7 @@ value select_impl(evaluator& ev, const value& v, call_args& a, bool attr_mode, b
     }
     if (ok == want) out.push_back(it);
   }
-  return value::list(std::move(out));
+  return generator(std::move(out));
 }
 
 value f_select(evaluator& ev, const value& v, call_args& a) { return select_impl(ev, v, a, false, true); }
@@ -685,15 +725,34 @@ value f_reverse(evaluator& ev, const value& v, call_args&) {
     for (size_t i = off.size() - 1; i-- > 0;) out.append(s, off[i], off[i + 1]);
     return str_value(std::move(out));
   }
+  const bool from_generator = v.k == kind::list && v.lst().generator;
   std::vector<value> items = ev.iterate(v);
   std::reverse(items.begin(), items.end());
-  return value::list(std::move(items));
+  // reversed() of a sequence is an iterator; a generator is not reversible, so Jinja2 lists it.
+  return from_generator ? value::list(std::move(items)) : generator(std::move(items));
 }
 
 value f_round(evaluator&, const value& v, call_args& a) {
   const int64_t precision = int_arg(a, 0, "precision", 0);
   const value& method = arg(a, 1, "method", value::string("common", false));
   if (!v.is_number()) type_error("round: expected a number, got " + type_name(v));
+  if (v.k != kind::floating && method.is_string() && method.text() == "common") {
+    // Python's round(int, n) is an int: unchanged for n >= 0, else to 10**-n, ties to even.
+    int64_t x = v.as_int();
+    if (precision >= 0) return value::integer(x, v.data);
+    if (precision < -18) return value::integer(0, v.data);
+    int64_t scale = 1;
+    for (int64_t i = 0; i < -precision; ++i) scale *= 10;
+    int64_t q = x / scale, r = x % scale;
+    if (r < 0) {
+      r += scale;
+      --q;
+    }
+    if (2 * r > scale || (2 * r == scale && (q & 1))) ++q;
+    int64_t out;
+    if (__builtin_mul_overflow(q, scale, &out)) type_error("integer overflow");
+    return value::integer(out, v.data);
+  }
   const double x = v.as_float();
   const std::string m = method.is_string() ? method.text() : "";
   double r;
@@ -726,6 +785,10 @@ value f_trim(evaluator&, const value& v, call_args& a) {
 }
 
 value f_truncate(evaluator&, const value& v, call_args& a) {
+  if (!v.is_string()) {
+    // Jinja2 measures the value itself: len() of a list or dict, an error for other types.
+    if (static_cast<int64_t>(py_len(v)) <= int_arg(a, 0, "length", 255) + int_arg(a, 3, "leeway", 5)) return v;
+  }
   const pstr s = soft_str(v);
   const int64_t length = int_arg(a, 0, "length", 255);
   const bool killwords = bool_arg(a, 1, "killwords", false);
@@ -758,7 +821,7 @@ value f_unique(evaluator& ev, const value& v, call_args& a) {
     seen.push_back(key);
     out.push_back(it);
   }
-  return value::list(std::move(out));
+  return generator(std::move(out));
 }
 
 value minmax(evaluator& ev, const value& v, call_args& a, bool want_max) {
@@ -855,7 +918,7 @@ value f_batch(evaluator& ev, const value& v, call_args& a) {
     while (fill && !fill->is_none() && static_cast<int64_t>(cur.size()) < n) cur.push_back(*fill);
     out.push_back(value::list(std::move(cur)));
   }
-  return value::list(std::move(out));
+  return generator(std::move(out));
 }
 
 value f_groupby(evaluator& ev, const value& v, call_args& a) {
@@ -901,19 +964,32 @@ value f_center(evaluator&, const value& v, call_args& a) {
   return str_value(std::move(out));
 }
 
+value lazy_items(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_items(ev, v, a); }); }
+value lazy_map(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_map(ev, v, a); }); }
+value lazy_select(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_select(ev, v, a); }); }
+value lazy_reject(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_reject(ev, v, a); }); }
+value lazy_selectattr(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_selectattr(ev, v, a); });
+}
+value lazy_rejectattr(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_rejectattr(ev, v, a); });
+}
+value lazy_unique(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_unique(ev, v, a); }); }
+value lazy_batch(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_batch(ev, v, a); }); }
+
 const std::unordered_map<std::string, filter_fn>& filters() {
   static const std::unordered_map<std::string, filter_fn> table = {
-      {"abs", f_abs},         {"attr", f_attr},           {"batch", f_batch},       {"capitalize", f_capitalize},
+      {"abs", f_abs},         {"attr", f_attr},           {"batch", lazy_batch},       {"capitalize", f_capitalize},
       {"center", f_center},   {"count", f_length},        {"d", f_default},         {"default", f_default},
       {"dictsort", f_dictsort}, {"e", f_escape},          {"escape", f_escape},     {"forceescape", f_forceescape},
       {"first", f_first},     {"float", f_float},         {"format", f_format},     {"groupby", f_groupby},
-      {"indent", f_indent},   {"int", f_int},             {"items", f_items},       {"join", f_join},
+      {"indent", f_indent},   {"int", f_int},             {"items", lazy_items},       {"join", f_join},
       {"last", f_last},       {"length", f_length},       {"list", f_list},         {"lower", f_lower},
-      {"map", f_map},         {"max", f_max},             {"min", f_min},           {"pprint", f_pprint},
-      {"reject", f_reject},   {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
-      {"round", f_round},     {"safe", f_safe},           {"select", f_select},     {"selectattr", f_selectattr},
+      {"map", lazy_map},         {"max", f_max},             {"min", f_min},           {"pprint", f_pprint},
+      {"reject", lazy_reject},   {"rejectattr", lazy_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
+      {"round", f_round},     {"safe", f_safe},           {"select", lazy_select},     {"selectattr", lazy_selectattr},
       {"sort", f_sort},       {"string", f_string},       {"sum", f_sum},           {"title", f_title},
-      {"tojson", f_tojson},   {"trim", f_trim},           {"truncate", f_truncate}, {"unique", f_unique},
+      {"tojson", f_tojson},   {"trim", f_trim},           {"truncate", f_truncate}, {"unique", lazy_unique},
       {"upper", f_upper},     {"wordcount", f_wordcount},
   };
   return table;
@@ -936,7 +1012,8 @@ bool t_iterable(evaluator&, const value& v, call_args&) {
   return v.k == kind::list || v.k == kind::dict || v.k == kind::string || v.k == kind::undefined;
 }
 bool t_sequence(evaluator&, const value& v, call_args&) {
-  return v.k == kind::list || v.k == kind::dict || v.k == kind::string || v.k == kind::undefined;
+  return (v.k == kind::list && !v.lst().generator) || v.k == kind::dict || v.k == kind::string ||
+         v.k == kind::undefined;
 }
 bool t_callable(evaluator&, const value& v, call_args&) { return v.k == kind::callable; }
 int64_t int_operand(const value& v, const char* test) {
@@ -986,13 +1063,11 @@ bool t_sameas(evaluator&, const value& v, call_args& a) {
   }
 }
 bool t_lower(evaluator&, const value& v, call_args&) {
-  if (!v.is_string()) return false;
-  const pstr& s = v.str();
+  const pstr s = py_str(v);  // Jinja2: str(value).islower()
   return lower(s).text() == s.text() && upper(s).text() != s.text();
 }
 bool t_upper(evaluator&, const value& v, call_args&) {
-  if (!v.is_string()) return false;
-  const pstr& s = v.str();
+  const pstr s = py_str(v);
   return upper(s).text() == s.text() && lower(s).text() != s.text();
 }
 bool t_escaped(evaluator&, const value&, call_args&) { return false; }
@@ -1248,7 +1323,9 @@ value dict_method(const value& obj, const std::string& name, bool& found) {
       for (const auto& [k, v] : self.dct().items) {
         out.push_back(which == 0 ? value::list({k, v}, true) : which == 1 ? k : v);
       }
-      return value::list(std::move(out));
+      value view = value::list(std::move(out));
+      view.lst().view = which == 0 ? "dict_items" : which == 1 ? "dict_keys" : "dict_values";
+      return view;
     });
   }
   if (name == "get") {
@@ -1271,6 +1348,8 @@ value dict_method(const value& obj, const std::string& name, bool& found) {
 }
 
 value list_method(const value& obj, const std::string& name, bool& found) {
+  found = false;
+  if (obj.lst().generator) return value::undefined();  // generators have no list methods
   found = true;
   const auto self = obj;
   if (name == "index" || name == "count") {
@@ -1365,7 +1444,11 @@ bool contains(const value& container, const value& item) {
       }
       return false;
     case kind::dict:
-    case kind::ns: return container.dct().find(item) != nullptr;
+    case kind::ns:
+      if ((item.k == kind::list && !item.lst().tuple) || item.k == kind::dict) {
+        type_error("unhashable type: '" + type_name(item) + "'");
+      }
+      return container.dct().find(item) != nullptr;
     default: type_error("argument of type '" + type_name(container) + "' is not iterable");
   }
 }
@@ -1406,6 +1489,8 @@ value binary_op(evaluator& ev, const std::string& op, const value& a, const valu
   }
   if (a.is_undefined()) fail("jinja: " + a.undefined_message());
   if (b.is_undefined()) fail("jinja: " + b.undefined_message());
+  const auto is_gen = [](const value& v) { return v.k == kind::list && v.lst().generator; };
+  if (is_gen(a) || is_gen(b)) unsupported(op, a, b);
   const bool ints = (a.k == kind::integer || a.k == kind::boolean) && (b.k == kind::integer || b.k == kind::boolean);
   const bool nums = a.is_number() && b.is_number();
   if (op == "+") {

@@ -292,7 +292,10 @@ value evaluator::lookup(const std::string& name, const scope_ptr& sc) {
 std::vector<value> evaluator::iterate(const value& v) {
   switch (v.k) {
     case kind::undefined: return {};
-    case kind::list: return v.lst().items;
+    case kind::list:
+      if (v.lst().generator && !v.lst().pending_error.empty()) fail(v.lst().pending_error);
+      if (v.lst().generator) return std::move(v.lst().items);  // consumed, as a Python generator is
+      return v.lst().items;
     case kind::dict: {
       std::vector<value> keys;
       keys.reserve(v.dct().items.size());

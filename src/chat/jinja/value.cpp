@@ -166,7 +166,7 @@ bool truthy(const value& v) {
     case kind::integer: return v.as_int() != 0;
     case kind::floating: return v.as_float() != 0.0;
     case kind::string: return !v.str().empty();
-    case kind::list: return !v.lst().items.empty();
+    case kind::list: return v.lst().generator || !v.lst().items.empty();
     case kind::dict: return !v.dct().items.empty();
     default: return true;
   }
@@ -180,7 +180,7 @@ std::string type_name(const value& v) {
     case kind::integer: return "int";
     case kind::floating: return "float";
     case kind::string: return "str";
-    case kind::list: return v.lst().tuple ? "tuple" : "list";
+    case kind::list: return v.lst().generator ? "generator" : v.lst().tuple ? "tuple" : "list";
     case kind::dict: return "dict";
     case kind::ns: return "Namespace";
     case kind::loop: return "LoopContext";
@@ -211,6 +211,7 @@ bool py_equal(const value& a, const value& b, int depth) {
     case kind::list: {
       const auto& x = a.lst();
       const auto& y = b.lst();
+      if (x.generator || y.generator) return &x == &y;
       if (x.tuple != y.tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i) {
         if (!py_equal(x.items[i], y.items[i], depth + 1)) return false;
@@ -250,7 +251,8 @@ int py_compare(const value& a, const value& b, const char* op, int depth) {
     const int c = a.text().compare(b.text());
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
-  if (a.k == kind::list && b.k == kind::list && a.lst().tuple == b.lst().tuple) {
+  if (a.k == kind::list && b.k == kind::list && a.lst().tuple == b.lst().tuple && !a.lst().generator &&
+      !b.lst().generator) {
     const auto& x = a.lst().items;
     const auto& y = b.lst().items;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -362,13 +364,14 @@ std::string py_repr(const value& v, int depth) {
     case kind::string: return repr_string(v.text());
     case kind::list: {
       const auto& l = v.lst();
-      std::string out = l.tuple ? "(" : "[";
+      if (l.generator) return "<generator object>";
+      std::string out = l.view ? std::string(l.view) + "([" : l.tuple ? "(" : "[";
       for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
         out += py_repr(l.items[i], depth + 1);
       }
       if (l.tuple && l.items.size() == 1) out += ",";
-      out += l.tuple ? ")" : "]";
+      out += l.view ? "])" : l.tuple ? ")" : "]";
       return out;
     }
     case kind::dict:
@@ -486,6 +489,7 @@ void dump(std::string& out, const value& v, const json_format& f, int depth) {
     }
     case kind::string: json_string(out, v.text(), f.ensure_ascii); return;
     case kind::list: {
+      if (v.lst().generator) fail("jinja: tojson: Object of type generator is not JSON serializable");
       const auto& items = v.lst().items;
       if (items.empty()) {
         out += "[]";

@@ -132,6 +132,19 @@ y)"},
     {R"({{ '{{' }} {{ "}}" }} {{ {'a': {'b': 1}} }})", R"({})", R"({{ }} {'a': {'b': 1}})"},
     {R"({{ 1 if 2 if 3 else 4 }})", R"({})", R"(1)"},
     {R"({{ -1 | abs }} {{ - 1 }} {{ +3 }} {{ not none }})", R"({})", R"(1 -1 3 True)"},
+    // Generators (select, map, items...), int rounding, views, lazy errors.
+    {R"({% if [1] | select('even') %}Y{% else %}N{% endif %}{% if [] | map('string') %}Y{% else %}N{% endif %}{{ [1,2,3] | select('odd') | list }})", R"({})", R"(YY[1, 3])"},
+    {R"({% set g = [1,2] | map('string') %}{{ g | join }}|{{ g | join }}|)", R"({})", R"(12||)"},
+    {R"({{ [1] | select('odd') | length }})", R"({})", nullptr},  // Python: object of type 'generator' has no len()
+    {R"({{ 7 | round(1) }} {{ 15 | round(-1) }} {{ 25 | round(-1) }} {{ 2.5 | round }} {{ 7.25 | round(1, 'floor') }})", R"({})", R"(7 20 20 2.0 7.2)"},
+    {R"({% if 5 | items %}Y{% endif %})", R"({})", R"(Y)"},
+    {R"({{ 5 | items | list }})", R"({})", nullptr},  // Python: Can only get item pairs from a mapping.
+    {R"({{ true | indent }})", R"({})", nullptr},  // Python: unsupported operand type(s) for +=: 'bool' and 'str'
+    {R"({{ [1,2] | truncate(5) }})", R"({})", R"([1, 2])"},
+    {R"({{ {'a': 1}.keys() }} {{ {'a': 1}.items() }} {{ {'a': 1}.values() | list }})", R"({})", R"(dict_keys(['a']) dict_items([('a', 1)]) [1])"},
+    {R"({{ 'straße' | upper }} {{ {'a':1} is lower }} {{ undefined_thing | last }}|)", R"({})", R"(STRASSE True |)"},
+    {R"({{ 'x' % [1, 2] }} {{ [1,2] | select('odd') | reverse | list }})", R"({})", R"(x [1])"},
+    {R"({{ [1] in {'a': 1} }})", R"({})", nullptr},  // Python: unhashable type: 'list'
 };
 
 result<std::vector<piece>> render_text(const std::string& src, const json& ctx, render_options o = {}) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/verbs.h"
 #include "server/api.h"
@@ -31,6 +32,7 @@ struct serve_args {
   bool insecure = false;
   std::string keep_alive = "5m";
   engine_flags engine;
+  std::vector<std::string> models_dirs;
 };
 
 int run_serve(serve_args a) {
@@ -83,6 +85,7 @@ int run_serve(serve_args a) {
   o.models.n_parallel = a.parallel;
   o.models.queue = a.queue;
   o.models.default_keep_alive = *keep_alive;
+  o.models.model_dirs = a.models_dirs;
   server::server srv(o);
   auto port = srv.bind();
   if (!port) return std::fprintf(stderr, "error: %s\n", port.error_message().c_str()), 1;
@@ -120,6 +123,9 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "more web origins allowed to call the API, comma-separated ('*' wildcards; also "
                   "$POCKETLM_ORIGINS); loopback pages are always allowed");
   cmd->add_flag("--insecure", a->insecure, "allow a non-loopback --host without --api-key");
+  cmd->add_option("--models-dir", a->models_dirs,
+                  "a folder whose .gguf files clients may name by path (repeatable; default: store models only)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--keep-alive", a->keep_alive, "default keep_alive of loaded models (5m; -1: forever)");
   add_engine_flags(cmd, a->engine);
   cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });

@@ -162,7 +162,9 @@ TEST(JinjaEngine, MatchesPythonJinja2) {
     auto r = render_text(c.source, json::parse(c.context), o);
     if (c.expected == nullptr) {
       EXPECT_FALSE(r.ok()) << "Python raised, we rendered: " << (r ? concat(*r) : "");
-      if (!r.ok()) EXPECT_EQ(r.error_message().rfind("jinja: ", 0), 0u) << r.error_message();
+      if (!r.ok()) {
+        EXPECT_EQ(r.error_message().rfind("jinja: ", 0), 0u) << r.error_message();
+      }
     } else {
       ASSERT_TRUE(r.ok()) << r.error_message();
       EXPECT_EQ(concat(*r), c.expected);
@@ -181,7 +183,9 @@ TEST(JinjaEngine, SyntaxErrorsNameLineAndColumn) {
                           "{% extends 'x' %}", "{{ f(*args) }}", "{% set %}"}) {
     auto r = parse(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.error_message().rfind("jinja: line ", 0), 0u) << r.error_message();
+    if (!r.ok()) {
+      EXPECT_EQ(r.error_message().rfind("jinja: line ", 0), 0u) << r.error_message();
+    }
   }
 }
 
@@ -268,7 +272,9 @@ TEST(JinjaLimits, HostileTemplatesFailCleanly) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = render_text(src, json::object(), o);
     EXPECT_FALSE(r.ok());
-    if (!r.ok()) EXPECT_EQ(r.error_message().rfind("jinja: ", 0), 0u) << r.error_message();
+    if (!r.ok()) {
+      EXPECT_EQ(r.error_message().rfind("jinja: ", 0), 0u) << r.error_message();
+    }
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
   }
 }

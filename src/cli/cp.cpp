@@ -12,16 +12,15 @@ namespace pocketlm::cli {
 namespace {
 
 int run_cp(const std::string& src, const std::string& dst) {
-  const auto fail = [](const std::string& m) { return std::fprintf(stderr, "error: %s\n", m.c_str()), 1; };
   auto from = store::parse_name(src);
-  if (!from) return fail(from.error_message());
+  if (!from) return report(from.err());
   auto to = store::parse_name(dst);
-  if (!to) return fail(to.error_message());
+  if (!to) return report(to.err());
   auto mine = store::model_store::pocketlm_default();
   const auto ollama = store::model_store::ollama_default();
   auto loc = store::locate(*from, mine, ollama);
-  if (!loc) return fail(loc.error_message());
-  if (auto st = mine.copy_from(*loc->where, *from, *to); !st) return fail(st.error_message());
+  if (!loc) return report(loc.err());
+  if (auto st = mine.copy_from(*loc->where, *from, *to); !st) return report(st.err());
   std::printf("copied '%s' to '%s'\n", from->display().c_str(), to->display().c_str());
   return 0;
 }

@@ -19,13 +19,12 @@ struct create_args {
 };
 
 int run_create(const create_args& a) {
-  const auto fail = [](const std::string& m) { return std::fprintf(stderr, "error: %s\n", m.c_str()), 1; };
   auto n = store::parse_name(a.name);
-  if (!n) return fail(n.error_message());
+  if (!n) return report(n.err());
   auto text = store::read_file(a.modelfile, 1 << 20);
-  if (!text) return fail(text.error_message());
+  if (!text) return report(text.err());
   auto mf = store::parse_modelfile(*text);
-  if (!mf) return fail(mf.error_message());
+  if (!mf) return report(mf.err());
   // A relative FROM path is relative to the Modelfile, as in Ollama.
   if (store::is_gguf_path(mf->from) && mf->from.front() != '/' && mf->from.front() != '~' &&
       a.modelfile.find('/') != std::string::npos) {
@@ -40,7 +39,7 @@ int run_create(const create_args& a) {
                                });
   bar.finish();
   for (const auto& note : notes) std::fprintf(stderr, "note: %s\n", note.c_str());
-  if (!m) return fail(m.error_message());
+  if (!m) return report(m.err());
   std::printf("created %s\n", n->display().c_str());
   return 0;
 }

@@ -80,9 +80,9 @@ result<std::vector<float>> run_prompt(model& m, const std::vector<int32_t>& ids,
 int run_eval(const eval_args& a) {
   using clock = std::chrono::steady_clock;
   auto ids = parse_tokens(a.tokens);
-  if (!ids) return std::fprintf(stderr, "error: %s\n", ids.error_message().c_str()), 1;
+  if (!ids) return report(ids.err());
   auto engine = engine_options(a.engine);
-  if (!engine) return std::fprintf(stderr, "error: %s\n", engine.error_message().c_str()), 1;
+  if (!engine) return report(engine.err());
   model_options opt = std::move(*engine);
   opt.n_ctx = a.n_ctx;
   if (!a.rope_override.empty()) {
@@ -92,11 +92,11 @@ int run_eval(const eval_args& a) {
   }
   const auto t0 = clock::now();
   auto m = model::load(a.model_path, opt);
-  if (!m) return std::fprintf(stderr, "error: %s\n", m.error_message().c_str()), 1;
+  if (!m) return report(m.err());
   if (!(*m)->load_notice().empty()) std::fprintf(stderr, "note: %s\n", (*m)->load_notice().c_str());
   const auto t1 = clock::now();
   auto logits = run_prompt(**m, *ids, a.all, a.decode);
-  if (!logits) return std::fprintf(stderr, "error: %s\n", logits.error_message().c_str()), 1;
+  if (!logits) return report(logits.err());
   const auto t2 = clock::now();
   const int64_t n_vocab = (*m)->params().n_vocab;
   const float* last = logits->data() + logits->size() - n_vocab;
@@ -109,7 +109,7 @@ int run_eval(const eval_args& a) {
     std::vector<int32_t> gen{argmax(last, n_vocab)};
     while (static_cast<int>(gen.size()) < a.n_generate) {
       auto next = (*m)->eval({gen.back()}, false);
-      if (!next) return std::fprintf(stderr, "error: %s\n", next.error_message().c_str()), 1;
+      if (!next) return report(next.err());
       gen.push_back(argmax(next->data(), n_vocab));
     }
     out["generated"] = gen;

@@ -14,9 +14,8 @@ namespace pocketlm::cli {
 namespace {
 
 int run_export(const std::string& name, const std::string& out) {
-  const auto fail = [](const std::string& m) { return std::fprintf(stderr, "error: %s\n", m.c_str()), 1; };
   auto r = store::resolve_model(name);
-  if (!r) return fail(r.error_message());
+  if (!r) return report(r.err());
   // Copy beside the destination, then rename: a failed export never leaves a truncated file.
   const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
@@ -24,7 +23,8 @@ int run_export(const std::string& name, const std::string& out) {
   if (!ec) std::filesystem::rename(tmp, out, ec);
   if (ec) {
     std::filesystem::remove(tmp);
-    return fail("cannot write " + out + ": " + ec.message());
+    const bool full = ec == std::errc::no_space_on_device || ec == std::errc::file_too_large;
+    return report({"cannot write " + out + ": " + ec.message(), full ? error_kind::exhausted : error_kind::io});
   }
   std::printf("exported %s to %s\n", r->display_name.c_str(), out.c_str());
   return 0;

@@ -21,14 +21,14 @@ struct import_args {
 
 int run_import(const import_args& a) {
   auto n = store::parse_name(a.name);
-  if (!n) return std::fprintf(stderr, "error: %s\n", n.error_message().c_str()), 1;
+  if (!n) return report(n.err());
   auto s = store::model_store::pocketlm_default();
   progress_bar bar(/*tty_only=*/true);
   auto m = store::import_gguf(s, a.file, *n, [&](std::string_view what, int64_t done, int64_t total) {
     bar.update(std::string(what) + " " + a.file, done, total);
   });
   bar.finish();
-  if (!m) return std::fprintf(stderr, "error: %s\n", m.error_message().c_str()), 1;
+  if (!m) return report(m.err());
   std::printf("imported %s as %s\n", a.file.c_str(), n->display().c_str());
   return 0;
 }

@@ -117,11 +117,11 @@ int run_plan(const plan_args& a) {
                   std::string(dev->name) + " " + std::to_string(dev->ram_gb_min) + " GB - OS share"};
   } else {
     auto b = resolve_budget(a.ram);
-    if (!b) return std::fprintf(stderr, "error: %s\n", b.error_message().c_str()), 1;
+    if (!b) return report(b.err());
     req.budget = *b;
   }
   auto p = make_plan(req);
-  if (!p) return std::fprintf(stderr, "error: %s\n", p.error_message().c_str()), 1;
+  if (!p) return report(p.err());
   if (a.output == "json") {
     std::printf("%s\n", plan_json(*p, dev).dump(2).c_str());
     return 0;

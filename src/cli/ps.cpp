@@ -20,7 +20,7 @@ std::string until(const store::running_model& m, int64_t now) {
 int run_ps() {
   const int port = store::server_port();
   auto r = store::query_running(port);
-  if (!r) return std::fprintf(stderr, "error: %s\n", r.error_message().c_str()), 1;
+  if (!r) return report(r.err());
   if (!*r) {
     std::printf("no pocketlm server running (nothing on 127.0.0.1:%d)\n", port);
     return 0;

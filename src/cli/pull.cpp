@@ -15,7 +15,7 @@ namespace {
 
 int run_pull(const std::string& name) {
   auto n = store::parse_name(name);
-  if (!n) return std::fprintf(stderr, "error: %s\n", n.error_message().c_str()), 1;
+  if (!n) return report(n.err());
   auto s = store::model_store::pocketlm_default();
   progress_bar bar;
   store::pull_events ev;
@@ -25,7 +25,7 @@ int run_pull(const std::string& name) {
   };
   const auto st = store::pull(s, *n, ev);
   bar.finish();
-  if (!st) return std::fprintf(stderr, "error: %s\n", st.error_message().c_str()), 1;
+  if (!st) return report(st.err());
   std::fprintf(stderr, "success\n");
   return 0;
 }

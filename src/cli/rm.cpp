@@ -14,7 +14,7 @@ namespace {
 
 int remove_one(store::model_store& s, const std::string& name) {
   auto n = store::parse_name(name);
-  if (!n) return std::fprintf(stderr, "error: %s\n", n.error_message().c_str()), 1;
+  if (!n) return report(n.err());
   if (!s.contains(*n)) {
     const auto ollama = store::model_store::ollama_default();
     if (ollama && ollama->contains(*n)) {
@@ -25,7 +25,7 @@ int remove_one(store::model_store& s, const std::string& name) {
     }
     return 1;
   }
-  if (auto st = s.remove(*n); !st) return std::fprintf(stderr, "error: %s\n", st.error_message().c_str()), 1;
+  if (auto st = s.remove(*n); !st) return report(st.err());
   std::printf("deleted '%s'\n", n->display().c_str());
   return 0;
 }

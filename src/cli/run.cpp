@@ -45,10 +45,10 @@ void apply_store_defaults(const store::resolved_model& r, const CLI::App& cmd, r
 
 int run_run(run_args& a, const CLI::App& cmd) {
   auto resolved = store::resolve_model(a.model_path);
-  if (!resolved) return std::fprintf(stderr, "error: %s\n", resolved.error_message().c_str()), 1;
+  if (!resolved) return report(resolved.err());
   apply_store_defaults(*resolved, cmd, a);
   auto loaded = load_chat_model(a);
-  if (!loaded) return std::fprintf(stderr, "error: %s\n", loaded.error_message().c_str()), 1;
+  if (!loaded) return report(loaded.err());
   chat_model& cm = **loaded;
   install_sigint_handler();
   if (!a.prompt.empty() || !isatty(STDIN_FILENO)) {

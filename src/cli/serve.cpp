@@ -66,7 +66,7 @@ int run_serve(serve_args a) {
                          "address can use and change your models\n", a.host.c_str());
   }
   auto engine = engine_options(a.engine);
-  if (!engine) return std::fprintf(stderr, "error: %s\n", engine.error_message().c_str()), 1;
+  if (!engine) return report(engine.err());
   const auto keep_alive = [&]() -> std::optional<double> {
     try {
       return server::parse_keep_alive(server::json(a.keep_alive));
@@ -88,7 +88,7 @@ int run_serve(serve_args a) {
   o.models.model_dirs = a.models_dirs;
   server::server srv(o);
   auto port = srv.bind();
-  if (!port) return std::fprintf(stderr, "error: %s\n", port.error_message().c_str()), 1;
+  if (!port) return report(port.err());
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&set, &sig);

@@ -98,7 +98,7 @@ int print_template(const gguf::file& f) {
 
 int run_show(const std::string& name, bool template_only) {
   auto r = store::resolve_model(name);
-  if (!r) return std::fprintf(stderr, "error: %s\n", r.error_message().c_str()), 1;
+  if (!r) return report(r.err());
   auto f = gguf::file::open(r->gguf_path);
   if (!f) return std::fprintf(stderr, "error: %s: %s\n", r->gguf_path.c_str(), f.error_message().c_str()), 1;
   if (template_only) return print_template(**f);

@@ -12,6 +12,13 @@ namespace pocketlm::cli {
 
 // Each verb adds its subcommand and sets its callback; the callback's return code is stored in
 // `exit_code`. Errors are printed as one line "error: ..." on stderr.
+
+// The exit code of a failure of this kind: the one place where codes come from kinds.
+// 1 internal or I/O, 2 invalid input, 3 not found, 4 unsupported, 5 exhausted (memory, disk),
+// 130 cancelled.
+int exit_code_of(error_kind kind);
+// Prints "error: MESSAGE" on stderr; returns exit_code_of(e.kind).
+int report(const error& e);
 void register_eval(CLI::App& app, int& exit_code);
 void register_quantize(CLI::App& app, int& exit_code);
 void register_tokenize(CLI::App& app, int& exit_code);

@@ -150,7 +150,7 @@ result<fitted_context> fit_context(const gguf::file& f, const hparams& hp, const
   if (s.kv == kv_type::f16 && hp.kv_dim() % 32 == 0 && estimate_memory(f, hp, q8).total() <= budget) {
     msg += " (or --kv-type q8_0)";
   }
-  return error{msg};
+  return error{msg, error_kind::exhausted};
 }
 
 }  // namespace pocketlm

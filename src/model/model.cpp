@@ -38,7 +38,8 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
     if (extra >= budget) {
       return error{"model: " + std::to_string(n_seq) + " KV sequences of " + std::to_string(wanted_ctx) +
                    " positions do not fit the RAM budget of " + format_bytes(budget) + " (" +
-                   opt.budget_source + "); lower the parallel slots or the context"};
+                   opt.budget_source + "); lower the parallel slots or the context",
+                   error_kind::exhausted};
     }
     budget -= extra;
   }

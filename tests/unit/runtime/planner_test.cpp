@@ -205,9 +205,9 @@ TEST_F(planner_models, model_larger_than_budget_is_refused) {
   EXPECT_NE(msg.find("but the budget is 16.0 MiB (--ram)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("smaller quantization"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos);
-  // The CLI prints it as one line and exits 1, before touching the weights.
+  // The CLI prints it as one line and exits 5 (exhausted), before touching the weights.
   const child_result c = run_child({k_cli, "eval", "-m", m, "--tokens", "1", "-t", "2", "--ram", "16M"}, dir_);
-  EXPECT_EQ(c.exit_code, 1);
+  EXPECT_EQ(c.exit_code, 5);
   EXPECT_EQ(c.err, "error: " + msg + "\n");
 }
 

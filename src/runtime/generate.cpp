@@ -39,6 +39,15 @@ std::string stop_matcher::flush() {
   return out;
 }
 
+const char* finish_reason_name(finish_reason r) {
+  switch (r) {
+    case finish_reason::stop: return "stop";
+    case finish_reason::length: return "length";
+    case finish_reason::cancel: return "cancel";
+  }
+  return "stop";
+}
+
 result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req,
                                 const text_sink& sink, const std::atomic<bool>* cancel) {
   using clock = std::chrono::steady_clock;
@@ -59,16 +68,16 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
   stop_matcher stops(req.stop);
   const int64_t n_vocab = static_cast<int64_t>((*logits)->size());
   bool keep_going = true;
-  st.done_reason = "length";
+  st.done_reason = finish_reason::length;
   while (keep_going) {
     if (cancel && cancel->load()) {
-      st.done_reason = "cancel";
+      st.done_reason = finish_reason::cancel;
       break;
     }
     if (req.n_predict >= 0 && st.n_generated >= req.n_predict) break;
     const int32_t next = smp.sample((*logits)->data(), n_vocab);
     if (tok.is_end_of_generation(next)) {
-      st.done_reason = "stop";
+      st.done_reason = finish_reason::stop;
       break;
     }
     smp.accept(next);
@@ -76,10 +85,10 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
     const std::string text = stops.push(utf8.push(tok.token_to_piece(next, false)));
     if (!text.empty()) keep_going = sink(text);
     if (stops.stopped()) {
-      st.done_reason = "stop";
+      st.done_reason = finish_reason::stop;
       break;
     }
-    if (!keep_going) st.done_reason = "cancel";
+    if (!keep_going) st.done_reason = finish_reason::cancel;
     if (static_cast<int64_t>(s.cached().size()) >= s.n_ctx()) break;  // context full
     if (keep_going) {
       logits = s.push(next);

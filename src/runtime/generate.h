@@ -23,13 +23,19 @@ struct generate_request {
   std::vector<std::string> stop;   // generation ends before any of these strings
 };
 
+// Why a generation ended: an end-of-generation token or a stop string, the token limit or a full
+// context, or the caller (a client that left, Ctrl-C).
+enum class finish_reason { stop, length, cancel };
+// "stop", "length", "cancel": the names both APIs use.
+const char* finish_reason_name(finish_reason r);
+
 struct generate_stats {
   int64_t n_prompt = 0;            // prompt tokens
   int64_t n_prompt_evaluated = 0;  // of which not already cached
   int64_t n_generated = 0;
   double prompt_ms = 0;
   double generate_ms = 0;
-  std::string done_reason;         // "stop" (EOG token or stop string), "length", "cancel"
+  finish_reason done_reason = finish_reason::length;
 };
 
 // Receives text as it becomes final; return false to stop generating.

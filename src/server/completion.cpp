@@ -151,7 +151,7 @@ completion_result run_completion(session& s, const loaded_model& lm, const prepa
   if (!stats) throw api_error(500, stats.error_message());
   if (p.reasoning_model && go_on) route(split.flush());
   out.stats = *stats;
-  out.finish_reason = stats->done_reason;
+  out.finish = stats->done_reason;
   return out;
 }
 

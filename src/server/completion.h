@@ -59,7 +59,7 @@ struct completion_result {
   std::string reasoning;
   std::string answer;
   generate_stats stats;
-  std::string finish_reason;  // "stop", "length" or "cancel"
+  finish_reason finish = finish_reason::stop;
 };
 
 // Streams parts as they are final; a sink returning false (client gone) stops generation at

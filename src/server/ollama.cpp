@@ -20,7 +20,7 @@ prompt_spec with_think(prompt_spec s, const generation_request& r) {
 json final_stats(const generation_job& job, const completion_result& out) {
   const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
   return {{"done", true},
-          {"done_reason", out.finish_reason == "length" ? "length" : "stop"},
+          {"done_reason", finish_reason_name(out.finish == finish_reason::length ? finish_reason::length : finish_reason::stop)},
           {"total_duration", now_unix_ns() - job.start_ns},
           {"load_duration", job.load_ns},
           {"prompt_eval_count", out.stats.n_prompt},
@@ -85,7 +85,7 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
                                [&](std::string_view t) { return emit("", std::string(t)); }};
         const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
         note_finish(ctx, out);
-        if (out.finish_reason == "cancel") return;
+        if (out.finish == finish_reason::cancel) return;
         json o = part(stamp(), "", "");
         o.update(final_stats(*job, out));
         write(ndjson(o));

@@ -29,7 +29,10 @@ json usage_of(const generate_stats& st) {
           {"total_tokens", st.n_prompt + st.n_generated}};
 }
 
-std::string finish_reason(const completion_result& r) { return r.finish_reason == "length" ? "length" : "stop"; }
+// A generation a client cancelled is never reported; the others ended by stop or length.
+const char* finish_of(const completion_result& r) {
+  return finish_reason_name(r.finish == finish_reason::length ? finish_reason::length : finish_reason::stop);
+}
 
 std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
 
@@ -55,8 +58,8 @@ void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<
             [&](std::string_view t) { return emit({{"content", std::string(t)}}, nullptr); }};
         const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
         note_finish(ctx, out);
-        if (out.finish_reason == "cancel") return;
-        emit(json::object(), finish_reason(out));
+        if (out.finish == finish_reason::cancel) return;
+        emit(json::object(), finish_of(out));
         if (include_usage) {
           json u = make_chunk(json::object(), nullptr);
           u["choices"] = json::array();
@@ -98,7 +101,7 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
   if (!out.reasoning.empty()) msg["reasoning_content"] = out.reasoning;
   json body = base;
   body["object"] = "chat.completion";
-  body["choices"] = json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_reason(out)}}});
+  body["choices"] = json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
   body["usage"] = usage_of(out.stats);
   send_json(res, body);
 }
@@ -129,7 +132,7 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
       run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
   note_finish(ctx, out);
   json body = base;
-  body["choices"] = json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_reason(out)}}});
+  body["choices"] = json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
   body["usage"] = usage_of(out.stats);
   send_json(res, body);
 }

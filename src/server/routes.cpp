@@ -66,7 +66,7 @@ completion_sinks while_connected(server_context& ctx) {
 }
 
 void note_finish(server_context& ctx, const completion_result& r) {
-  if (r.finish_reason != "cancel") return;
+  if (r.finish != finish_reason::cancel) return;
   ctx.counters.cancelled.fetch_add(1);
   ctx.counters.last_cancel_tokens.store(r.stats.n_generated);
 }

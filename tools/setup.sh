@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build ccache g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
+packages=(cmake ninja-build ccache g++ clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libpcre2-dev libedit-dev tmux
           libcpp-httplib-dev libssl-dev chromium time python3-jinja2)
 # The aarch64 leg (tools/test_aarch64.sh): Debian's cross compiler, qemu user-mode emulation and

@@ -2,7 +2,8 @@
 // conversation (system + 10 user/assistant pairs + a final user turn, with a generation prompt)
 // many times, and prints one JSON line {"template", "template_bytes", "output_bytes", "parse_us",
 // "render_us_median", "render_us_best", "renders"}. Issue 14's target: under 1 ms per render with
-// a 4 KB template (default: Llama 3.1's, 4.6 KB).
+// a 4 KB template (default: Llama 3.1's, 4.6 KB, from the chat corpus that the test fixture
+// chat_corpus_setup or tools/chat_corpus.py builds in BUILD/chat-corpus).
 // usage: chat_template_bench [TEMPLATE.jinja] [renders]
 #include <algorithm>
 #include <chrono>
@@ -44,12 +45,13 @@ nlohmann::ordered_json twenty_turns() {
 int main(int argc, char** argv) {
   namespace jinja = pocketlm::chat::jinja;
   const std::string path = argc > 1 ? argv[1]
-                                    : std::string(POCKETLM_SOURCE_DIR) +
-                                          "/tests/golden/chat/jinja/templates/llama-3.1-8b-instruct.jinja";
+                                    : std::string(POCKETLM_BINARY_DIR) +
+                                          "/chat-corpus/templates/meta-llama-Llama-3.1-8B-Instruct.jinja";
   const int renders = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2000;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
+    std::fprintf(stderr, "error: cannot read %s%s\n", path.c_str(),
+                 argc > 1 ? "" : " (build the chat corpus: ctest -R chat_corpus_setup, or tools/chat_corpus.py)");
     return 1;
   }
   const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

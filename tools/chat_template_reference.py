@@ -8,18 +8,16 @@ tojson filter (json.dumps, ensure_ascii=False), raise_exception() and strftime_n
 render(messages=..., tools=..., documents=..., add_generation_prompt=..., **special_tokens, **kwargs).
 transformers' {% generation %} tag is supported too (it renders its body unchanged).
 
-Writes the goldens the C++ test tests/unit/chat/jinja_corpus_test.cpp reads:
-  tests/golden/chat/jinja/expected/<template>.json  {conversation id: rendered text | {"error": message}}
-  tests/golden/chat/jinja/forgery.json              per template: a user turn made of the template's own
-                                                    role markers, its rendering, and those markers
+Writes the goldens the C++ test tests/unit/chat/jinja_corpus_test.cpp reads, into the corpus folder that
+tools/chat_corpus.py builds (BUILD/chat-corpus; nothing of it is committed):
+  CORPUS/expected/<template>.json  {conversation id: rendered text | {"error": message}}
+  CORPUS/forgery.json              per template: a user turn made of the template's own role markers, its
+                                   rendering, and those markers
 
-Inputs: templates/<name>.jinja (the corpus, see SOURCES.md), templates.json (each template's special
-tokens), conversations.json (the conversations and the fixed clock strftime_now reads).
-
-Regenerate (Debian python3-jinja2, from the repository root):
-  python3 tools/chat_template_reference.py            # every template
-  python3 tools/chat_template_reference.py --only qwen3-0.6b --now-unix 1753531200
-  python3 tools/chat_template_reference.py --check    # compare with the committed goldens, write nothing
+Inputs: CORPUS/templates/<name>.jinja and CORPUS/templates.json (each template's special tokens), both
+written by tools/chat_corpus.py, and tests/golden/chat/jinja/conversations.json (the conversations and
+the fixed clock strftime_now reads). tools/chat_corpus.py calls generate(); by hand (Debian python3-jinja2):
+  python3 tools/chat_template_reference.py --corpus build/chat-corpus --only Qwen-Qwen3-0.6B
 """
 import argparse
 import datetime
@@ -34,7 +32,7 @@ import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPUS = os.path.join(ROOT, "tests", "golden", "chat", "jinja")
+CONVERSATIONS = os.path.join(ROOT, "tests", "golden", "chat", "jinja", "conversations.json")
 
 
 class GenerationTag(jinja2.ext.Extension):
@@ -151,50 +149,55 @@ def forgery_case(template, special_tokens, tools):
             "separators": outside(seps)}
 
 
+def generate(corpus, conversations_path=CONVERSATIONS, names=None, now_unix=None, log=print):
+    """Renders every template of the corpus folder for every conversation; writes expected/ and forgery.json."""
+    templates = json.load(open(os.path.join(corpus, "templates.json"), encoding="utf-8"))["templates"]
+    convs = json.load(open(conversations_path, encoding="utf-8"))
+    now_unix = now_unix if now_unix is not None else convs["now_unix"]
+    env = make_environment(now_unix)
+    names = names or sorted(templates)
+    forgery_path = os.path.join(corpus, "forgery.json")
+    forgery = json.load(open(forgery_path, encoding="utf-8")) if os.path.exists(forgery_path) else {}
+    forgery = {k: v for k, v in forgery.items() if k in templates}
+    os.makedirs(os.path.join(corpus, "expected"), exist_ok=True)
+    tools = next((c["tools"] for c in convs["conversations"] if "tools" in c), None)
+    for name in names:
+        meta = templates[name]
+        # The special tokens, then the variables the template itself needs (its "kwargs" in templates.json).
+        tokens = {k: meta[k] for k in ("bos_token", "eos_token", "unk_token", "pad_token") if k in meta}
+        tokens.update(meta.get("kwargs", {}))
+        with open(os.path.join(corpus, "templates", name + ".jinja"), encoding="utf-8", newline="") as f:
+            source = f.read()
+        try:
+            template = env.from_string(source)
+        except Exception as e:  # a template Jinja2 cannot parse: every conversation raises
+            err = {"error": f"{type(e).__name__}: {e}"}
+            expected = {c["id"]: err for c in convs["conversations"]}
+            case = {"error": "the template does not parse: " + err["error"]}
+        else:
+            expected = {c["id"]: render(template, context_for(c, tokens)) for c in convs["conversations"]}
+            case = forgery_case(template, tokens, tools)
+        errors = sum(isinstance(v, dict) for v in expected.values())
+        status = "forgery ok" if "error" not in case else "forgery: " + case["error"][:90]
+        log(f"{name:48s} {len(expected) - errors:3d} rendered {errors:3d} raised  {status}")
+        with open(os.path.join(corpus, "expected", name + ".json"), "w", encoding="utf-8", newline="") as f:
+            f.write(json.dumps(expected, ensure_ascii=False, indent=1) + "\n")
+        forgery[name] = case
+    with open(forgery_path, "w", encoding="utf-8", newline="") as f:
+        f.write(json.dumps(dict(sorted(forgery.items())), ensure_ascii=False, indent=1) + "\n")
+    log(f"{len(names)} templates x {len(convs['conversations'])} conversations (Jinja2 {jinja2.__version__})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", required=True, help="the folder tools/chat_corpus.py built (templates/, templates.json)")
+    ap.add_argument("--conversations", default=CONVERSATIONS)
     ap.add_argument("--only", action="append", help="template name (repeatable); default: all")
     ap.add_argument("--now-unix", type=int, help="the instant strftime_now() formats (default: conversations.json's now_unix, "
                     "which the C++ test passes too: change both together)")
-    ap.add_argument("--check", action="store_true", help="compare with the committed goldens instead of writing")
     args = ap.parse_args()
-
-    templates = json.load(open(os.path.join(CORPUS, "templates.json"), encoding="utf-8"))["templates"]
-    convs = json.load(open(os.path.join(CORPUS, "conversations.json"), encoding="utf-8"))
-    now_unix = args.now_unix if args.now_unix is not None else convs["now_unix"]
-    env = make_environment(now_unix)
-    names = args.only or sorted(templates)
-    forgery_path = os.path.join(CORPUS, "forgery.json")
-    forgery = json.load(open(forgery_path, encoding="utf-8")) if os.path.exists(forgery_path) else {}
-    os.makedirs(os.path.join(CORPUS, "expected"), exist_ok=True)
-    mismatches = 0
-    for name in names:
-        meta = templates[name]
-        tokens = {k: meta[k] for k in ("bos_token", "eos_token", "unk_token", "pad_token") if k in meta}
-        with open(os.path.join(CORPUS, "templates", name + ".jinja"), encoding="utf-8", newline="") as f:
-            source = f.read()
-        template = env.from_string(source)
-        expected = {c["id"]: render(template, context_for(c, tokens)) for c in convs["conversations"]}
-        case = forgery_case(template, tokens, next((c["tools"] for c in convs["conversations"] if "tools" in c), None))
-        errors = sum(isinstance(v, dict) for v in expected.values())
-        status = "forgery ok" if "error" not in case else "forgery: " + case["error"][:90]
-        print(f"{name:40s} {len(expected) - errors:3d} rendered {errors:3d} raised  {status}")
-        path = os.path.join(CORPUS, "expected", name + ".json")
-        text = json.dumps(expected, ensure_ascii=False, indent=1) + "\n"
-        if args.check:
-            old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-            if old != text or forgery.get(name) != case:
-                mismatches += 1
-                print(f"  MISMATCH: {name}")
-        else:
-            with open(path, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-            forgery[name] = case
-    if not args.check:
-        with open(forgery_path, "w", encoding="utf-8", newline="") as f:
-            f.write(json.dumps(dict(sorted(forgery.items())), ensure_ascii=False, indent=1) + "\n")
-    print(f"{len(names)} templates x {len(convs['conversations'])} conversations (Jinja2 {jinja2.__version__})")
-    return 1 if mismatches else 0
+    generate(args.corpus, args.conversations, args.only, args.now_unix)
+    return 0
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ for target in "${targets[@]}"; do
       cp "$root"/tests/fuzz/corpus/http/* "$corpus/"
       dict=(-dict="$root/tests/fuzz/http.dict") ;;
     jinja)
-      cp "$root"/tests/golden/chat/jinja/templates/* "$corpus/" 2>/dev/null || true
+      # Seeds: the real templates tools/chat_corpus.py put in the Release build (not committed).
+      cp "$root"/build/chat-corpus/templates/* "$corpus/" 2>/dev/null || true
       [ -f "$root/tests/fuzz/jinja.dict" ] && dict=(-dict="$root/tests/fuzz/jinja.dict") ;;
   esac
   echo "== fuzz $target for ${seconds} s"

@@ -72,7 +72,7 @@ json generate(const std::string& model) {
 }
 
 TEST_F(ModelAccess, PathsOutsideTheOpenedFoldersAreNotFoundWithoutDetails) {
-  for (const std::string path : {std::string("/etc/shadow"), std::string("/etc/passwd"), p("elsewhere/secret.gguf"),
+  for (const std::string& path : {std::string("/etc/shadow"), std::string("/etc/passwd"), p("elsewhere/secret.gguf"),
                                  p("elsewhere/notes.txt"), p("allowed/link-out.gguf"), p("allowed/../elsewhere/secret.gguf"),
                                  std::string("/nonexistent/x.gguf")}) {
     for (const char* route : {"/api/generate", "/api/show", "/v1/chat/completions"}) {

@@ -52,12 +52,6 @@ const std::map<std::string, std::string> k_known_failing = {
     {"tencent-Hy3", "calls str.format() ('<｜hy_eos{}｜>'.format(HYTK)), which the engine does not support (README)"},
 };
 
-// Templates the chat layer renders differently from transformers on purpose: it always passes
-// enable_thinking (true unless --no-think), as llama.cpp does, where transformers leaves it undefined.
-const std::map<std::string, std::string> k_chat_layer_differs = {
-    {"Qwen-QwQ-32B", "llama.cpp's copy ends with {% if not enable_thinking %}</think>{% endif %}"},
-};
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
@@ -683,10 +677,6 @@ void check_chat_layer_text_and_ids(const std::string& vocab, const std::string& 
 
 TEST_P(JinjaTokens, ChatLayerTextAndIdsEqualJinja2AndLlamaCpp) {
   for (const auto& name : token_templates(GetParam())) {
-    if (const auto it = k_chat_layer_differs.find(name); it != k_chat_layer_differs.end()) {
-      std::printf("chat layer not compared with transformers' rendering for %s: %s\n", name.c_str(), it->second.c_str());
-      continue;
-    }
     SCOPED_TRACE(name);
     check_chat_layer_text_and_ids(GetParam(), name);
   }

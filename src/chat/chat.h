@@ -32,7 +32,9 @@ struct message {
 
 struct options {
   bool add_generation_prompt = true;
-  bool enable_thinking = true;             // passed as enable_thinking (Qwen3 and others read it)
+  // Passed as enable_thinking only when set: templates differ in what an absent one means (Qwen3
+  // thinks, some QwQ variants close the block), and transformers and llama.cpp leave it out.
+  std::optional<bool> enable_thinking;
   std::string bos_token;                   // the vocab's BOS text (template text, not data)
   std::string eos_token;                   // the vocab's EOS text
   nlohmann::ordered_json tools = nullptr;  // OpenAI-style tool definitions; null: none
@@ -40,7 +42,7 @@ struct options {
   // Extra template variables (--chat-template-kwargs, chat_template_kwargs): they win over the
   // variables above, as transformers lets kwargs win, except bos_token / eos_token.
   nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();
-  std::optional<int64_t> now_unix;  // strftime_now / date_string time; nullopt: the clock
+  std::optional<int64_t> now_unix;  // the time strftime_now() formats (UTC); nullopt: the clock
 };
 
 // A rendered prompt is a sequence of pieces. special pieces are template text (and BOS/EOS) and

@@ -1,8 +1,7 @@
 // The chat layer over the Jinja engine: the variables a template gets, and pieces for the
 // tokenizer. The context follows transformers' apply_chat_template (messages, tools, documents,
-// add_generation_prompt, the special tokens, then the caller's kwargs) plus what llama.cpp adds
-// (enable_thinking, date_string), so templates written for either find what they read.
-#include <ctime>
+// add_generation_prompt, the special tokens, then the caller's kwargs), plus enable_thinking and
+// reasoning_effort when the caller set them, as llama.cpp passes them.
 
 #include "chat/chat.h"
 
@@ -10,15 +9,6 @@ namespace pocketlm::chat {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-std::string today(std::optional<int64_t> now_unix) {
-  const std::time_t t = now_unix ? static_cast<std::time_t>(*now_unix) : std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  const size_t n = std::strftime(buf, sizeof buf, "%d %b %Y", &tm);
-  return std::string(buf, n);
-}
 
 ojson message_json(const message& m, bool typed_content) {
   ojson j = ojson::object();
@@ -81,8 +71,7 @@ ojson chat_template::context(const std::vector<message>& msgs, const options& op
   ctx["add_generation_prompt"] = opt.add_generation_prompt;
   ctx["bos_token"] = opt.bos_token;
   ctx["eos_token"] = opt.eos_token;
-  ctx["enable_thinking"] = opt.enable_thinking;
-  ctx["date_string"] = today(opt.now_unix);
+  if (opt.enable_thinking) ctx["enable_thinking"] = *opt.enable_thinking;
   if (opt.reasoning_effort) ctx["reasoning_effort"] = *opt.reasoning_effort;
   if (opt.kwargs.is_object()) {
     for (const auto& [k, v] : opt.kwargs.items()) {

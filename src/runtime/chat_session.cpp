@@ -133,7 +133,7 @@ std::vector<chat::message> chat_session::with_system(const std::vector<chat::mes
 
 result<chat_prompt> chat_session::prompt_for(const std::vector<chat::message>& turns) const {
   chat::options opt = chat_options_for(tok_);
-  opt.enable_thinking = thinking_;
+  if (!thinking_) opt.enable_thinking = false;  // --no-think; otherwise the template's default
   opt.kwargs = kwargs_;
   return chat_prompt_tokens(tok_, tmpl_, with_system(turns), opt);
 }

@@ -19,7 +19,7 @@ struct prompt_spec {
   bool chat = true;                      // messages through the chat template; else raw text
   std::vector<chat::message> messages;   // chat
   std::string text;                      // raw text (completions, Ollama raw / template-less)
-  bool think = true;                     // Qwen3's enable_thinking
+  std::optional<bool> think;             // enable_thinking when the request sets it (Ollama's think)
   bool split_thinking = true;            // route <think>...</think> to reasoning
   nlohmann::ordered_json tools = nullptr;  // the request's tool definitions, for the template
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs

@@ -12,7 +12,7 @@ std::string ndjson(const json& j) { return j.dump(-1, ' ', false, json::error_ha
 std::string ndjson_error(const std::string& message) { return ndjson({{"error", message}}); }
 
 prompt_spec with_think(prompt_spec s, const generation_request& r) {
-  s.think = r.think.value_or(true);
+  s.think = r.think;
   s.split_thinking = r.think.value_or(true);  // absent: thinking models report it separately
   return s;
 }

@@ -98,6 +98,16 @@ void evaluator::assign(const stmt& s, const std::vector<std::string>& targets, v
 }
 
 evaluator::flow evaluator::exec(const stmt& s, const scope_ptr& sc, pstr& out) {
+  try {
+    return exec_located(s, sc, out);
+  } catch (const render_error& e) {
+    // The innermost statement with a position names it; limits stay as they are.
+    if (s.line == 0 || e.message.rfind("jinja: line ", 0) == 0 || e.message.rfind("jinja: ", 0) != 0) throw;
+    throw render_error{at(s.line, s.col, e.message.substr(7))};
+  }
+}
+
+evaluator::flow evaluator::exec_located(const stmt& s, const scope_ptr& sc, pstr& out) {
   depth_guard g(*this);
   step();
   switch (s.kind) {

@@ -55,7 +55,8 @@ class evaluator {
   };
 
   flow exec_body(const body_t& body, const scope_ptr& sc, pstr& out);
-  flow exec(const stmt& s, const scope_ptr& sc, pstr& out);
+  flow exec(const stmt& s, const scope_ptr& sc, pstr& out);  // errors get the statement's position
+  flow exec_located(const stmt& s, const scope_ptr& sc, pstr& out);
   void exec_for(const stmt& s, const scope_ptr& sc, pstr& out);
   void assign(const stmt& s, const std::vector<std::string>& targets, value v, const scope_ptr& sc);
   value make_macro(const stmt& s, const scope_ptr& sc, const std::string& name);

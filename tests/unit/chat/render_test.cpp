@@ -184,7 +184,9 @@ TEST(render, ToolsToolCallsAndKwargsReachTheTemplate) {
   EXPECT_NE(text.find("<tool_response>\n{\"t\": 18}\n</tool_response>"), std::string::npos) << text;
 
   // kwargs are template variables; they cannot replace the special tokens.
-  auto custom = chat_template::parse("{{ bos_token }}|{{ greeting }}|{{ date_string }}|{{ enable_thinking }}", "test");
+  auto custom = chat_template::parse(
+      "{{ bos_token }}|{{ greeting }}|{{ date_string is defined }}|{{ enable_thinking }}|{{ strftime_now('%d %b %Y') }}",
+      "test");
   ASSERT_TRUE(custom.ok());
   options k;
   k.bos_token = "<s>";
@@ -192,7 +194,14 @@ TEST(render, ToolsToolCallsAndKwargsReachTheTemplate) {
   k.kwargs = {{"greeting", "hey"}, {"bos_token", "<|im_start|>"}, {"enable_thinking", false}};
   const auto kout = (*custom)->render({{"user", "x", ""}}, k);
   ASSERT_TRUE(kout.ok());
-  EXPECT_EQ(text_of(*kout), "<s>|hey|26 Jul 2025|False");
+  EXPECT_EQ(text_of(*kout), "<s>|hey|False|False|26 Jul 2025");
+  // enable_thinking is passed only when set.
+  auto thinking = chat_template::parse("{{ enable_thinking is defined }}", "test");
+  ASSERT_TRUE(thinking.ok());
+  options unset;
+  EXPECT_EQ(text_of(*(*thinking)->render({{"user", "x", ""}}, unset)), "False");
+  unset.enable_thinking = true;
+  EXPECT_EQ(text_of(*(*thinking)->render({{"user", "x", ""}}, unset)), "True");
 }
 
 TEST(template_set, ToolUseTemplateServesRequestsWithTools) {

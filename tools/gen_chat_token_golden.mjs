@@ -41,7 +41,12 @@ async function main() {
     const v = { preset: presets[vocab], templates: names };
     if (!v.preset) throw new Error(`no pocketlm-gen-model preset for vocabulary ${vocab}`);
     const p = path.join(tmp, `${vocab}.gguf`);
-    execFileSync(genModel, ["--preset", v.preset, "--type", "f32", "--n-layer", "1", "-o", p], { stdio: ["ignore", "ignore", "inherit"] });
+    try {  // its progress lines only matter when it fails
+      execFileSync(genModel, ["--preset", v.preset, "--type", "f32", "--n-layer", "1", "-o", p], { stdio: "pipe" });
+    } catch (e) {
+      process.stderr.write(String(e.stderr ?? ""));
+      throw new Error(`${genModel} --preset ${v.preset} failed: ${e.message}`);
+    }
     const model = await llama.loadModel({ modelPath: p, vocabOnly: true });
     const templates = {};
     let n = 0;

@@ -68,6 +68,7 @@ value sort_key(const value& v, bool case_sensitive);
 std::vector<value> sorted(evaluator& ev, std::vector<value> items, bool reverse, bool case_sensitive,
                           const value* attribute);
 pstr percent_format(evaluator& ev, const pstr& fmt, const value& args);
+pstr py_format(evaluator& ev, const pstr& fmt, const call_args& args);  // str.format (py_format.cpp)
 double round_half_even(double x, int64_t digits);
 value generator(std::vector<value> items);
 pstr html_escape(const pstr& s);

@@ -230,7 +230,7 @@ value str_method(evaluator& ev, const value& obj, const std::string& name, bool&
     });
   }
   if (name == "format") {
-    return bind([](evaluator&, const pstr&, A&) -> value { type_error("str.format() is not supported in chat templates"); });
+    return bind([](evaluator& e, const pstr& s, A& a) { return str_value(py_format(e, s, a)); });
   }
   (void)ev;
   found = false;

@@ -48,9 +48,7 @@ const std::string how_to_build = "the chat corpus is built by the CTest fixture 
 // Templates whose failures in the engine are reported but do not fail the suite; every run prints
 // them. Each entry says why; the list must be empty for the corpus to count as passing (issue 14),
 // and a listed template that passes fails the test until it is taken off.
-const std::map<std::string, std::string> k_known_failing = {
-    {"tencent-Hy3", "calls str.format() ('<｜hy_eos{}｜>'.format(HYTK)), which the engine does not support (README)"},
-};
+const std::map<std::string, std::string> k_known_failing = {};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -145,6 +145,20 @@ y)"},
     {R"({{ 'straße' | upper }} {{ {'a':1} is lower }} {{ undefined_thing | last }}|)", R"({})", R"(STRASSE True |)"},
     {R"({{ 'x' % [1, 2] }} {{ [1,2] | select('odd') | reverse | list }})", R"({})", R"(x [1])"},
     {R"({{ [1] in {'a': 1} }})", R"({})", nullptr},  // Python: unhashable type: 'list'
+    // str.format
+    {R"({{ 'a{}b{}'.format(1, 'x') }}|{{ '{0}{1}{0}'.format('p', 2) }}|{{ '{name}!'.format(name='n') }}|{{ '{{}}{}'.format(3) }})", R"({})", R"(a1bx|p2p|n!|{}3)"},
+    {R"({{ '{:>5}|{:<5}|{:^5}|{:*^7}'.format('ab', 'cd', 'ef', 'g') }})", R"({})", R"(   ab|cd   | ef  |***g***)"},
+    {R"({{ '{:05d}|{:+d}|{: d}|{:x}|{:#x}|{:X}|{:o}|{:b}|{:,}'.format(42, 5, 7, 255, 255, 255, 8, 5, 1234567) }})", R"({})", R"(00042|+5| 7|ff|0xff|FF|10|101|1,234,567)"},
+    {R"({{ '{:.2f}|{:10.3f}|{:e}|{:g}|{:.1%}|{}|{:.3}'.format(3.14159, 2.5, 12345.678, 0.0001, 0.256, 1.5, 'abcdef') }})", R"({})", R"(3.14|     2.500|1.234568e+04|0.0001|25.6%|1.5|abc)"},
+    {R"({{ '{!r}|{!s}|{}'.format('q', 'q', none) }})", R"({})", R"('q'|q|None)"},
+    {R"({{ '{0[a]}|{0.b}|{1[1]}'.format({'a': 1, 'b': 2}, [5, 6]) }})", R"({})", R"(1|2|6)"},
+    {R"({{ '{}|{}'.format(true, [1, 'a']) }})", R"({})", R"(True|[1, 'a'])"},
+    {R"({{ '{}'.format() }})", R"({})", nullptr},  // Python: tuple index out of range
+    {R"({{ '{} {0}'.format(1) }})", R"({})", nullptr},  // Python: cannot switch from manual field specification to automatic field numbering
+    {R"({{ 'a}'.format() }})", R"({})", nullptr},  // Python: Single '}' encountered in format string
+    {R"({{ '{:d}'.format('x') }})", R"({})", nullptr},  // Python: Unknown format code 'd' for object of type 'str'
+    {R"({{ '{:>6.2f}|{:<4}|{:=+6d}'.format(-1.234, true, 42) }})", R"({})", R"( -1.23|1   |+   42)"},
+    {R"({{ '<{}>'.format(x) }})", R"({"x": "data"})", R"(<data>)"},
 };
 
 result<std::vector<piece>> render_text(const std::string& src, const json& ctx, render_options o = {}) {

@@ -79,6 +79,7 @@ struct stmt {
   std::vector<expr_ptr> filters;  // filter exprs with a null operand, applied in order
   body_t body, else_body;
   bool uses_caller = false;  // macro: its body calls caller()
+  bool recursive = false;    // for: {% for ... recursive %}
 };
 
 }  // namespace pocketlm::chat::jinja::detail

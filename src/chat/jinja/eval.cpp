@@ -177,8 +177,9 @@ evaluator::flow evaluator::exec_located(const stmt& s, const scope_ptr& sc, pstr
   return flow::normal;
 }
 
-void evaluator::exec_for(const stmt& s, const scope_ptr& sc, pstr& out) {
-  const value seq = eval(*s.e, sc);
+void evaluator::exec_for(const stmt& s, const scope_ptr& sc, pstr& out) { loop_over(s, eval(*s.e, sc), sc, out, 0); }
+
+void evaluator::loop_over(const stmt& s, const value& seq, const scope_ptr& sc, pstr& out, int64_t depth0) {
   auto items = std::make_shared<std::vector<value>>(iterate(seq));
   if (s.cond) {
     std::vector<value> kept;
@@ -200,6 +201,11 @@ void evaluator::exec_for(const stmt& s, const scope_ptr& sc, pstr& out) {
   loop->items = items.get();
   loop->owned = items;
   loop->length = static_cast<int64_t>(items->size());
+  loop->depth0 = depth0;
+  if (s.recursive) {
+    loop->recursive = &s;
+    loop->recursive_scope = sc;
+  }
   value loop_value;
   loop_value.k = kind::loop;
   loop_value.v = loop;
@@ -276,6 +282,18 @@ call_args evaluator::eval_args(const expr& e, size_t first, const scope_ptr& sc)
 
 value evaluator::call(const value& callee, call_args& args, const char* what) {
   if (callee.k == kind::undefined) fail("jinja: " + callee.undefined_message());
+  if (callee.k == kind::loop && callee.loop().recursive) {
+    const loop_data& l = callee.loop();
+    const scope_ptr sc = l.recursive_scope.lock();
+    if (!sc || args.pos.size() != 1) fail("jinja: loop() takes the items of the next level");
+    if (l.depth0 + 1 > opts_.limits.max_depth) {
+      fail("jinja: recursive loop nested deeper than " + std::to_string(opts_.limits.max_depth));
+    }
+    step();
+    pstr out;
+    loop_over(*l.recursive, args.pos[0], sc, out, l.depth0 + 1);
+    return value::string(std::move(out));
+  }
   if (callee.k != kind::callable) fail(std::string("jinja: '") + type_name(callee) + "' object is not callable (" + what + ")");
   step();
   return callee.fn().fn(*this, args);

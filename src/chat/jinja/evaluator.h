@@ -58,6 +58,7 @@ class evaluator {
   flow exec(const stmt& s, const scope_ptr& sc, pstr& out);  // errors get the statement's position
   flow exec_located(const stmt& s, const scope_ptr& sc, pstr& out);
   void exec_for(const stmt& s, const scope_ptr& sc, pstr& out);
+  void loop_over(const stmt& s, const value& seq, const scope_ptr& sc, pstr& out, int64_t depth0);
   void assign(const stmt& s, const std::vector<std::string>& targets, value v, const scope_ptr& sc);
   value make_macro(const stmt& s, const scope_ptr& sc, const std::string& name);
   value eval(const expr& e, const scope_ptr& sc);

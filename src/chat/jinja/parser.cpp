@@ -197,7 +197,7 @@ class parser {
     if (!skip_name("in")) fail_at(cur(), "expected 'in', got '" + describe(cur()) + "'");
     s->e = parse_tuple(false, {"recursive"});
     if (skip_name("if")) s->cond = parse_expression(true);
-    if (is_name("recursive")) fail_at(cur(), "recursive loops are not supported");
+    s->recursive = skip_name("recursive");
     expect_block_end();
     ++loops_;
     s->body = subparse({"endfor", "else"});

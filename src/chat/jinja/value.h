@@ -60,6 +60,8 @@ struct list_data;
 struct dict_data;
 struct loop_data;
 struct callable_data;
+struct stmt;   // ast.h
+struct scope;  // evaluator.h
 
 using value_ptr = std::shared_ptr<const value>;
 
@@ -130,6 +132,9 @@ struct loop_data {
   std::shared_ptr<std::vector<value>> owned;  // keeps items alive while the loop object lives
   value last_changed;
   bool changed_called = false;
+  // {% for ... recursive %}: loop(items) renders the same body one level deeper.
+  const stmt* recursive = nullptr;
+  std::weak_ptr<scope> recursive_scope;
 };
 
 // Arguments of a call: positional and keyword.

@@ -159,6 +159,11 @@ y)"},
     {R"({{ '{:d}'.format('x') }})", R"({})", nullptr},  // Python: Unknown format code 'd' for object of type 'str'
     {R"({{ '{:>6.2f}|{:<4}|{:=+6d}'.format(-1.234, true, 42) }})", R"({})", R"( -1.23|1   |+   42)"},
     {R"({{ '<{}>'.format(x) }})", R"({"x": "data"})", R"(<data>)"},
+    // recursive loops
+    {R"({% for n in tree recursive %}<{{ n.name }}:{{ loop.depth }}{% if n.kids %}[{{ loop(n.kids) }}]{% endif %}>{% endfor %})", R"({"tree": [{"name": "a", "kids": [{"name": "b", "kids": [{"name": "c"}]}, {"name": "d"}]}, {"name": "e"}]})", R"(<a:1[<b:2[<c:3>]><d:2>]><e:1>)"},
+    {R"({% for k, v in d.items() recursive %}{{ k }}={% if v is mapping %}({{ loop(v.items()) }}){% else %}{{ v }}{% endif %}{{ loop.depth0 }};{% endfor %})", R"({"d": {"a": 1, "b": {"c": 2, "e": {"f": 3}}}})", R"(a=10;b=(c=21;e=(f=32;)1;)0;)"},
+    {R"({% for x in [1,2,3] if x > 1 recursive %}{{ x }}{% endfor %})", R"({})", R"(23)"},
+    {R"({% for x in [1] %}{{ loop([2]) }}{% endfor %})", R"({})", nullptr},  // Python: The loop must have the 'recursive' marker to be called recursively.
 };
 
 result<std::vector<piece>> render_text(const std::string& src, const json& ctx, render_options o = {}) {
@@ -193,7 +198,7 @@ TEST(JinjaEngine, SyntaxErrorsNameLineAndColumn) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error_message().rfind("jinja: line 3 col ", 0), 0u) << p.error_message();
   for (const char* bad : {"{% if x %}", "{% for %}", "{{ x", "{# never closed", "{% endfor %}", "{{ (1 }}",
-                          "{% frobnicate %}", "{% break %}", "{{ 'unterminated }}", "{% raw %}x", "{{ 1 ]] }}",
+                          "{% frobnicate %}", "{% break %}", "{% for x in y recursive recursive %}{% endfor %}", "{{ 'unterminated }}", "{% raw %}x", "{{ 1 ]] }}",
                           "{% extends 'x' %}", "{{ f(*args) }}", "{% set %}"}) {
     auto r = parse(bad);
     EXPECT_FALSE(r.ok()) << bad;
@@ -277,6 +282,7 @@ TEST(JinjaLimits, HostileTemplatesFailCleanly) {
       "{{ 'x' * 100000000000 }}",
       "{{ [1] * 100000000000 }}",
       "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+      "{% for x in [1] recursive %}{{ loop([1, 2]) }}{% endfor %}",
       "{% for i in range(10000000) %}{% endfor %}",
       "{% for i in range(100000) %}{{ 'abcdefghijklmnopqrstuvwxyz' * 100 }}{% endfor %}",
       "{% set ns = namespace(x=[]) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",

@@ -651,6 +651,11 @@ class parser {
     expect_op("]");
     if (subs.empty()) fail_at(t, "expected a subscript");
     expr_ptr key;
+    if (subs.size() > 1) {
+      for (const auto& sub : subs) {
+        if (sub->kind == ek::slice) fail_at(t, "a slice inside a tuple subscript is not supported");
+      }
+    }
     if (subs.size() == 1) {
       key = std::move(subs[0]);
     } else {

@@ -198,7 +198,7 @@ TEST(JinjaEngine, SyntaxErrorsNameLineAndColumn) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error_message().rfind("jinja: line 3 col ", 0), 0u) << p.error_message();
   for (const char* bad : {"{% if x %}", "{% for %}", "{{ x", "{# never closed", "{% endfor %}", "{{ (1 }}",
-                          "{% frobnicate %}", "{% break %}", "{% for x in y recursive recursive %}{% endfor %}", "{{ 'unterminated }}", "{% raw %}x", "{{ 1 ]] }}",
+                          "{% frobnicate %}", "{% break %}", "{{ x[1:2, 3] }}", "{% for x in y recursive recursive %}{% endfor %}", "{{ 'unterminated }}", "{% raw %}x", "{{ 1 ]] }}",
                           "{% extends 'x' %}", "{{ f(*args) }}", "{% set %}"}) {
     auto r = parse(bad);
     EXPECT_FALSE(r.ok()) << bad;

@@ -32,6 +32,7 @@ struct matrix_view {
 // results agree with it to rounding. The output is cut into tiles (weight rows x tokens) of a
 // size fixed by the shape alone, which threads take from a shared counter; so results do not
 // depend on the thread count. `scratch` only grows (no allocation once it is large enough).
+// The weight type must have kernels (load_weights checks it).
 void matmul(const matrix_view& w, const float* x, int64_t n_tokens, float* y, thread_pool& pool,
             std::vector<uint8_t>& scratch);
 

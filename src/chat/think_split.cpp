@@ -24,8 +24,7 @@ std::size_t partial_tag_suffix(std::string_view s, std::string_view tag) {
 
 }  // namespace
 
-think_splitter::think_splitter(bool started_in_think)
-    : forced_open_(started_in_think), state_(state::opening) {}
+think_splitter::think_splitter(bool started_in_think) : forced_open_(started_in_think), state_(state::opening) {}
 
 // Decides whether the output opens with <think>; holds text while it still might. When the prompt
 // already opened the block, a repeated "<think>" is skipped and anything else is reasoning.

@@ -30,9 +30,8 @@ void print_stats(const chat_model& cm, const generate_stats& st) {
                "prompt eval count:    %lld token(s)\nprompt eval duration: %.2fms\n"
                "prompt eval rate:     %.2f tokens/s\neval count:           %lld token(s)\n"
                "eval duration:        %.2fms\neval rate:            %.2f tokens/s\n",
-               cm.load_ms + st.prompt_ms + st.generate_ms, cm.load_ms,
-               static_cast<long long>(st.n_prompt_evaluated), st.prompt_ms,
-               rate(st.n_prompt_evaluated, st.prompt_ms), static_cast<long long>(st.n_generated),
+               cm.load_ms + st.prompt_ms + st.generate_ms, cm.load_ms, static_cast<long long>(st.n_prompt_evaluated),
+               st.prompt_ms, rate(st.n_prompt_evaluated, st.prompt_ms), static_cast<long long>(st.n_generated),
                st.generate_ms, rate(st.n_generated, st.generate_ms));
 }
 
@@ -43,9 +42,12 @@ void print_prompt(const tokenizer& tok, const chat_prompt& p) {
     std::string piece = tok.token_to_piece(id);
     std::string shown;
     for (const char c : piece) {
-      if (c == '\n') shown += "\\n";
-      else if (c == '\t') shown += "\\t";
-      else shown += c;
+      if (c == '\n')
+        shown += "\\n";
+      else if (c == '\t')
+        shown += "\\t";
+      else
+        shown += c;
     }
     std::fprintf(stderr, "%6d -> '%s'\n", id, shown.c_str());
   }

@@ -81,8 +81,9 @@ void register_run(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   std::string names;
   for (const auto& n : chat::builtin_names()) names += n + ", ";
-  CLI::Option* by_name = cmd->add_option("--chat-template", a->chat_template,
-                  "use a built-in chat template instead of the GGUF's: " + names + "or none (plain text)");
+  CLI::Option* by_name =
+      cmd->add_option("--chat-template", a->chat_template,
+                      "use a built-in chat template instead of the GGUF's: " + names + "or none (plain text)");
   cmd->add_option("--chat-template-file", a->chat_template_file, "use this Jinja chat template file")
       ->excludes(by_name);
   cmd->add_option("--chat-template-kwargs", a->chat_template_kwargs,

@@ -18,9 +18,9 @@ namespace {
 // llama.cpp's llama_ftype ids (general.file_type) as Ollama prints them.
 std::string file_type_name(uint32_t ft) {
   static const std::map<uint32_t, const char*> names = {
-      {0, "F32"}, {1, "F16"}, {2, "Q4_0"}, {3, "Q4_1"}, {7, "Q8_0"}, {8, "Q5_0"}, {9, "Q5_1"},
-      {10, "Q2_K"}, {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"},
-      {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"}, {32, "BF16"}};
+      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},
+      {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"},
+      {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"},   {32, "BF16"}};
   const auto it = names.find(ft);
   return it == names.end() ? "file type " + std::to_string(ft) : it->second;
 }
@@ -83,8 +83,10 @@ void print_text(const char* title, const std::string& text, int max_lines) {
 // show --template: the template text as the GGUF carries it (named ones follow, headed).
 int print_template(const gguf::file& f) {
   const auto src = f.get_string("tokenizer.chat_template");
-  if (!src) std::fprintf(stderr, "note: the GGUF has no chat template (prompts are plain text)\n");
-  else std::fwrite(src->data(), 1, src->size(), stdout);
+  if (!src)
+    std::fprintf(stderr, "note: the GGUF has no chat template (prompts are plain text)\n");
+  else
+    std::fwrite(src->data(), 1, src->size(), stdout);
   for (const auto& kv : f.metadata()) {
     if (!kv.key.starts_with("tokenizer.chat_template.")) continue;
     const auto named = f.get_string(kv.key);
@@ -106,8 +108,10 @@ int run_show(const std::string& name, bool template_only) {
   uint64_t n_params = 0;
   for (const auto& t : (*f)->tensors()) n_params += static_cast<uint64_t>(t.n_elements());
   std::vector<std::vector<std::string>> model{{"architecture", arch}, {"parameters", store::human_count(n_params)}};
-  if (const auto ctx = (*f)->get_u32(arch + ".context_length")) model.push_back({"context length", std::to_string(*ctx)});
-  if (const auto emb = (*f)->get_u32(arch + ".embedding_length")) model.push_back({"embedding length", std::to_string(*emb)});
+  if (const auto ctx = (*f)->get_u32(arch + ".context_length"))
+    model.push_back({"context length", std::to_string(*ctx)});
+  if (const auto emb = (*f)->get_u32(arch + ".embedding_length"))
+    model.push_back({"embedding length", std::to_string(*emb)});
   model.push_back({"quantization", quantization(**f)});
   model.push_back({"chat template", template_family(**f, r->has_go_template)});
   print_section("Model", model);

@@ -37,7 +37,7 @@ result<std::string> read_template_file(const std::string& path) {
 }  // namespace
 
 result<chat::template_set> load_chat_templates(const gguf::file& f, const template_choice& choice,
-                                                std::vector<std::string>& warnings) {
+                                               std::vector<std::string>& warnings) {
   chat::template_set set;
   if (!choice.file.empty()) {
     auto src = read_template_file(choice.file);
@@ -155,9 +155,8 @@ result<chat_reply> chat_session::send(const std::string& user, const generate_re
     if (!prompt) return prompt.err();
   }
   if (static_cast<int64_t>(prompt->tokens.size()) >= n_ctx) {
-    return error{"prompt of " + std::to_string(prompt->tokens.size()) +
-                 " tokens does not fit the context of " + std::to_string(n_ctx) +
-                 " tokens (raise it with --ctx-size)"};
+    return error{"prompt of " + std::to_string(prompt->tokens.size()) + " tokens does not fit the context of " +
+                 std::to_string(n_ctx) + " tokens (raise it with --ctx-size)"};
   }
   if (on_prompt_) on_prompt_(*prompt);
   generate_request req = params;

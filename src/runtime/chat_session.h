@@ -39,7 +39,7 @@ struct template_choice {
 // (prompts are plain text). A GGUF template that does not parse falls back to the built-in
 // chatml with a warning, as llama.cpp does; a chosen one that does not parse is an error.
 result<chat::template_set> load_chat_templates(const gguf::file& f, const template_choice& choice,
-                                                std::vector<std::string>& warnings);
+                                               std::vector<std::string>& warnings);
 
 // A rendered, tokenized chat prompt.
 struct chat_prompt {
@@ -71,9 +71,8 @@ class chat_session {
 
   // Sends one user message and generates the reply; `on_reasoning` / `on_answer` receive the
   // streamed parts. The turn is added to the history unless generation failed.
-  result<chat_reply> send(const std::string& user, const generate_request& params,
-                          const text_sink& on_reasoning, const text_sink& on_answer,
-                          const std::atomic<bool>* cancel = nullptr);
+  result<chat_reply> send(const std::string& user, const generate_request& params, const text_sink& on_reasoning,
+                          const text_sink& on_answer, const std::atomic<bool>* cancel = nullptr);
 
   const std::vector<chat::message>& history() const { return history_; }
 

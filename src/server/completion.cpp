@@ -23,8 +23,7 @@ gen_params model_defaults(const loaded_model& lm) {
   return g;
 }
 
-prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, const std::string& prompt,
-                            bool raw) {
+prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, const std::string& prompt, bool raw) {
   prompt_spec spec;
   const std::string sys = system.empty() ? lm.info.system : system;
   if (raw || !lm.templates.main) {
@@ -74,7 +73,8 @@ void add_template_fields(prompt_spec& spec, const std::string& raw_body) {
     spec.template_kwargs = *it;
   }
   if (const auto it = body.find("reasoning_effort"); it != body.end() && !it->is_null()) {
-    if (!it->is_string()) throw api_error(400, "invalid type for 'reasoning_effort': expected a string", "reasoning_effort");
+    if (!it->is_string())
+      throw api_error(400, "invalid type for 'reasoning_effort': expected a string", "reasoning_effort");
     spec.reasoning_effort = it->get<std::string>();
   }
 }
@@ -111,15 +111,16 @@ prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, 
   const int64_t n_ctx = std::min(lm.llm->n_ctx(), num_ctx.value_or(lm.llm->n_ctx()));
   p.n_ctx = n_ctx;
   if (static_cast<int64_t>(p.tokens.size()) >= n_ctx) {
-    throw api_error(400, "prompt is " + std::to_string(p.tokens.size()) + " tokens, context is " +
-                             std::to_string(n_ctx) + " (the prompt must leave room for the reply)",
+    throw api_error(400,
+                    "prompt is " + std::to_string(p.tokens.size()) + " tokens, context is " + std::to_string(n_ctx) +
+                        " (the prompt must leave room for the reply)",
                     "messages", "context_length_exceeded");
   }
   return p;
 }
 
-completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p,
-                                 const gen_params& params, const completion_sinks& sinks) {
+completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p, const gen_params& params,
+                                 const completion_sinks& sinks) {
   completion_result out;
   generate_request req;
   req.prompt = p.tokens;

@@ -16,11 +16,11 @@
 namespace pocketlm::server {
 
 struct prompt_spec {
-  bool chat = true;                      // messages through the chat template; else raw text
-  std::vector<chat::message> messages;   // chat
-  std::string text;                      // raw text (completions, Ollama raw / template-less)
-  std::optional<bool> think;             // enable_thinking when the request sets it (Ollama's think)
-  bool split_thinking = true;            // route <think>...</think> to reasoning
+  bool chat = true;                        // messages through the chat template; else raw text
+  std::vector<chat::message> messages;     // chat
+  std::string text;                        // raw text (completions, Ollama raw / template-less)
+  std::optional<bool> think;               // enable_thinking when the request sets it (Ollama's think)
+  bool split_thinking = true;              // route <think>...</think> to reasoning
   nlohmann::ordered_json tools = nullptr;  // the request's tool definitions, for the template
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs
   std::optional<std::string> reasoning_effort;
@@ -52,8 +52,7 @@ prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec);
 
 // Ollama's /api/generate prompt: `system` and `prompt` as a user turn through the template
 // (models without one: system + prompt as plain text), or the prompt alone when raw.
-prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, const std::string& prompt,
-                            bool raw);
+prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, const std::string& prompt, bool raw);
 
 struct completion_result {
   std::string reasoning;
@@ -70,8 +69,8 @@ struct completion_sinks {
 };
 
 // n_predict is capped to the room left in the context. Throws api_error 500 on engine errors.
-completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p,
-                                 const gen_params& params, const completion_sinks& sinks);
+completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p, const gen_params& params,
+                                 const completion_sinks& sinks);
 
 // Sampling defaults from the model's params layer (Modelfile PARAMETERs); requests override.
 gen_params model_defaults(const loaded_model& lm);

@@ -92,8 +92,10 @@ void detokenize(const httplib::Request& req, httplib::Response& res, server_cont
   for (size_t i = 0; i < tokens->size(); ++i) {
     const json& t = (*tokens)[i];
     if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok.n_vocab()) {
-      throw api_error(400, "'tokens[" + std::to_string(i) + "]' is " + t.dump() + ": token ids are integers from 0 to " +
-                               std::to_string(tok.n_vocab() - 1), "tokens");
+      throw api_error(400,
+                      "'tokens[" + std::to_string(i) + "]' is " + t.dump() + ": token ids are integers from 0 to " +
+                          std::to_string(tok.n_vocab() - 1),
+                      "tokens");
     }
     ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
   }

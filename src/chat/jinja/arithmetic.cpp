@@ -115,9 +115,12 @@ value binary_op(evaluator& ev, const std::string& op, const value& a, const valu
       return num_result(a, b, r);
     }
     if (nums) return num_result(a, b, a.as_float() * b.as_float());
-    if ((a.is_string() || a.is_list()) && (b.k == kind::integer || b.k == kind::boolean)) return repeat(ev, a, b.as_int());
-    if ((b.is_string() || b.is_list()) && (a.k == kind::integer || a.k == kind::boolean)) return repeat(ev, b, a.as_int());
-    if (a.is_string() || b.is_string()) type_error("can't multiply sequence by non-int of type '" + type_name(a.is_string() ? b : a) + "'");
+    if ((a.is_string() || a.is_list()) && (b.k == kind::integer || b.k == kind::boolean))
+      return repeat(ev, a, b.as_int());
+    if ((b.is_string() || b.is_list()) && (a.k == kind::integer || a.k == kind::boolean))
+      return repeat(ev, b, a.as_int());
+    if (a.is_string() || b.is_string())
+      type_error("can't multiply sequence by non-int of type '" + type_name(a.is_string() ? b : a) + "'");
     unsupported("*", a, b);
   }
   if (op == "/") {

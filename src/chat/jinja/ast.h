@@ -11,21 +11,21 @@
 namespace pocketlm::chat::jinja::detail {
 
 enum class ek : unsigned char {
-  literal,    // lit
-  name,       // name
-  list,       // args
-  tuple,      // args
-  dict,       // args: key, value, key, value...
-  getattr,    // args[0].name
-  getitem,    // args[0][args[1]]
-  slice,      // args[0][args[1]:args[2]:args[3]] (null: omitted)
-  call,       // args[0](args[1..], kwargs)
-  filter,     // name: args[0] is the operand (null in filter blocks), args[1..] and kwargs the arguments
-  test,       // name: args[0] is the operand; negated for "is not"
-  unary,      // name: "not", "-", "+"; args[0]
-  binary,     // name: "+", "-", "*", "/", "//", "%", "**", "~", "and", "or"
-  compare,    // args[0] then ops[i] against args[i + 1] (chained)
-  condexpr,   // args[1] if args[0] else args[2] (args[2] may be null)
+  literal,   // lit
+  name,      // name
+  list,      // args
+  tuple,     // args
+  dict,      // args: key, value, key, value...
+  getattr,   // args[0].name
+  getitem,   // args[0][args[1]]
+  slice,     // args[0][args[1]:args[2]:args[3]] (null: omitted)
+  call,      // args[0](args[1..], kwargs)
+  filter,    // name: args[0] is the operand (null in filter blocks), args[1..] and kwargs the arguments
+  test,      // name: args[0] is the operand; negated for "is not"
+  unary,     // name: "not", "-", "+"; args[0]
+  binary,    // name: "+", "-", "*", "/", "//", "%", "**", "~", "and", "or"
+  compare,   // args[0] then ops[i] against args[i + 1] (chained)
+  condexpr,  // args[1] if args[0] else args[2] (args[2] may be null)
 };
 
 struct expr;

@@ -52,7 +52,9 @@ pstr upper(const pstr& s) {
   }
   return out;
 }
-pstr lower(const pstr& s) { return map_chars(s, [](uint32_t c, size_t, bool) { return to_lower(c); }); }
+pstr lower(const pstr& s) {
+  return map_chars(s, [](uint32_t c, size_t, bool) { return to_lower(c); });
+}
 pstr capitalize(const pstr& s) {
   return map_chars(s, [](uint32_t c, size_t i, bool) { return i == 0 ? to_upper(c) : to_lower(c); });
 }
@@ -154,7 +156,8 @@ std::vector<value> rsplit(const pstr& s, const value* sep, int64_t maxsplit) {
     size_t pos = t.size();
     for (size_t k = all.size(); k-- > keep;) pos = t.rfind(all[k].text(), pos - 1);
     std::vector<value> out;
-    out.push_back(str_value(s.substr(lstrip_len(t, {}, true), rstrip_keep(std::string_view(t).substr(0, pos), {}, true))));
+    out.push_back(
+        str_value(s.substr(lstrip_len(t, {}, true), rstrip_keep(std::string_view(t).substr(0, pos), {}, true))));
     for (size_t k = keep; k < all.size(); ++k) out.push_back(all[k]);
     return out;
   }
@@ -226,7 +229,8 @@ value get_path(evaluator& ev, const value& v, const value& attr) {
     const size_t dot = path.find('.', at);
     const std::string part = path.substr(at, dot == std::string::npos ? std::string::npos : dot - at);
     bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    cur = numeric && part.size() < 18 ? ev.getitem(cur, value::integer(std::stoll(part))) : ev.getitem(cur, value::string(part));
+    cur = numeric && part.size() < 18 ? ev.getitem(cur, value::integer(std::stoll(part)))
+                                      : ev.getitem(cur, value::string(part));
     if (dot == std::string::npos) return cur;
     at = dot + 1;
   }
@@ -343,7 +347,8 @@ pstr percent_format(evaluator& ev, const pstr& fmt, const value& args) {
       case 'x':
       case 'X':
       case 'o': {
-        if (!v->is_number()) type_error("%" + std::string(1, conv) + " format: a real number is required, not " + type_name(*v));
+        if (!v->is_number())
+          type_error("%" + std::string(1, conv) + " format: a real number is required, not " + type_name(*v));
         const int64_t n = v->k == kind::floating ? static_cast<int64_t>(v->as_float()) : v->as_int();
         std::snprintf(buf, sizeof buf, (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), static_cast<long long>(n));
         out.append(buf, v->data);
@@ -386,7 +391,12 @@ pstr html_escape(const pstr& s) {
   const std::string& t = s.text();
   for (size_t i = 0; i < t.size(); ++i) {
     const char c = t[i];
-    const char* rep = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&#34;" : c == '\'' ? "&#39;" : nullptr;
+    const char* rep = c == '&'    ? "&amp;"
+                      : c == '<'  ? "&lt;"
+                      : c == '>'  ? "&gt;"
+                      : c == '"'  ? "&#34;"
+                      : c == '\'' ? "&#39;"
+                                  : nullptr;
     if (rep) {
       out.append(rep, s.data_at(i));
     } else {

@@ -91,8 +91,9 @@ void evaluator::assign(const stmt& s, const std::vector<std::string>& targets, v
   }
   std::vector<value> items = iterate(v);
   if (items.size() != targets.size()) {
-    fail(at(s.line, s.col, "cannot unpack " + std::to_string(items.size()) + " values into " +
-                               std::to_string(targets.size()) + " names"));
+    fail(at(
+        s.line, s.col,
+        "cannot unpack " + std::to_string(items.size()) + " values into " + std::to_string(targets.size()) + " names"));
   }
   for (size_t i = 0; i < targets.size(); ++i) sc->set(targets[i], std::move(items[i]));
 }
@@ -117,8 +118,7 @@ evaluator::flow evaluator::exec_located(const stmt& s, const scope_ptr& sc, pstr
       emit(out, py_str(v));
       return flow::normal;
     }
-    case sk::if_:
-      return exec_body(truthy(eval(*s.e, sc)) ? s.body : s.else_body, sc, out);
+    case sk::if_: return exec_body(truthy(eval(*s.e, sc)) ? s.body : s.else_body, sc, out);
     case sk::for_: exec_for(s, sc, out); return flow::normal;
     case sk::set: {
       value v = eval(*s.e, sc);
@@ -294,7 +294,8 @@ value evaluator::call(const value& callee, call_args& args, const char* what) {
     loop_over(*l.recursive, args.pos[0], sc, out, l.depth0 + 1);
     return value::string(std::move(out));
   }
-  if (callee.k != kind::callable) fail(std::string("jinja: '") + type_name(callee) + "' object is not callable (" + what + ")");
+  if (callee.k != kind::callable)
+    fail(std::string("jinja: '") + type_name(callee) + "' object is not callable (" + what + ")");
   step();
   return callee.fn().fn(*this, args);
 }
@@ -420,7 +421,8 @@ value evaluator::getitem(const value& obj, const value& key) {
           const auto off = char_offsets(s.text());
           const auto n = static_cast<int64_t>(off.size()) - 1;
           if (i < 0) i += n;
-          if (i >= 0 && i < n) return value::string(s.substr(off[static_cast<size_t>(i)], off[static_cast<size_t>(i) + 1]));
+          if (i >= 0 && i < n)
+            return value::string(s.substr(off[static_cast<size_t>(i)], off[static_cast<size_t>(i) + 1]));
         }
         return value::undefined(owner_name(obj) + " has no element " + std::to_string(key.as_int()));
       }

@@ -328,7 +328,9 @@ value f_round(evaluator&, const value& v, call_args& a) {
   return value::floating(r, v.data);
 }
 
-value f_safe(evaluator&, const value& v, call_args&) { return as_markup(v.is_string() ? v : value::string(soft_str(v))); }
+value f_safe(evaluator&, const value& v, call_args&) {
+  return as_markup(v.is_string() ? v : value::string(soft_str(v)));
+}
 value f_string(evaluator&, const value& v, call_args&) { return v.is_string() ? v : value::string(soft_str(v)); }
 
 value f_sum(evaluator& ev, const value& v, call_args& a) {
@@ -391,7 +393,9 @@ value minmax(evaluator& ev, const value& v, call_args& a, bool want_max) {
   std::vector<value> items = ev.iterate(v);
   if (items.empty()) return value::undefined(std::string("No aggregated item, sequence was empty."));
   size_t best = 0;
-  auto key = [&](size_t i) { return sort_key(attribute && !attribute->is_none() ? get_path(ev, items[i], *attribute) : items[i], cs); };
+  auto key = [&](size_t i) {
+    return sort_key(attribute && !attribute->is_none() ? get_path(ev, items[i], *attribute) : items[i], cs);
+  };
   for (size_t i = 1; i < items.size(); ++i) {
     const int c = py_compare(key(i), key(best), want_max ? ">" : "<");
     if (want_max ? c > 0 : c < 0) best = i;
@@ -525,33 +529,56 @@ value f_center(evaluator&, const value& v, call_args& a) {
   return str_value(std::move(out));
 }
 
-value lazy_items(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_items(ev, v, a); }); }
-value lazy_map(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_map(ev, v, a); }); }
-value lazy_select(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_select(ev, v, a); }); }
-value lazy_reject(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_reject(ev, v, a); }); }
+value lazy_items(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_items(ev, v, a); });
+}
+value lazy_map(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_map(ev, v, a); });
+}
+value lazy_select(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_select(ev, v, a); });
+}
+value lazy_reject(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_reject(ev, v, a); });
+}
 value lazy_selectattr(evaluator& ev, const value& v, call_args& a) {
   return lazily([&] { return f_selectattr(ev, v, a); });
 }
 value lazy_rejectattr(evaluator& ev, const value& v, call_args& a) {
   return lazily([&] { return f_rejectattr(ev, v, a); });
 }
-value lazy_unique(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_unique(ev, v, a); }); }
-value lazy_batch(evaluator& ev, const value& v, call_args& a) { return lazily([&] { return f_batch(ev, v, a); }); }
+value lazy_unique(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_unique(ev, v, a); });
+}
+value lazy_batch(evaluator& ev, const value& v, call_args& a) {
+  return lazily([&] { return f_batch(ev, v, a); });
+}
 
 const std::unordered_map<std::string, filter_fn>& filters() {
   static const std::unordered_map<std::string, filter_fn> table = {
-      {"abs", f_abs},         {"attr", f_attr},           {"batch", lazy_batch},       {"capitalize", f_capitalize},
-      {"center", f_center},   {"count", f_length},        {"d", f_default},         {"default", f_default},
-      {"dictsort", f_dictsort}, {"e", f_escape},          {"escape", f_escape},     {"forceescape", f_forceescape},
-      {"first", f_first},     {"float", f_float},         {"format", f_format},     {"groupby", f_groupby},
-      {"indent", f_indent},   {"int", f_int},             {"items", lazy_items},       {"join", f_join},
-      {"last", f_last},       {"length", f_length},       {"list", f_list},         {"lower", f_lower},
-      {"map", lazy_map},         {"max", f_max},             {"min", f_min},           {"pprint", f_pprint},
-      {"reject", lazy_reject},   {"rejectattr", lazy_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
-      {"round", f_round},     {"safe", f_safe},           {"select", lazy_select},     {"selectattr", lazy_selectattr},
-      {"sort", f_sort},       {"string", f_string},       {"sum", f_sum},           {"title", f_title},
-      {"tojson", f_tojson},   {"trim", f_trim},           {"truncate", f_truncate}, {"unique", lazy_unique},
-      {"upper", f_upper},     {"wordcount", f_wordcount},
+      {"abs", f_abs},           {"attr", f_attr},
+      {"batch", lazy_batch},    {"capitalize", f_capitalize},
+      {"center", f_center},     {"count", f_length},
+      {"d", f_default},         {"default", f_default},
+      {"dictsort", f_dictsort}, {"e", f_escape},
+      {"escape", f_escape},     {"forceescape", f_forceescape},
+      {"first", f_first},       {"float", f_float},
+      {"format", f_format},     {"groupby", f_groupby},
+      {"indent", f_indent},     {"int", f_int},
+      {"items", lazy_items},    {"join", f_join},
+      {"last", f_last},         {"length", f_length},
+      {"list", f_list},         {"lower", f_lower},
+      {"map", lazy_map},        {"max", f_max},
+      {"min", f_min},           {"pprint", f_pprint},
+      {"reject", lazy_reject},  {"rejectattr", lazy_rejectattr},
+      {"replace", f_replace},   {"reverse", f_reverse},
+      {"round", f_round},       {"safe", f_safe},
+      {"select", lazy_select},  {"selectattr", lazy_selectattr},
+      {"sort", f_sort},         {"string", f_string},
+      {"sum", f_sum},           {"title", f_title},
+      {"tojson", f_tojson},     {"trim", f_trim},
+      {"truncate", f_truncate}, {"unique", lazy_unique},
+      {"upper", f_upper},       {"wordcount", f_wordcount},
   };
   return table;
 }

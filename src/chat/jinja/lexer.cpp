@@ -41,9 +41,7 @@ size_t space_run(std::string_view s, size_t i) {
   return n;
 }
 
-bool all_space(std::string_view s) {
-  return !s.empty() && space_run(s, 0) == s.size();
-}
+bool all_space(std::string_view s) { return !s.empty() && space_run(s, 0) == s.size(); }
 
 std::string rstrip_space(std::string_view s) { return std::string(s.substr(0, rstrip_keep(s, {}, true))); }
 
@@ -219,7 +217,8 @@ class lexer {
   void lex_tag(bool variable) {
     std::vector<char> balance;
     while (true) {
-      if (pos_ >= src_.size()) fail_here(variable ? "unexpected end of template, expected '}}'" : "unexpected end of template, expected '%}'");
+      if (pos_ >= src_.size())
+        fail_here(variable ? "unexpected end of template, expected '}}'" : "unexpected end of template, expected '%}'");
       if (balance.empty()) {
         size_t end = std::string::npos;
         if (variable) {
@@ -263,7 +262,7 @@ class lexer {
         lex_string(tl, tc);
       } else {
         static const char* const ops[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[",
-                                          "]", "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";"};
+                                          "]",  "(",  ")",  "{",  "}",  ">",  "<", "=", ".", ":", "|", ",", ";"};
         const char* found = nullptr;
         for (const char* o : ops) {
           if (starts(pos_, o)) {
@@ -282,7 +281,8 @@ class lexer {
           balance.push_back(op == "(" ? ')' : op == "[" ? ']' : '}');
         } else if (op == ")" || op == "]" || op == "}") {
           if (balance.empty()) fail_here("unexpected '" + op + "'");
-          if (balance.back() != op[0]) fail_here("unexpected '" + op + "', expected '" + std::string(1, balance.back()) + "'");
+          if (balance.back() != op[0])
+            fail_here("unexpected '" + op + "', expected '" + std::string(1, balance.back()) + "'");
           balance.pop_back();
         }
         out_.push_back({tok::op, op, tl, tc});
@@ -352,7 +352,10 @@ class lexer {
       size_t n = 1;
       if (src_[start] == '0') {
         n = 1;
-        while (start + n < src_.size() && (src_[start + n] == '0' || (src_[start + n] == '_' && start + n + 1 < src_.size() && src_[start + n + 1] == '0'))) ++n;
+        while (start + n < src_.size() &&
+               (src_[start + n] == '0' ||
+                (src_[start + n] == '_' && start + n + 1 < src_.size() && src_[start + n + 1] == '0')))
+          ++n;
         out_.push_back({tok::integer, "0", tl, tc});
         advance(start + n);
         return;
@@ -386,9 +389,12 @@ class lexer {
         for (int k = 0; k < count; ++k) {
           const char h = src_[e + static_cast<size_t>(k)];
           int d;
-          if (is_dec(h)) d = h - '0';
-          else if ((h | 32) >= 'a' && (h | 32) <= 'f') d = (h | 32) - 'a' + 10;
-          else return false;
+          if (is_dec(h))
+            d = h - '0';
+          else if ((h | 32) >= 'a' && (h | 32) <= 'f')
+            d = (h | 32) - 'a' + 10;
+          else
+            return false;
           v = v * 16 + static_cast<uint32_t>(d);
         }
         if (v > 0x10FFFF) return false;
@@ -408,13 +414,20 @@ class lexer {
         case 'r': val += '\r'; break;
         case 't': val += '\t'; break;
         case 'v': val += '\v'; break;
-        case 'x': if (!hex(2)) fail_here("truncated \\xXX escape in string"); break;
-        case 'u': if (!hex(4)) fail_here("truncated \\uXXXX escape in string"); break;
-        case 'U': if (!hex(8)) fail_here("truncated \\UXXXXXXXX escape in string"); break;
+        case 'x':
+          if (!hex(2)) fail_here("truncated \\xXX escape in string");
+          break;
+        case 'u':
+          if (!hex(4)) fail_here("truncated \\uXXXX escape in string");
+          break;
+        case 'U':
+          if (!hex(8)) fail_here("truncated \\UXXXXXXXX escape in string");
+          break;
         default:
           if (n >= '0' && n <= '7') {
             uint32_t v = static_cast<uint32_t>(n - '0');
-            for (int k = 0; k < 2 && e < src_.size() && src_[e] >= '0' && src_[e] <= '7'; ++k) v = v * 8 + static_cast<uint32_t>(src_[e++] - '0');
+            for (int k = 0; k < 2 && e < src_.size() && src_[e] >= '0' && src_[e] <= '7'; ++k)
+              v = v * 8 + static_cast<uint32_t>(src_[e++] - '0');
             utf8_append(val, v);
           } else {
             val += '\\';

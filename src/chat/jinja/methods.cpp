@@ -18,7 +18,8 @@ value g_range(evaluator& ev, call_args& a) {
   if (!a.kw.empty()) type_error("range() takes no keyword arguments");
   std::vector<int64_t> n;
   for (const value& v : a.pos) {
-    if (v.k != kind::integer && v.k != kind::boolean) type_error("'" + type_name(v) + "' object cannot be interpreted as an integer");
+    if (v.k != kind::integer && v.k != kind::boolean)
+      type_error("'" + type_name(v) + "' object cannot be interpreted as an integer");
     n.push_back(v.as_int());
   }
   int64_t start = 0, stop = 0, step = 1;
@@ -105,7 +106,9 @@ value str_method(evaluator& ev, const value& obj, const std::string& name, bool&
   found = true;
   const auto self = obj;
   using A = call_args;
-  auto bind = [&](auto fn) { return make_bound("str." + name, [self, fn](evaluator& e, A& a) { return fn(e, self.str(), a); }); };
+  auto bind = [&](auto fn) {
+    return make_bound("str." + name, [self, fn](evaluator& e, A& a) { return fn(e, self.str(), a); });
+  };
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     const bool l = name != "rstrip", r = name != "lstrip";
     return bind([l, r](evaluator&, const pstr& s, A& a) { return str_value(strip(s, a.get(0, "chars"), l, r)); });
@@ -132,7 +135,9 @@ value str_method(evaluator& ev, const value& obj, const std::string& name, bool&
       std::vector<value> options = p.k == kind::list && p.lst().tuple ? p.lst().items : std::vector<value>{p};
       const std::string& t = s.text();
       for (const value& o : options) {
-        if (!o.is_string()) type_error(std::string(starts ? "startswith" : "endswith") + " first arg must be str or a tuple of str, not " + type_name(o));
+        if (!o.is_string())
+          type_error(std::string(starts ? "startswith" : "endswith") +
+                     " first arg must be str or a tuple of str, not " + type_name(o));
         const std::string& x = o.text();
         if (starts ? t.starts_with(x) : t.ends_with(x)) return value::boolean(true);
       }
@@ -158,7 +163,9 @@ value str_method(evaluator& ev, const value& obj, const std::string& name, bool&
       if (!sub.is_string()) type_error("must be str, not " + type_name(sub));
       const std::string& t = s.text();
       const std::string& x = sub.text();
-      auto to_chars = [&](size_t byte) { return static_cast<int64_t>(char_count(std::string_view(t).substr(0, byte))); };
+      auto to_chars = [&](size_t byte) {
+        return static_cast<int64_t>(char_count(std::string_view(t).substr(0, byte)));
+      };
       if (m == "count") {
         if (x.empty()) return value::integer(static_cast<int64_t>(char_count(t)) + 1);
         int64_t n = 0;
@@ -220,7 +227,7 @@ value str_method(evaluator& ev, const value& obj, const std::string& name, bool&
         size_t len = 1;
         const uint32_t cp = utf8_at(t, i, len);
         i += len;
-        const bool ok = m == "isspace" ? py_isspace(cp)
+        const bool ok = m == "isspace"   ? py_isspace(cp)
                         : m == "isalpha" ? is_alpha(cp)
                         : m == "isalnum" ? is_alpha(cp) || is_digit(cp)
                                          : is_digit(cp);
@@ -260,9 +267,8 @@ value dict_method(const value& obj, const std::string& name, bool& found) {
     });
   }
   if (name == "copy") {
-    return make_bound("dict.copy", [self](evaluator&, call_args&) {
-      return value::dict(std::make_shared<dict_data>(self.dct()));
-    });
+    return make_bound("dict.copy",
+                      [self](evaluator&, call_args&) { return value::dict(std::make_shared<dict_data>(self.dct())); });
   }
   if (name == "pop" || name == "popitem" || name == "setdefault" || name == "update" || name == "clear") {
     return value::undefined("access to attribute '" + name + "' of 'dict' object is unsafe.");

@@ -113,7 +113,8 @@ class parser {
         s->col = t.col;
         next();
         s->e = parse_tuple(true, {});
-        if (cur().type != tok::var_end) fail_at(cur(), "expected end of print statement, got '" + describe(cur()) + "'");
+        if (cur().type != tok::var_end)
+          fail_at(cur(), "expected end of print statement, got '" + describe(cur()) + "'");
         next();
         body.push_back(std::move(s));
       } else if (t.type == tok::block_begin) {
@@ -182,7 +183,8 @@ class parser {
     std::vector<std::string> names;
     const bool paren = skip_op("(");
     do {
-      if (cur().type != tok::name) fail_at(cur(), std::string("can't assign to '") + describe(cur()) + "' in " + context);
+      if (cur().type != tok::name)
+        fail_at(cur(), std::string("can't assign to '") + describe(cur()) + "' in " + context);
       names.push_back(cur().text);
       next();
     } while (skip_op(",") && cur().type == tok::name);
@@ -435,9 +437,8 @@ class parser {
     expr_ptr cmp;
     while (true) {
       std::string op;
-      if (cur().type == tok::op &&
-          (cur().text == "==" || cur().text == "!=" || cur().text == "<" || cur().text == "<=" || cur().text == ">" ||
-           cur().text == ">=")) {
+      if (cur().type == tok::op && (cur().text == "==" || cur().text == "!=" || cur().text == "<" ||
+                                    cur().text == "<=" || cur().text == ">" || cur().text == ">=")) {
         op = cur().text;
         next();
       } else if (is_name("in")) {

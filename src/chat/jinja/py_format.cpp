@@ -98,7 +98,9 @@ std::string format_int(int64_t v, const spec_t& sp) {
     case 'd':
     case 'n': std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(mag)); break;
     case 'x':
-    case 'X': std::snprintf(buf, sizeof buf, sp.type == 'x' ? "%llx" : "%llX", static_cast<unsigned long long>(mag)); break;
+    case 'X':
+      std::snprintf(buf, sizeof buf, sp.type == 'x' ? "%llx" : "%llX", static_cast<unsigned long long>(mag));
+      break;
     case 'o': std::snprintf(buf, sizeof buf, "%llo", static_cast<unsigned long long>(mag)); break;
     case 'b': {
       std::string b;
@@ -114,9 +116,12 @@ std::string format_int(int64_t v, const spec_t& sp) {
     default: type_error(std::string("Unknown format code '") + sp.type + "' for object of type 'int'");
   }
   digits = group(buf, sp.grouping);
-  if (neg) prefix = "-";
-  else if (sp.sign == '+') prefix = "+";
-  else if (sp.sign == ' ') prefix = " ";
+  if (neg)
+    prefix = "-";
+  else if (sp.sign == '+')
+    prefix = "+";
+  else if (sp.sign == ' ')
+    prefix = " ";
   if (sp.alt && (sp.type == 'x' || sp.type == 'X' || sp.type == 'o' || sp.type == 'b')) {
     prefix += std::string("0") + (sp.type == 'X' ? 'X' : sp.type);
   }
@@ -168,7 +173,8 @@ pstr format_value(const value& v, const std::string& spec_text) {
   const spec_t sp = parse_spec(spec_text);
   switch (v.k) {
     case kind::string: {
-      if (sp.type && sp.type != 's') type_error(std::string("Unknown format code '") + sp.type + "' for object of type 'str'");
+      if (sp.type && sp.type != 's')
+        type_error(std::string("Unknown format code '") + sp.type + "' for object of type 'str'");
       const pstr& s = v.str();
       const auto off = char_offsets(s.text());
       const size_t n = sp.precision < 0 ? off.size() - 1 : std::min(off.size() - 1, static_cast<size_t>(sp.precision));
@@ -236,7 +242,8 @@ pstr py_format(evaluator& ev, const pstr& fmt, const call_args& args) {
     if (head.empty()) {
       if (used_manual) type_error("cannot switch from manual field specification to automatic field numbering");
       used_auto = true;
-      if (auto_index >= args.pos.size()) type_error("Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
+      if (auto_index >= args.pos.size())
+        type_error("Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
       v = args.pos[auto_index++];
     } else if (std::all_of(head.begin(), head.end(), [](char d) { return d >= '0' && d <= '9'; })) {
       if (used_auto) type_error("cannot switch from automatic field numbering to manual field specification");
@@ -261,13 +268,16 @@ pstr py_format(evaluator& ev, const pstr& fmt, const call_args& args) {
         const size_t e = field.find(']', p);
         if (e == std::string::npos) type_error("Missing ']' in format string");
         const std::string key = field.substr(p + 1, e - p - 1);
-        const bool numeric = !key.empty() && key.size() < 18 && std::all_of(key.begin(), key.end(), [](char d) { return d >= '0' && d <= '9'; });
+        const bool numeric = !key.empty() && key.size() < 18 &&
+                             std::all_of(key.begin(), key.end(), [](char d) { return d >= '0' && d <= '9'; });
         v = ev.getitem(v, numeric ? value::integer(std::stoll(key)) : value::string(key, false));
         p = e + 1;
       }
     }
-    if (conv == "r" || conv == "a") v = value::string(py_repr(v), contains_data(v));
-    else if (conv == "s") v = value::string(py_str(v));
+    if (conv == "r" || conv == "a")
+      v = value::string(py_repr(v), contains_data(v));
+    else if (conv == "s")
+      v = value::string(py_str(v));
     out.append(format_value(v, spec));  // an Undefined with no spec formats as "", as its str()
     ev.check_string_size(out.size());
   }

@@ -385,8 +385,8 @@ std::string py_repr(const value& v, int depth) {
       }
       return out + (v.k == kind::ns ? "}>" : "}");
     }
-    case kind::loop: return "<LoopContext " + std::to_string(v.loop().index0 + 1) + "/" +
-                            std::to_string(v.loop().length) + ">";
+    case kind::loop:
+      return "<LoopContext " + std::to_string(v.loop().index0 + 1) + "/" + std::to_string(v.loop().length) + ">";
     case kind::callable: return "<function " + v.fn().name + ">";
   }
   return "";
@@ -584,8 +584,8 @@ value from_json(const nlohmann::ordered_json& j, bool from_data, int depth, int 
       auto d = std::make_shared<dict_data>();
       d->items.reserve(j.size());
       for (const auto& [k, x] : j.items()) {
-        const bool word = from_data && is_word(x) &&
-                          std::find(word_fields.begin(), word_fields.end(), k) != word_fields.end();
+        const bool word =
+            from_data && is_word(x) && std::find(word_fields.begin(), word_fields.end(), k) != word_fields.end();
         d->items.emplace_back(value::string(k, from_data),
                               from_json(x, from_data && !word, depth + 1, max_depth, word_fields));
       }

@@ -112,7 +112,7 @@ struct list_data {
   // A Python generator (what map, select, reject, selectattr, rejectattr, unique, batch and
   // reverse return): always true, no len(), and iterating it once consumes it.
   bool generator = false;
-  std::string pending_error;  // a generator whose body fails: the error, raised when iterated
+  std::string pending_error;   // a generator whose body fails: the error, raised when iterated
   const char* view = nullptr;  // "dict_keys", "dict_values", "dict_items": how repr() shows it
 };
 

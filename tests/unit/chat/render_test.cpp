@@ -40,8 +40,8 @@ std::string read_file(const std::string& path) {
 std::vector<message> messages_from(const nlohmann::json& arr) {
   std::vector<message> msgs;
   for (const auto& m : arr) {
-    msgs.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>(),
-                    m.value("reasoning", std::string())});
+    msgs.push_back(
+        {m.at("role").get<std::string>(), m.at("content").get<std::string>(), m.value("reasoning", std::string())});
   }
   return msgs;
 }
@@ -163,7 +163,8 @@ TEST(render, TemplatesRaiseWhatTheyReject) {
   const auto mistral = builtin("mistral")->render(tool_turn, options{});
   ASSERT_FALSE(mistral.ok());
   EXPECT_NE(mistral.error_message().find("built-in mistral"), std::string::npos) << mistral.error_message();
-  EXPECT_NE(mistral.error_message().find("Only user and assistant roles are supported"), std::string::npos) << mistral.error_message();
+  EXPECT_NE(mistral.error_message().find("Only user and assistant roles are supported"), std::string::npos)
+      << mistral.error_message();
   EXPECT_TRUE(builtin("qwen3")->render(tool_turn, options{}).ok());
 }
 
@@ -172,19 +173,23 @@ TEST(render, ToolsToolCallsAndKwargsReachTheTemplate) {
   options opt;
   opt.tools = ojson::parse(R"([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}])");
   message call{"assistant", "", ""};
-  call.extra = ojson::parse(R"({"content": null, "tool_calls": [{"type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}]})");
+  call.extra = ojson::parse(
+      R"({"content": null, "tool_calls": [{"type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}]})");
   const std::vector<message> msgs = {{"user", "weather?", ""}, call, {"tool", "{\"t\": 18}", ""}};
   const auto out = t->render(msgs, opt);
   ASSERT_TRUE(out.ok()) << out.error_message();
   const std::string text = text_of(*out);
-  EXPECT_NE(text.find("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\""), std::string::npos) << text;
+  EXPECT_NE(text.find("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\""), std::string::npos)
+      << text;
   EXPECT_NE(text.find("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("<tool_response>\n{\"t\": 18}\n</tool_response>"), std::string::npos) << text;
 
   // kwargs are template variables; they cannot replace the special tokens.
   auto custom = chat_template::parse(
-      "{{ bos_token }}|{{ greeting }}|{{ date_string is defined }}|{{ enable_thinking }}|{{ strftime_now('%d %b %Y') }}",
+      "{{ bos_token }}|{{ greeting }}|{{ date_string is defined }}|{{ enable_thinking }}|{{ strftime_now('%d %b %Y') "
+      "}}",
       "test");
   ASSERT_TRUE(custom.ok());
   options k;

@@ -31,7 +31,8 @@ gguf_bytes gguf_with(const std::vector<std::pair<std::string, std::string>>& str
 const char* k_simple = "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}";
 
 TEST(chat_templates, GgufTemplateAndNamedOnes) {
-  const auto g = gguf_with({{"tokenizer.chat_template", k_simple}, {"tokenizer.chat_template.tool_use", "T{{ tools | length }}"}});
+  const auto g =
+      gguf_with({{"tokenizer.chat_template", k_simple}, {"tokenizer.chat_template.tool_use", "T{{ tools | length }}"}});
   std::vector<std::string> warnings;
   auto set = load_chat_templates(*g.file, {}, warnings);
   ASSERT_TRUE(set.ok()) << set.error_message();

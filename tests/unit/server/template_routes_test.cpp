@@ -63,7 +63,8 @@ TEST_F(TemplateRoutes, TokenizeDetokenizeRoundTrip) {
   ASSERT_EQ(s2, 200) << back.dump();
   EXPECT_EQ(back["content"], "Once upon a time");
 
-  auto [s3, pieces] = post("/tokenize", {{"model", k_model}, {"content", "Once"}, {"with_pieces", true}, {"add_special", true}});
+  auto [s3, pieces] =
+      post("/tokenize", {{"model", k_model}, {"content", "Once"}, {"with_pieces", true}, {"add_special", true}});
   ASSERT_EQ(s3, 200);
   ASSERT_GE(pieces["tokens"].size(), 2u);  // BOS, then the text
   EXPECT_TRUE(pieces["tokens"][0].contains("id"));
@@ -85,8 +86,9 @@ TEST_F(TemplateRoutes, BadRequestsAre400sNamingTheField) {
   EXPECT_EQ(status, 400);
   EXPECT_NE(body.dump().find("tokens[1]"), std::string::npos) << body.dump();
   EXPECT_EQ(post("/apply-template", {{"model", k_model}}).first, 400);
-  EXPECT_EQ(post("/apply-template", {{"model", "no-such-model"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}}).first,
-            404);
+  EXPECT_EQ(
+      post("/apply-template", {{"model", "no-such-model"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}}).first,
+      404);
 }
 
 TEST(add_template_fields, KeepsToolCallsToolsAndKwargsInTheirOrder) {

@@ -28,7 +28,8 @@ double micros_since(clock_type::time_point t0) {
 nlohmann::ordered_json twenty_turns() {
   nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
   msgs.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
-  const char* topics[] = {"the moon", "bread", "rivers", "chess", "bees", "volcanoes", "tea", "trains", "owls", "glass"};
+  const char* topics[] = {"the moon",  "bread", "rivers", "chess", "bees",
+                          "volcanoes", "tea",   "trains", "owls",  "glass"};
   for (int i = 0; i < 10; ++i) {
     msgs.push_back({{"role", "user"}, {"content", std::string("Tell me one short fact about ") + topics[i] + "."}});
     msgs.push_back({{"role", "assistant"},
@@ -36,17 +37,22 @@ nlohmann::ordered_json twenty_turns() {
                                     ": it has been studied for centuries, and people still find it fascinating."}});
   }
   msgs.push_back({{"role", "user"}, {"content", "Thanks! Which of those was your favourite?"}});
-  return {{"messages", msgs}, {"tools", nullptr}, {"documents", nullptr}, {"add_generation_prompt", true},
-          {"bos_token", "<|begin_of_text|>"}, {"eos_token", "<|eot_id|>"}, {"date_string", "26 Jul 2025"}};
+  return {{"messages", msgs},
+          {"tools", nullptr},
+          {"documents", nullptr},
+          {"add_generation_prompt", true},
+          {"bos_token", "<|begin_of_text|>"},
+          {"eos_token", "<|eot_id|>"},
+          {"date_string", "26 Jul 2025"}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   namespace jinja = pocketlm::chat::jinja;
-  const std::string path = argc > 1 ? argv[1]
-                                    : std::string(POCKETLM_BINARY_DIR) +
-                                          "/chat-corpus/templates/meta-llama-Llama-3.1-8B-Instruct.jinja";
+  const std::string path =
+      argc > 1 ? argv[1]
+               : std::string(POCKETLM_BINARY_DIR) + "/chat-corpus/templates/meta-llama-Llama-3.1-8B-Instruct.jinja";
   const int renders = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2000;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -79,9 +85,10 @@ int main(int argc, char** argv) {
     out_bytes = jinja::concat(*out).size();
   }
   std::sort(times.begin(), times.end());
-  std::printf("{\"template\": \"%s\", \"template_bytes\": %zu, \"output_bytes\": %zu, \"parse_us\": %.1f, "
-              "\"render_us_median\": %.1f, \"render_us_best\": %.1f, \"renders\": %d}\n",
-              path.substr(path.find_last_of('/') + 1).c_str(), source.size(), out_bytes, parse_us,
-              times[times.size() / 2], times.front(), renders);
+  std::printf(
+      "{\"template\": \"%s\", \"template_bytes\": %zu, \"output_bytes\": %zu, \"parse_us\": %.1f, "
+      "\"render_us_median\": %.1f, \"render_us_best\": %.1f, \"renders\": %d}\n",
+      path.substr(path.find_last_of('/') + 1).c_str(), source.size(), out_bytes, parse_us, times[times.size() / 2],
+      times.front(), renders);
   return 0;
 }

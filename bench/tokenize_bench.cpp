@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     best = std::min(best, dt.count());
   }
-  std::printf("{\"bytes\": %zu, \"tokens\": %zu, \"seconds\": %.4f, \"mb_per_s\": %.2f}\n",
-              text.size(), n_tokens, best, text.size() / best / 1e6);
+  std::printf("{\"bytes\": %zu, \"tokens\": %zu, \"seconds\": %.4f, \"mb_per_s\": %.2f}\n", text.size(), n_tokens, best,
+              text.size() / best / 1e6);
   return 0;
 }

@@ -93,8 +93,8 @@ double decode_ceiling(const std::string& path, int n_gen, int n_threads) {
   if (!plan) return 0;
   const double bw = measure_read_bandwidth(n_threads);
   const double bytes = static_cast<double>(plan->traffic.weight_bytes + plan->traffic.kv_bytes);
-  std::fprintf(stderr, "read bandwidth (%d threads): %.1f GB/s; %.1f MB read per token\n",
-               n_threads, bw / 1e9, bytes / 1e6);
+  std::fprintf(stderr, "read bandwidth (%d threads): %.1f GB/s; %.1f MB read per token\n", n_threads, bw / 1e9,
+               bytes / 1e6);
   return bytes > 0 ? bw / bytes : 0;
 }
 
@@ -103,40 +103,49 @@ std::string test_name(const bench_row& r) {
   return r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt) : "tg" + std::to_string(r.n_gen);
 }
 
-void print_rows(const bench_args& a, const model& m, const std::vector<bench_row>& rows,
-                long rss) {
+void print_rows(const bench_args& a, const model& m, const std::vector<bench_row>& rows, long rss) {
   const auto& f = m.file();
   const std::string name = f.get_string("general.name").value_or(a.model_path);
   const double size_gib = static_cast<double>(f.size()) / (1024.0 * 1024.0 * 1024.0);
   if (a.output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) {
-      out.push_back({{"model_filename", a.model_path}, {"model_type", name},
-                     {"model_size", f.size()}, {"n_threads", r.n_threads},
-                     {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"avg_ns", r.avg_ns},
-                     {"stddev_ns", r.stddev_ns}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
-                     {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts},
-                     {"peak_rss_bytes", rss}, {"ceiling_ts", r.ceiling_ts},
+      out.push_back({{"model_filename", a.model_path},
+                     {"model_type", name},
+                     {"model_size", f.size()},
+                     {"n_threads", r.n_threads},
+                     {"n_prompt", r.n_prompt},
+                     {"n_gen", r.n_gen},
+                     {"avg_ns", r.avg_ns},
+                     {"stddev_ns", r.stddev_ns},
+                     {"avg_ts", r.avg_ts},
+                     {"stddev_ts", r.stddev_ts},
+                     {"samples_ns", r.samples_ns},
+                     {"samples_ts", r.samples_ts},
+                     {"peak_rss_bytes", rss},
+                     {"ceiling_ts", r.ceiling_ts},
                      {"load_ms", r.load_ms}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else if (a.output == "csv") {
-    std::printf("model_filename,model_type,model_size,n_threads,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts,peak_rss_bytes\n");
+    std::printf(
+        "model_filename,model_type,model_size,n_threads,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts,peak_rss_"
+        "bytes\n");
     for (const auto& r : rows) {
-      std::printf("\"%s\",\"%s\",%zu,%d,%d,%d,%.0f,%.0f,%.6f,%.6f,%ld\n", a.model_path.c_str(),
-                  name.c_str(), f.size(), r.n_threads, r.n_prompt, r.n_gen, r.avg_ns, r.stddev_ns,
-                  r.avg_ts, r.stddev_ts, rss);
+      std::printf("\"%s\",\"%s\",%zu,%d,%d,%d,%.0f,%.0f,%.6f,%.6f,%ld\n", a.model_path.c_str(), name.c_str(), f.size(),
+                  r.n_threads, r.n_prompt, r.n_gen, r.avg_ns, r.stddev_ns, r.avg_ts, r.stddev_ts, rss);
     }
   } else {
-    std::printf("| model | size | threads | test | t/s | of decode ceiling |\n"
-                "| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf(
+        "| model | size | threads | test | t/s | of decode ceiling |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (const auto& r : rows) {
       const std::string share = r.ceiling_ts > 0
-          ? std::to_string(static_cast<int>(100.0 * r.avg_ts / r.ceiling_ts + 0.5)) + "% of " +
-                std::to_string(static_cast<int>(r.ceiling_ts)) + " t/s"
-          : "";
-      std::printf("| %s | %.2f GiB | %d | %s | %.2f ± %.2f | %s |\n", name.c_str(), size_gib,
-                  r.n_threads, test_name(r).c_str(), r.avg_ts, r.stddev_ts, share.c_str());
+                                    ? std::to_string(static_cast<int>(100.0 * r.avg_ts / r.ceiling_ts + 0.5)) +
+                                          "% of " + std::to_string(static_cast<int>(r.ceiling_ts)) + " t/s"
+                                    : "";
+      std::printf("| %s | %.2f GiB | %d | %s | %.2f ± %.2f | %s |\n", name.c_str(), size_gib, r.n_threads,
+                  test_name(r).c_str(), r.avg_ts, r.stddev_ts, share.c_str());
     }
     std::printf("\npeak RSS: %.1f MiB; load: %.0f ms\n", static_cast<double>(rss) / (1024.0 * 1024.0),
                 rows.empty() ? 0.0 : rows.front().load_ms);
@@ -162,12 +171,14 @@ int run_bench(const bench_args& a) {
       const auto load_start = std::chrono::steady_clock::now();
       auto m = model::load(a.model_path, opt);
       if (!m) throw std::runtime_error(m.error_message());
-      const double load_ms = std::chrono::duration<double, std::milli>(
-          std::chrono::steady_clock::now() - load_start).count();
+      const double load_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
       std::mt19937 rng(1234);
       std::vector<std::pair<int, int>> tests;
-      for (int p : prompts) if (p > 0) tests.emplace_back(p, 0);
-      for (int g : gens) if (g > 0) tests.emplace_back(0, g);
+      for (int p : prompts)
+        if (p > 0) tests.emplace_back(p, 0);
+      for (int g : gens)
+        if (g > 0) tests.emplace_back(0, g);
       for (auto [p, g] : tests) {
         bench_row r{p, g, nt, {}, {}, 0, 0, 0, 0, 0, load_ms};
         run_once(**m, p, g, rng);  // warm-up: page in weights, fill caches

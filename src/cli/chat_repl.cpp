@@ -97,8 +97,8 @@ result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a) {
   cm->chat = std::make_unique<chat_session>(*cm->sess, *cm->tok, cm->templates.main.get());
   cm->chat->set_template_kwargs(std::move(kwargs));
   if (a.verbose_prompt) {
-    const tokenizer* tok = cm->tok.get();
-    cm->chat->on_prompt([tok](const chat_prompt& p) { print_prompt(*tok, p); });
+    const tokenizer* vocab = cm->tok.get();
+    cm->chat->on_prompt([vocab](const chat_prompt& p) { print_prompt(*vocab, p); });
   }
   cm->chat->set_system(a.system);
   cm->chat->set_thinking(a.think);

@@ -65,8 +65,7 @@ nlohmann::json top_k(const float* logits, int64_t n, int k) {
 }
 
 // Evaluates the prompt in one batch or token by token; returns the kept logits.
-result<std::vector<float>> run_prompt(model& m, const std::vector<int32_t>& ids, bool all,
-                                      bool decode) {
+result<std::vector<float>> run_prompt(model& m, const std::vector<int32_t>& ids, bool all, bool decode) {
   if (!decode) return m.eval(ids, all);
   std::vector<float> kept;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -87,8 +86,7 @@ int run_eval(const eval_args& a) {
   opt.n_ctx = a.n_ctx;
   if (!a.rope_override.empty()) {
     opt.override_rope = true;
-    opt.rope_override =
-        a.rope_override == "neox" ? kernels::rope_mode::neox : kernels::rope_mode::normal;
+    opt.rope_override = a.rope_override == "neox" ? kernels::rope_mode::neox : kernels::rope_mode::normal;
   }
   const auto t0 = clock::now();
   auto m = model::load(a.model_path, opt);
@@ -123,11 +121,11 @@ int run_eval(const eval_args& a) {
   }
   std::printf("%s\n", out.dump().c_str());
   const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  std::fprintf(stderr, "load %.1f ms | prompt %zu tokens in %.1f ms (%.1f tok/s)", ms(t1 - t0),
-               ids->size(), ms(t2 - t1), 1000.0 * static_cast<double>(ids->size()) / ms(t2 - t1));
+  std::fprintf(stderr, "load %.1f ms | prompt %zu tokens in %.1f ms (%.1f tok/s)", ms(t1 - t0), ids->size(),
+               ms(t2 - t1), 1000.0 * static_cast<double>(ids->size()) / ms(t2 - t1));
   if (a.n_generate > 0) {
-    std::fprintf(stderr, " | generated %d tokens in %.1f ms (%.1f tok/s)", a.n_generate,
-                 ms(t3 - t2), 1000.0 * a.n_generate / ms(t3 - t2));
+    std::fprintf(stderr, " | generated %d tokens in %.1f ms (%.1f tok/s)", a.n_generate, ms(t3 - t2),
+                 1000.0 * a.n_generate / ms(t3 - t2));
   }
   std::fprintf(stderr, "\n");
   return 0;

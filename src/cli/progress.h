@@ -46,7 +46,9 @@ class progress_bar {
     const int pct = total_ > 0 ? static_cast<int>(100 * done_ / total_) : 100;
     std::string bar(20, ' ');
     for (int i = 0; i < pct / 5; ++i) bar[static_cast<size_t>(i)] = '#';
-    std::string eta = done_ >= total_ ? "" : rate > 0 ? std::to_string(static_cast<long>((total_ - done_) / rate)) + "s" : "?";
+    std::string eta = done_ >= total_ ? ""
+                      : rate > 0      ? std::to_string(static_cast<long>((total_ - done_) / rate)) + "s"
+                                      : "?";
     std::fprintf(stderr, "%s%s: %3d%% [%s] %s/%s  %s/s  %s%s", tty_ ? "\r\x1b[K" : "", label_.c_str(), pct, bar.c_str(),
                  store::human_bytes(done_).c_str(), store::human_bytes(total_).c_str(),
                  store::human_bytes(static_cast<int64_t>(rate)).c_str(), eta.c_str(), tty_ ? "" : "\n");

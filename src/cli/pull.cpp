@@ -19,7 +19,9 @@ int run_pull(const std::string& name) {
   auto s = store::model_store::pocketlm_default();
   progress_bar bar;
   store::pull_events ev;
-  ev.on_status = [&](std::string_view m) { bar.finish(), std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data()); };
+  ev.on_status = [&](std::string_view m) {
+    bar.finish(), std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data());
+  };
   ev.on_progress = [&](const std::string& hex, int64_t done, int64_t total) {
     bar.update("pulling " + hex.substr(0, 12), done, total);
   };
@@ -34,7 +36,8 @@ int run_pull(const std::string& name) {
 
 void register_pull(CLI::App& app, int& exit_code) {
   auto name = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("pull", "Download a model from a registry (those in $POCKETLM_REGISTRY; default registry.ollama.ai,hf.co)");
+  CLI::App* cmd = app.add_subcommand(
+      "pull", "Download a model from a registry (those in $POCKETLM_REGISTRY; default registry.ollama.ai,hf.co)");
   cmd->add_option("name", *name, "model name, e.g. qwen2.5:0.5b")->required();
   cmd->callback([name, &exit_code] { exit_code = run_pull(*name); });
 }

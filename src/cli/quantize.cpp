@@ -44,8 +44,8 @@ class progress_bar {
     bar.append(static_cast<size_t>(k_width - filled), '.');
     const double elapsed = std::max(1e-9, seconds_since(start_));
     const double mb_per_s = static_cast<double>(done) / 1e6 / elapsed;
-    std::fprintf(stderr, "\r[%s] %3d%% %-36.36s %8.1f MB/s", bar.c_str(),
-                 static_cast<int>(frac * 100.0), tensor.c_str(), mb_per_s);
+    std::fprintf(stderr, "\r[%s] %3d%% %-36.36s %8.1f MB/s", bar.c_str(), static_cast<int>(frac * 100.0),
+                 tensor.c_str(), mb_per_s);
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -77,9 +77,9 @@ int run_quantize(const quantize_options& opt) {
   }
   const auto start = clock_type::now();
   progress_bar bar(start);
-  auto summary = quantize_file(
-      opt.input, opt.output, ft, opt.threads,
-      [&bar](size_t done, size_t total, const std::string& tensor) { bar.update(done, total, tensor); });
+  auto summary =
+      quantize_file(opt.input, opt.output, ft, opt.threads,
+                    [&bar](size_t done, size_t total, const std::string& tensor) { bar.update(done, total, tensor); });
   bar.finish();
   if (!summary) {
     std::fprintf(stderr, "error: %s\n", summary.error_message().c_str());
@@ -87,11 +87,10 @@ int run_quantize(const quantize_options& opt) {
   }
   const double elapsed = seconds_since(start);
   std::fprintf(stderr, "%s: %.2f MiB -> %s: %.2f MiB (%s) in %.2f s\n", opt.input.c_str(),
-               mib(file_size_or_zero(opt.input)), opt.output.c_str(),
-               mib(file_size_or_zero(opt.output)), std::string(file_type_name(ft)).c_str(), elapsed);
-  std::fprintf(stderr, "tensors: %zu, converted: %zu, fallback: %d; tensor data %.2f -> %.2f MiB\n",
-               summary->n_tensors, summary->n_converted, summary->n_fallback,
-               mib(summary->bytes_in), mib(summary->bytes_out));
+               mib(file_size_or_zero(opt.input)), opt.output.c_str(), mib(file_size_or_zero(opt.output)),
+               std::string(file_type_name(ft)).c_str(), elapsed);
+  std::fprintf(stderr, "tensors: %zu, converted: %zu, fallback: %d; tensor data %.2f -> %.2f MiB\n", summary->n_tensors,
+               summary->n_converted, summary->n_fallback, mib(summary->bytes_in), mib(summary->bytes_out));
   return 0;
 }
 
@@ -103,8 +102,7 @@ void register_quantize(CLI::App& app, int& exit_code) {
   sub->add_option("input", opt->input, "input GGUF file")->required();
   sub->add_option("output", opt->output, "output GGUF file")->required();
   sub->add_option("type", opt->type, "file type: " + file_type_names())->required();
-  sub->add_option("-t,--threads", opt->threads, "worker threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", opt->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub->callback([opt, &exit_code] { exit_code = run_quantize(*opt); });
 }
 

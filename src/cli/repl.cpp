@@ -27,18 +27,30 @@ constexpr const char* k_help =
 std::string set_parameter(run_args& a, const std::string& name, const std::string& value) {
   auto& s = a.gen.sampling;
   try {
-    if (name == "temperature") s.temperature = std::stof(value);
-    else if (name == "top_k") s.top_k = std::stoi(value);
-    else if (name == "top_p") s.top_p = std::stof(value);
-    else if (name == "min_p") s.min_p = std::stof(value);
-    else if (name == "repeat_penalty") s.repeat_penalty = std::stof(value);
-    else if (name == "repeat_last_n") s.repeat_last_n = std::stoi(value);
-    else if (name == "presence_penalty") s.presence_penalty = std::stof(value);
-    else if (name == "frequency_penalty") s.frequency_penalty = std::stof(value);
-    else if (name == "seed") s.seed = std::stoull(value);
-    else if (name == "num_predict") a.gen.n_predict = std::stoi(value);
-    else if (name == "stop") a.gen.stop.push_back(value);
-    else return "unknown parameter '" + name + "'";
+    if (name == "temperature")
+      s.temperature = std::stof(value);
+    else if (name == "top_k")
+      s.top_k = std::stoi(value);
+    else if (name == "top_p")
+      s.top_p = std::stof(value);
+    else if (name == "min_p")
+      s.min_p = std::stof(value);
+    else if (name == "repeat_penalty")
+      s.repeat_penalty = std::stof(value);
+    else if (name == "repeat_last_n")
+      s.repeat_last_n = std::stoi(value);
+    else if (name == "presence_penalty")
+      s.presence_penalty = std::stof(value);
+    else if (name == "frequency_penalty")
+      s.frequency_penalty = std::stof(value);
+    else if (name == "seed")
+      s.seed = std::stoull(value);
+    else if (name == "num_predict")
+      a.gen.n_predict = std::stoi(value);
+    else if (name == "stop")
+      a.gen.stop.push_back(value);
+    else
+      return "unknown parameter '" + name + "'";
   } catch (const std::exception&) {
     return "invalid value '" + value + "' for " + name;
   }
@@ -59,8 +71,7 @@ bool handle_command(chat_model& cm, run_args& a, const std::string& line) {
     in >> name;
     std::getline(in >> std::ws, value);
     const std::string err = set_parameter(a, name, value);
-    std::printf("%s\n", err.empty() ? ("Set parameter '" + name + "' to '" + value + "'").c_str()
-                                    : err.c_str());
+    std::printf("%s\n", err.empty() ? ("Set parameter '" + name + "' to '" + value + "'").c_str() : err.c_str());
   } else if (cmd == "/set" && what == "system") {
     std::string text;
     std::getline(in >> std::ws, text);

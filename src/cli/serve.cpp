@@ -62,8 +62,10 @@ int run_serve(serve_args a) {
     return 1;
   }
   if (lan && a.api_key.empty()) {
-    std::fprintf(stderr, "warning: serving on %s without --api-key (--insecure): anyone who can reach this "
-                         "address can use and change your models\n", a.host.c_str());
+    std::fprintf(stderr,
+                 "warning: serving on %s without --api-key (--insecure): anyone who can reach this "
+                 "address can use and change your models\n",
+                 a.host.c_str());
   }
   auto engine = engine_options(a.engine);
   if (!engine) return report(engine.err());
@@ -112,8 +114,7 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--host", a->host, "address to listen on (default loopback: 127.0.0.1)");
   cmd->add_option("--port", a->port, "port (default: $POCKETLM_PORT or 11435; 0 here means that default)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--parallel", a->parallel, "requests served at once per model (KV slots)")
-      ->check(CLI::Range(1, 64));
+  cmd->add_option("--parallel", a->parallel, "requests served at once per model (KV slots)")->check(CLI::Range(1, 64));
   cmd->add_option("--queue", a->queue, "requests waiting for a slot per model; more get 503")
       ->check(CLI::Range(0, 4096));
   cmd->add_option("-c,--ctx", a->n_ctx, "context per slot (default: min(train, 4096))")

@@ -16,8 +16,7 @@ struct tokenize_options {
   bool no_parse_special = false, no_bos = false;
 };
 
-result<std::unique_ptr<tokenizer>> open_tokenizer(const std::string& path,
-                                                  std::unique_ptr<gguf::file>& keep) {
+result<std::unique_ptr<tokenizer>> open_tokenizer(const std::string& path, std::unique_ptr<gguf::file>& keep) {
   auto f = gguf::file::open(path);
   if (!f) return error{path + ": " + f.error_message()};
   keep = std::move(*f);

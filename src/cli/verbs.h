@@ -31,7 +31,7 @@ void register_devices(CLI::App& app, int& exit_code);
 struct engine_flags {
   int n_threads = 0;  // 0: the performance cores (or the --cpu-mask CPUs)
   std::string cpu_mask;
-  std::string ram;    // empty: MemAvailable minus a reserve
+  std::string ram;  // empty: MemAvailable minus a reserve
   std::string kv_type = "f16";
 };
 void add_engine_flags(CLI::App* cmd, engine_flags& f);

@@ -10,20 +10,23 @@ namespace {
 
 bool is_integer(value_type t) {
   switch (t) {
-    case value_type::u8: case value_type::i8: case value_type::u16: case value_type::i16:
-    case value_type::u32: case value_type::i32: case value_type::u64: case value_type::i64:
-      return true;
-    default:
-      return false;
+    case value_type::u8:
+    case value_type::i8:
+    case value_type::u16:
+    case value_type::i16:
+    case value_type::u32:
+    case value_type::i32:
+    case value_type::u64:
+    case value_type::i64: return true;
+    default: return false;
   }
 }
 
 }  // namespace
 
 std::string_view type_name(value_type t) {
-  static constexpr std::string_view k_names[] = {"u8",  "i8",  "u16",  "i16",    "u32",
-                                                 "i32", "f32", "bool", "string", "array",
-                                                 "u64", "i64", "f64"};
+  static constexpr std::string_view k_names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                                 "bool", "string", "array", "u64", "i64", "f64"};
   const auto i = static_cast<uint32_t>(t);
   return i < std::size(k_names) ? k_names[i] : "unknown";
 }

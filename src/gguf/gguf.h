@@ -21,8 +21,19 @@ namespace pocketlm::gguf {
 
 // Metadata value type ids as written in GGUF files.
 enum class value_type : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-  string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
 };
 
 // "u8", "string", "array", ... as used in error messages; "unknown" for ids outside the enum.
@@ -145,8 +156,7 @@ class writer {
   void set_f32_array(std::string key, const std::vector<float>& v);
   void set_alignment(uint32_t alignment);  // also writes general.alignment
   // ne[0] is the fastest dimension; `data` must hold row_size(type, ne[0]) * rows bytes.
-  void add_tensor(std::string name, ggml_type type, std::vector<int64_t> ne,
-                  std::vector<uint8_t> data);
+  void add_tensor(std::string name, ggml_type type, std::vector<int64_t> ne, std::vector<uint8_t> data);
   // Same, but the bytes are produced only while writing, one tensor at a time, so multi-GB
   // models never sit in memory whole. `fill` must resize `out` to the tensor's byte size.
   void add_tensor_lazy(std::string name, ggml_type type, std::vector<int64_t> ne,

@@ -24,17 +24,14 @@ const char* file_type_name(mode_t m) {
 error open_error(const std::string& path, int err) {
   switch (err) {
     case ENOENT:
-    case ENOTDIR:
-      return error{"cannot open " + path + ": " + std::strerror(err), error_kind::not_found};
+    case ENOTDIR: return error{"cannot open " + path + ": " + std::strerror(err), error_kind::not_found};
     case ELOOP:
       return error{"cannot open " + path + ": too many levels of symbolic links (a symlink loop?)",
                    error_kind::invalid_input};
-    case ENAMETOOLONG:
-      return error{"cannot open " + path + ": " + std::strerror(err), error_kind::invalid_input};
+    case ENAMETOOLONG: return error{"cannot open " + path + ": " + std::strerror(err), error_kind::invalid_input};
     case ENXIO:  // a socket, or a FIFO/device with nothing behind it
       return error{path + ": not a regular file", error_kind::invalid_input};
-    default:
-      return error{"cannot open " + path + ": " + std::strerror(err), error_kind::io};
+    default: return error{"cannot open " + path + ": " + std::strerror(err), error_kind::io};
   }
 }
 

@@ -24,7 +24,7 @@ constexpr size_t k_header_bytes = 4 + 4 + 8 + 8;  // magic, version, n_tensors, 
 // so this bounds memory at a few hundred MB; the largest real vocabularies need ~1M.
 constexpr uint64_t k_max_values = uint64_t{1} << 23;
 // Smallest possible encodings, used to reject counts the remaining bytes cannot hold.
-constexpr uint64_t k_min_kv_bytes = 8 + 1 + 4 + 1;          // key length, key, type, value
+constexpr uint64_t k_min_kv_bytes = 8 + 1 + 4 + 1;               // key length, key, type, value
 constexpr uint64_t k_min_tensor_info_bytes = 8 + 1 + 4 + 4 + 8;  // name, n_dims, type, offset
 constexpr uint32_t k_last_value_type = static_cast<uint32_t>(value_type::f64);
 
@@ -59,10 +59,17 @@ std::string_view value_type_name(uint32_t t) { return type_name(static_cast<valu
 // Bytes one encoded element of type t needs at least (exact for fixed-size types).
 uint64_t min_value_bytes(value_type t) {
   switch (t) {
-    case value_type::u8: case value_type::i8: case value_type::boolean: return 1;
-    case value_type::u16: case value_type::i16: return 2;
-    case value_type::u32: case value_type::i32: case value_type::f32: return 4;
-    case value_type::u64: case value_type::i64: case value_type::f64: return 8;
+    case value_type::u8:
+    case value_type::i8:
+    case value_type::boolean: return 1;
+    case value_type::u16:
+    case value_type::i16: return 2;
+    case value_type::u32:
+    case value_type::i32:
+    case value_type::f32: return 4;
+    case value_type::u64:
+    case value_type::i64:
+    case value_type::f64: return 8;
     case value_type::string: return 8;
     case value_type::array: return 12;
   }
@@ -85,8 +92,7 @@ class parser {
     }
     ctx_.clear();
     if (!read_alignment()) return error{err_};
-    if (!check_count(n_tensors, k_min_tensor_info_bytes, "n_tensors", "tensor info"))
-      return error{err_};
+    if (!check_count(n_tensors, k_min_tensor_info_bytes, "n_tensors", "tensor info")) return error{err_};
     out_.tensors_.reserve(n_tensors);
     for (uint64_t i = 0; i < n_tensors; ++i) {
       if (!parse_tensor_info(i)) return error{err_};
@@ -116,8 +122,8 @@ class parser {
   template <typename T>
   bool read(T& v, std::string_view what) {
     if (left() < sizeof(T)) {
-      return fail(cat("truncated: ", what, " needs ", sizeof(T), " bytes at offset ", pos_,
-                      " but only ", left(), " are left"));
+      return fail(
+          cat("truncated: ", what, " needs ", sizeof(T), " bytes at offset ", pos_, " but only ", left(), " are left"));
     }
     std::memcpy(&v, data_ + pos_, sizeof(T));
     pos_ += sizeof(T);
@@ -127,8 +133,8 @@ class parser {
   // A count of items, each needing at least `min_bytes`, must fit in the bytes left.
   bool check_count(uint64_t n, uint64_t min_bytes, const char* field, const char* item) {
     if (n <= left() / min_bytes) return true;
-    return fail(cat(field, " ", n, " exceeds what the ", left(), " bytes left can hold (each ",
-                    item, " needs >= ", min_bytes, " bytes)"));
+    return fail(cat(field, " ", n, " exceeds what the ", left(), " bytes left can hold (each ", item,
+                    " needs >= ", min_bytes, " bytes)"));
   }
 
   bool read_string(std::string& s, uint64_t cap, std::string_view what) {
@@ -150,8 +156,7 @@ class parser {
       return fail("not a GGUF file (it does not start with the magic \"GGUF\")");
     }
     if (size_ < k_header_bytes) {
-      return fail(cat("truncated header: file is ", size_, " bytes, the header needs ",
-                      k_header_bytes));
+      return fail(cat("truncated header: file is ", size_, " bytes, the header needs ", k_header_bytes));
     }
     pos_ = 4;
     (void)read(version, "version");
@@ -160,8 +165,8 @@ class parser {
     }
     if (version != 2 && version != 3) {
       const bool swapped = version == 0x02000000 || version == 0x03000000;
-      return fail(cat("version ", version, " is not supported (need 2 or 3)",
-                      swapped ? "; the file looks big-endian" : ""));
+      return fail(
+          cat("version ", version, " is not supported (need 2 or 3)", swapped ? "; the file looks big-endian" : ""));
     }
     out_.version_ = version;
     (void)read(n_tensors, "n_tensors");
@@ -241,8 +246,7 @@ class parser {
     uint64_t n = 0;
     if (!read(elem, "array element type")) return false;
     if (elem > k_last_value_type) {
-      return fail(cat("unknown array element type id ", elem, " (valid: 0..", k_last_value_type,
-                      ")"));
+      return fail(cat("unknown array element type id ", elem, " (valid: 0..", k_last_value_type, ")"));
     }
     arr.elem_type = static_cast<value_type>(elem);
     if (!read(n, "array length")) return false;
@@ -252,8 +256,7 @@ class parser {
                       " bytes left (each element needs >= ", min_bytes, ")"));
     }
     if (n > k_max_values - n_values_) {
-      return fail(cat("array length ", n, " would exceed the limit of ", k_max_values,
-                      " metadata values in the file"));
+      return fail(cat("array length ", n, " would exceed the limit of ", k_max_values, " metadata values in the file"));
     }
     arr.items.resize(n);
     for (auto& item : arr.items) {
@@ -267,8 +270,7 @@ class parser {
     const value* a = out_.find("general.alignment");
     if (a == nullptr) return true;  // default 32
     if (a->type != value_type::u32) {
-      return fail(cat("general.alignment has type ",
-                      value_type_name(static_cast<uint32_t>(a->type)), ", must be u32"));
+      return fail(cat("general.alignment has type ", value_type_name(static_cast<uint32_t>(a->type)), ", must be u32"));
     }
     const uint64_t v = std::get<uint64_t>(a->data);
     if (v == 0 || (v & (v - 1)) != 0) {
@@ -309,14 +311,12 @@ class parser {
   bool size_tensor(tensor_info& t, const ggml_type_traits& tr) {
     const auto& ne = t.ne;
     if (ne[0] % tr.block_size != 0) {
-      return fail(cat("ne[0] = ", ne[0], " is not a multiple of the ", tr.name, " block size ",
-                      tr.block_size));
+      return fail(cat("ne[0] = ", ne[0], " is not a multiple of the ", tr.name, " block size ", tr.block_size));
     }
     int64_t n = 1;
     for (int64_t d : ne) {
       if (__builtin_mul_overflow(n, d, &n)) {
-        return fail(cat("element count of shape [", ne[0], ", ", ne[1], ", ", ne[2], ", ", ne[3],
-                        "] overflows int64"));
+        return fail(cat("element count of shape [", ne[0], ", ", ne[1], ", ", ne[2], ", ", ne[3], "] overflows int64"));
       }
     }
     // rows * blocks-per-row * bytes-per-block; rows and blocks fit (their product n does).
@@ -348,14 +348,11 @@ class parser {
         return fail(cat("offset ", t.offset, " is not a multiple of the alignment ", align));
       }
       uint64_t begin = 0, end = 0;
-      if (__builtin_add_overflow(start, t.offset, &begin) ||
-          __builtin_add_overflow(begin, t.n_bytes, &end)) {
-        return fail(cat("data offset ", start, " + ", t.offset, " + size ", t.n_bytes,
-                        " overflows"));
+      if (__builtin_add_overflow(start, t.offset, &begin) || __builtin_add_overflow(begin, t.n_bytes, &end)) {
+        return fail(cat("data offset ", start, " + ", t.offset, " + size ", t.n_bytes, " overflows"));
       }
       if (end > size_) {
-        return fail(cat("data [", begin, ", ", end, ") lies outside the file (", size_,
-                        " bytes)"));
+        return fail(cat("data [", begin, ", ", end, ") lies outside the file (", size_, " bytes)"));
       }
     }
     return true;

@@ -44,9 +44,9 @@ enum class ggml_type : uint32_t {
 };
 
 struct ggml_type_traits {
-  std::string_view name;   // "q4_K" etc., as llama.cpp prints it; empty when the id is unknown
-  uint32_t block_size;     // elements per block
-  uint32_t type_size;      // bytes per block
+  std::string_view name;  // "q4_K" etc., as llama.cpp prints it; empty when the id is unknown
+  uint32_t block_size;    // elements per block
+  uint32_t type_size;     // bytes per block
 };
 
 // Traits for a raw type id from a file; block_size == 0 means "not a type we know".

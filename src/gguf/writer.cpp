@@ -37,8 +37,7 @@ struct byte_buf {
 };
 
 error bad_value(const std::string& key, const value& v, const char* why) {
-  return error{"gguf: key '" + key + "': value of type " + std::string(type_name(v.type)) + " " +
-               why};
+  return error{"gguf: key '" + key + "': value of type " + std::string(type_name(v.type)) + " " + why};
 }
 
 // Integers may be held as either variant alternative as long as the value fits T.
@@ -119,12 +118,10 @@ status put_payload(byte_buf& b, const value& v, const std::string& key, int dept
 }
 
 // Byte size of a tensor after checking what the reader will check.
-result<uint64_t> tensor_bytes(const std::string& name, ggml_type type,
-                              const std::vector<int64_t>& ne) {
+result<uint64_t> tensor_bytes(const std::string& name, ggml_type type, const std::vector<int64_t>& ne) {
   const std::string where = "gguf: tensor '" + name + "': ";
   if (name.empty() || name.size() > k_max_tensor_name_bytes) {
-    return error{where + "name length must be in [1, " +
-                 std::to_string(k_max_tensor_name_bytes) + "]"};
+    return error{where + "name length must be in [1, " + std::to_string(k_max_tensor_name_bytes) + "]"};
   }
   const ggml_type_traits tr = type_traits(type);
   if (tr.block_size == 0) return error{where + "unknown type"};
@@ -137,12 +134,10 @@ result<uint64_t> tensor_bytes(const std::string& name, ggml_type type,
     if (__builtin_mul_overflow(n, d, &n)) return error{where + "element count overflows"};
   }
   if (ne[0] % tr.block_size != 0) {
-    return error{where + "ne[0] = " + std::to_string(ne[0]) + " is not a multiple of " +
-                 std::to_string(tr.block_size)};
+    return error{where + "ne[0] = " + std::to_string(ne[0]) + " is not a multiple of " + std::to_string(tr.block_size)};
   }
   uint64_t bytes = 0;
-  if (__builtin_mul_overflow(static_cast<uint64_t>(n / tr.block_size), uint64_t{tr.type_size},
-                             &bytes)) {
+  if (__builtin_mul_overflow(static_cast<uint64_t>(n / tr.block_size), uint64_t{tr.type_size}, &bytes)) {
     return error{where + "byte size overflows"};
   }
   return bytes;
@@ -184,9 +179,7 @@ void writer::set_i32(std::string key, int32_t v) { put(std::move(key), {value_ty
 void writer::set_u64(std::string key, uint64_t v) { put(std::move(key), {value_type::u64, v}); }
 void writer::set_f32(std::string key, float v) { put(std::move(key), {value_type::f32, double{v}}); }
 void writer::set_bool(std::string key, bool v) { put(std::move(key), {value_type::boolean, v}); }
-void writer::set_string(std::string key, std::string v) {
-  put(std::move(key), {value_type::string, std::move(v)});
-}
+void writer::set_string(std::string key, std::string v) { put(std::move(key), {value_type::string, std::move(v)}); }
 void writer::set_value(std::string key, value v) { put(std::move(key), std::move(v)); }
 
 void writer::set_string_array(std::string key, std::vector<std::string> v) {
@@ -212,8 +205,7 @@ void writer::set_f32_array(std::string key, const std::vector<float>& v) {
 
 void writer::set_alignment(uint32_t alignment) { set_u32("general.alignment", alignment); }
 
-void writer::add_tensor(std::string name, ggml_type type, std::vector<int64_t> ne,
-                        std::vector<uint8_t> data) {
+void writer::add_tensor(std::string name, ggml_type type, std::vector<int64_t> ne, std::vector<uint8_t> data) {
   tensors_.push_back({std::move(name), type, std::move(ne), std::move(data), nullptr});
 }
 
@@ -229,8 +221,7 @@ status writer::encode_meta(std::vector<uint8_t>& out, std::vector<uint64_t>& siz
   }
   if ((align_kv != nullptr && align_kv->type != value_type::u32) || alignment_ == 0 ||
       (alignment_ & (alignment_ - 1)) != 0) {
-    return error{"gguf: general.alignment must be a u32 nonzero power of two, got " +
-                 std::to_string(alignment_)};
+    return error{"gguf: general.alignment must be a u32 nonzero power of two, got " + std::to_string(alignment_)};
   }
   byte_buf meta;
   meta.raw<uint32_t>(0x46554747);  // "GGUF"
@@ -253,8 +244,8 @@ status writer::encode_meta(std::vector<uint8_t>& out, std::vector<uint64_t>& siz
     if (!bytes) return bytes.err();
     if (!names.insert(t.name).second) return error{"gguf: duplicate tensor name '" + t.name + "'"};
     if (!t.fill && t.data.size() != *bytes) {
-      return error{"gguf: tensor '" + t.name + "': data has " + std::to_string(t.data.size()) +
-                   " bytes, expected " + std::to_string(*bytes)};
+      return error{"gguf: tensor '" + t.name + "': data has " + std::to_string(t.data.size()) + " bytes, expected " +
+                   std::to_string(*bytes)};
     }
     meta.str(t.name);
     meta.raw<uint32_t>(static_cast<uint32_t>(t.ne.size()));
@@ -285,8 +276,8 @@ status writer::emit(const sink& out) const {
       scratch.clear();
       t.fill(scratch);
       if (scratch.size() != sizes[i]) {
-        return error{"gguf: tensor '" + t.name + "': fill produced " +
-                     std::to_string(scratch.size()) + " bytes, expected " + std::to_string(sizes[i])};
+        return error{"gguf: tensor '" + t.name + "': fill produced " + std::to_string(scratch.size()) +
+                     " bytes, expected " + std::to_string(sizes[i])};
       }
       data = &scratch;
     }

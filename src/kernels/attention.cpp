@@ -12,19 +12,15 @@ head_group_fn attend_group_for(isa_level level) {
   if (!isa_supported(level)) return nullptr;
   switch (level) {
 #if defined(POCKETLM_X86_KERNELS)
-    case isa_level::avx2:
-      return x86::attend_group_avx2;
-    case isa_level::avx512:
-      return x86::attend_group_avx512;
+    case isa_level::avx2: return x86::attend_group_avx2;
+    case isa_level::avx512: return x86::attend_group_avx512;
 #endif
 #if defined(POCKETLM_ARM_KERNELS)
     case isa_level::neon:
     case isa_level::dotprod:
-    case isa_level::i8mm:
-      return arm::attend_group_neon;
+    case isa_level::i8mm: return arm::attend_group_neon;
 #endif
-    default:
-      return attend_group_ref;
+    default: return attend_group_ref;
   }
 }
 
@@ -38,8 +34,7 @@ int64_t state_floats(int group, int64_t hd) { return group * (hd + 2); }
 
 // Kernel arguments for token t's query heads of KV head kvh: rounds them to f16 into q_buf and
 // resets `state` (state_floats long). Positions are left for the caller to set.
-head_group_args start(const attention_args& a, int64_t t, int64_t kvh, std::vector<float>& q_buf,
-                      float* state) {
+head_group_args start(const attention_args& a, int64_t t, int64_t kvh, std::vector<float>& q_buf, float* state) {
   const int group = static_cast<int>(a.n_head / a.n_head_kv);
   const int64_t n = group * a.head_dim;
   q_buf.resize(static_cast<size_t>(n));
@@ -73,8 +68,7 @@ thread_scratch& scratch() {
 void finish(const head_group_args& h, float* out) {
   for (int g = 0; g < h.group; ++g) {
     const float inv = h.s[g] == 0.0f ? 0.0f : 1.0f / h.s[g];
-    for (int64_t i = 0; i < h.head_dim; ++i)
-      out[g * h.head_dim + i] = h.acc[g * h.head_dim + i] * inv;
+    for (int64_t i = 0; i < h.head_dim; ++i) out[g * h.head_dim + i] = h.acc[g * h.head_dim + i] * inv;
   }
 }
 

@@ -47,8 +47,7 @@ struct head_group_args {
 // Folds one score into a head's (m, s); sets acc_scale (the factor for the old acc, already
 // applied to s) and v_weight (the weight of this position's V row). Exactly one exp per
 // position, as llama.cpp computes it.
-inline void online_softmax_step(float score, float& m, float& s, float& acc_scale,
-                                float& v_weight) {
+inline void online_softmax_step(float score, float& m, float& s, float& acc_scale, float& v_weight) {
   acc_scale = 1.0f;
   v_weight = 1.0f;
   if (score > m) {

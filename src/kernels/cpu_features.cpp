@@ -50,8 +50,8 @@ cpu_features detect() {
   uint32_t a = 0, b = 0, c = 0, d = 0;
   if (__get_cpuid_count(1, 0, &a, &b, &c, &d) == 0 || !bit(c, 27)) return f;  // no OSXSAVE
   const uint64_t xcr0 = read_xcr0();
-  const bool ymm_saved = (xcr0 & 0x6) == 0x6;     // SSE + AVX state
-  const bool zmm_saved = (xcr0 & 0xE0) == 0xE0;   // opmask + upper ZMM state
+  const bool ymm_saved = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool zmm_saved = (xcr0 & 0xE0) == 0xE0;  // opmask + upper ZMM state
   if (!ymm_saved) return f;
   f.avx = bit(c, 28);
   f.fma = bit(c, 12);
@@ -78,9 +78,17 @@ const cpu_features& host_cpu() {
 
 std::string describe(const cpu_features& f) {
   const std::pair<bool, const char*> flags[] = {
-      {f.neon, "neon"}, {f.dotprod, "dotprod"}, {f.i8mm, "i8mm"},     {f.avx, "avx"},
-      {f.avx2, "avx2"}, {f.fma, "fma"},         {f.f16c, "f16c"},     {f.avx512f, "avx512f"},
-      {f.avx512bw, "avx512bw"}, {f.avx512vl, "avx512vl"}, {f.avx512vnni, "avx512vnni"},
+      {f.neon, "neon"},
+      {f.dotprod, "dotprod"},
+      {f.i8mm, "i8mm"},
+      {f.avx, "avx"},
+      {f.avx2, "avx2"},
+      {f.fma, "fma"},
+      {f.f16c, "f16c"},
+      {f.avx512f, "avx512f"},
+      {f.avx512bw, "avx512bw"},
+      {f.avx512vl, "avx512vl"},
+      {f.avx512vnni, "avx512vnni"},
       {f.avx512bf16, "avx512bf16"},
   };
   std::string out;

@@ -63,15 +63,14 @@ std::vector<cpu_core> read_cpu_cores(const std::string& root) {
   std::vector<cpu_core> cores;
   for (int id : online_ids(root)) {
     const std::string dir = root + "/cpu" + std::to_string(id);
-    cores.push_back({id, read_int(dir + "/cpu_capacity"),
-                     read_int(dir + "/cpufreq/cpuinfo_max_freq")});
+    cores.push_back({id, read_int(dir + "/cpu_capacity"), read_int(dir + "/cpufreq/cpuinfo_max_freq")});
   }
   return cores;
 }
 
 std::vector<int> performance_cores(const std::vector<cpu_core>& cores) {
-  const bool by_capacity = !cores.empty() && std::all_of(cores.begin(), cores.end(),
-                                                         [](const cpu_core& c) { return c.capacity > 0; });
+  const bool by_capacity =
+      !cores.empty() && std::all_of(cores.begin(), cores.end(), [](const cpu_core& c) { return c.capacity > 0; });
   const auto speed = [&](const cpu_core& c) { return by_capacity ? c.capacity : c.max_freq_khz; };
   int64_t fastest = 0;
   for (const auto& c : cores) fastest = std::max(fastest, speed(c));
@@ -97,9 +96,12 @@ result<std::vector<int>> parse_cpu_mask(const std::string& hex) {
   for (size_t i = 0; i < digits.size(); ++i) {
     const char ch = static_cast<char>(std::tolower(static_cast<unsigned char>(digits[digits.size() - 1 - i])));
     int nibble = 0;
-    if (ch >= '0' && ch <= '9') nibble = ch - '0';
-    else if (ch >= 'a' && ch <= 'f') nibble = ch - 'a' + 10;
-    else return error{"--cpu-mask: '" + hex + "' is not a hex mask"};
+    if (ch >= '0' && ch <= '9')
+      nibble = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+      nibble = ch - 'a' + 10;
+    else
+      return error{"--cpu-mask: '" + hex + "' is not a hex mask"};
     for (int b = 0; b < 4; ++b) {
       if (nibble & (1 << b)) ids.push_back(static_cast<int>(i) * 4 + b);
     }

@@ -22,8 +22,7 @@ constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_lev
                                   isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
 constexpr size_t k_level_count = std::size(k_levels);
 
-void set(kernel_table& table, ggml_type weight, ggml_type act, from_float_fn from_float,
-         vec_dot_fn dot) {
+void set(kernel_table& table, ggml_type weight, ggml_type act, from_float_fn from_float, vec_dot_fn dot) {
   table[static_cast<size_t>(weight)] = type_kernels{act, from_float, dot};
 }
 
@@ -117,8 +116,7 @@ isa_level initial_level() {
     if (name != isa_name(level)) continue;
     const isa_level chosen = highest_supported_up_to(level);
     if (chosen != level) {
-      std::fprintf(stderr, "pocketlm: POCKETLM_ISA=%s is not supported here; using %s\n", env,
-                   isa_name(chosen));
+      std::fprintf(stderr, "pocketlm: POCKETLM_ISA=%s is not supported here; using %s\n", env, isa_name(chosen));
     }
     return chosen;
   }

@@ -27,14 +27,14 @@ using from_float_fn = void (*)(const float* x, void* act_row, int64_t n);
 // y[t * y_stride + r] = dot(w row r, act row t) for r < n_rows, t < n_tokens. Rows are
 // w_row_bytes / act_row_bytes apart. Any n_rows, n_tokens >= 1; the kernel blocks registers
 // internally and handles the remainders.
-using gemm_fn = void (*)(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes,
-                         const uint8_t* act, size_t act_row_bytes, float* y, size_t y_stride);
+using gemm_fn = void (*)(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
+                         size_t act_row_bytes, float* y, size_t y_stride);
 
 struct type_kernels {
   ggml_type vec_dot_type;
   from_float_fn from_float;  // never null; a plain copy for f32
   vec_dot_fn vec_dot;
-  gemm_fn gemm = nullptr;    // null: the matmul driver loops vec_dot over the tile
+  gemm_fn gemm = nullptr;  // null: the matmul driver loops vec_dot over the tile
 };
 
 // Indexed by ggml_type id; covers every id in gguf/types.h. Unsupported entries stay null.
@@ -73,9 +73,8 @@ struct act_block_info;   // kernels/repack.h
 // Attention over one KV head's group of query heads (kernels/attention.h).
 using head_group_fn = void (*)(const head_group_args& a);
 // A gemm over 4-row-interleaved weights (kernels/repack.h).
-using packed_gemm_fn = void (*)(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                                const uint8_t* act, size_t act_row_bytes,
-                                const act_block_info* info, float* y, size_t y_stride);
+using packed_gemm_fn = void (*)(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                                size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
 
 // Everything one ISA level runs, built once per level: the per-type dots, converters and tiles,
 // attention's head-group kernel, the repacked gemms, and whether repacking pays (the level has

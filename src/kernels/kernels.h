@@ -40,9 +40,9 @@ enum class rope_mode { normal, neox };  // normal: rotate (x[2i], x[2i+1]); neox
 
 struct rope_params {
   rope_mode mode = rope_mode::normal;
-  int n_rot = 0;                          // rotated dimensions per head (<= head_dim)
+  int n_rot = 0;  // rotated dimensions per head (<= head_dim)
   float freq_base = 10000.0f;
-  const float* freq_factors = nullptr;    // optional (n_rot/2), divides each frequency (Llama 3.1)
+  const float* freq_factors = nullptr;  // optional (n_rot/2), divides each frequency (Llama 3.1)
 };
 
 // x (n_head, head_dim) for one token at `pos`, rotated in place.
@@ -50,7 +50,6 @@ void rope(float* x, int n_head, int head_dim, int64_t pos, const rope_params& p)
 
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]; w may be null (no scale).
 void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps);
-
 
 // SwiGLU: gate[i] = silu(gate[i]) * up[i].
 void swiglu(float* gate, const float* up, int64_t n);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
@@ -74,8 +75,7 @@ void run_tile(const matmul_job& j, int64_t c) {
     const act_block_info* info = j.info + t0 * (w.n_cols / qk8_0);
     j.packed(w.n_cols, nr / 4, static_cast<int>(nt), wr, a, j.act_row_bytes, info, y, ys);
   } else if (j.k->gemm != nullptr && nt > 1) {  // one token: the streaming row dot is the lean path
-    j.k->gemm(w.n_cols, static_cast<int>(nr), static_cast<int>(nt), wr, w.row_bytes, a,
-              j.act_row_bytes, y, ys);
+    j.k->gemm(w.n_cols, static_cast<int>(nr), static_cast<int>(nt), wr, w.row_bytes, a, j.act_row_bytes, y, ys);
   } else {
     for (int64_t r = 0; r < nr; ++r) {  // the row stays in L1 while every token visits it
       for (int64_t t = 0; t < nt; ++t) {
@@ -94,8 +94,8 @@ void run_tiles(matmul_job& j) {
 }
 
 // Converts tokens [t0, t1) of x, and for a packed matrix their activation block infos.
-void convert_rows(const matrix_view& w, const type_kernels& k, bool packed, const float* x,
-                  int64_t t0, int64_t t1, uint8_t* act, size_t act_row_bytes, act_block_info* info) {
+void convert_rows(const matrix_view& w, const type_kernels& k, bool packed, const float* x, int64_t t0, int64_t t1,
+                  uint8_t* act, size_t act_row_bytes, act_block_info* info) {
   for (int64_t t = t0; t < t1; ++t) {
     uint8_t* row = act + t * act_row_bytes;
     k.from_float(x + t * w.n_cols, row, w.n_cols);
@@ -109,14 +109,15 @@ void matmul(const matrix_view& w, const float* x, int64_t n_tokens, float* y, th
             std::vector<uint8_t>& scratch) {
   const type_kernels* k = kernels_for(w.type);
   if (k == nullptr) {  // load_weights admits supported types only: reaching this is a bug
-    std::fprintf(stderr, "pocketlm: matmul on unsupported weight type %s\n", type_traits(w.type).name);
+    const std::string_view name = type_traits(w.type).name;
+    std::fprintf(stderr, "pocketlm: matmul on unsupported weight type %.*s\n", static_cast<int>(name.size()),
+                 name.data());
     std::abort();
   }
   const bool packed = w.layout != weight_layout::plain;
   const size_t act_row_bytes = row_size(k->vec_dot_type, w.n_cols);
   const size_t act_bytes = (act_row_bytes * static_cast<size_t>(n_tokens) + 7) / 8 * 8;
-  const size_t info_bytes =
-      packed ? sizeof(act_block_info) * static_cast<size_t>(n_tokens * (w.n_cols / qk8_0)) : 0;
+  const size_t info_bytes = packed ? sizeof(act_block_info) * static_cast<size_t>(n_tokens * (w.n_cols / qk8_0)) : 0;
   if (scratch.size() < act_bytes + info_bytes) scratch.resize(act_bytes + info_bytes);
   auto* info = packed ? reinterpret_cast<act_block_info*>(scratch.data() + act_bytes) : nullptr;
 
@@ -132,7 +133,7 @@ void matmul(const matrix_view& w, const float* x, int64_t n_tokens, float* y, th
     });
   }
 
-  matmul_job job{&w, k, packed ? packed_gemm_for(w.layout) : nullptr, act, act_row_bytes, info,
+  matmul_job job{&w,       k, packed ? packed_gemm_for(w.layout) : nullptr, act, act_row_bytes, info,
                  n_tokens, y, choose_tiling(w, act_row_bytes, n_tokens)};
   matmul_job* jp = &job;
   pool.run([jp](int, int) { run_tiles(*jp); });

@@ -13,14 +13,12 @@ namespace pocketlm::kernels {
 
 namespace {
 
-
 void repack_q4_0(const matrix_view& w, int64_t g0, int64_t g1, uint8_t* dst) {
   const int64_t nb = w.n_cols / qk4_0;
   auto* out = reinterpret_cast<block_q4_0x4*>(dst);
   for (int64_t g = g0; g < g1; ++g) {
     for (int i = 0; i < k_group; ++i) {
-      const auto* row =
-          reinterpret_cast<const block_q4_0*>(w.data + (g * k_group + i) * w.row_bytes);
+      const auto* row = reinterpret_cast<const block_q4_0*>(w.data + (g * k_group + i) * w.row_bytes);
       for (int64_t b = 0; b < nb; ++b) {
         block_q4_0x4& rec = out[g * nb + b];
         rec.d[i] = row[b].d;
@@ -35,8 +33,7 @@ void repack_q8_0(const matrix_view& w, int64_t g0, int64_t g1, uint8_t* dst) {
   auto* out = reinterpret_cast<block_q8_0x4*>(dst);
   for (int64_t g = g0; g < g1; ++g) {
     for (int i = 0; i < k_group; ++i) {
-      const auto* row =
-          reinterpret_cast<const block_q8_0*>(w.data + (g * k_group + i) * w.row_bytes);
+      const auto* row = reinterpret_cast<const block_q8_0*>(w.data + (g * k_group + i) * w.row_bytes);
       for (int64_t b = 0; b < nb; ++b) {
         block_q8_0x4& rec = out[g * nb + b];
         rec.d[i] = row[b].d;
@@ -57,8 +54,7 @@ weight_layout repack_layout(ggml_type type, int64_t n_rows) {
   return weight_layout::plain;
 }
 
-void repack_groups(const matrix_view& w, weight_layout layout, int64_t g0, int64_t g1,
-                   uint8_t* dst) {
+void repack_groups(const matrix_view& w, weight_layout layout, int64_t g0, int64_t g1, uint8_t* dst) {
   if (layout == weight_layout::q4_0x4) repack_q4_0(w, g0, g1, dst);
   if (layout == weight_layout::q8_0x4) repack_q8_0(w, g0, g1, dst);
 }
@@ -120,9 +116,6 @@ packed_gemm_fn packed_gemm_for(weight_layout layout) {
   return layout == weight_layout::q8_0x4 ? k.gemm_q8_0x4 : k.gemm_q4_0x4;
 }
 
-bool packed_gemm_native(weight_layout layout) {
-  return layout != weight_layout::plain && active_kernels().repack_pays;
-}
-
+bool packed_gemm_native(weight_layout layout) { return layout != weight_layout::plain && active_kernels().repack_pays; }
 
 }  // namespace pocketlm::kernels

@@ -76,28 +76,22 @@ void install_packed_gemms(level_kernels& k);
 namespace ref {
 // Scalar references: the same integer block sums and float steps as vec_dot_q4_0_q8_0_ref /
 // vec_dot_q8_0_q8_0_ref, so their results are bit-identical to the plain layout's reference.
-void gemm_q4_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                     const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                     float* y, size_t y_stride);
-void gemm_q8_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                     const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                     float* y, size_t y_stride);
+void gemm_q4_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                     size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
+void gemm_q8_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                     size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
 }  // namespace ref
 
 namespace x86 {
 // Same contract as packed_gemm_fn; defined in x86/repack_avx2.cpp and x86/repack_avx512.cpp.
-void gemm_q4_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                      const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                      float* y, size_t y_stride);
-void gemm_q8_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                      const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                      float* y, size_t y_stride);
-void gemm_q4_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                        const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                        float* y, size_t y_stride);
-void gemm_q8_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                        const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                        float* y, size_t y_stride);
+void gemm_q4_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                      size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
+void gemm_q8_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                      size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
+void gemm_q4_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                        size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
+void gemm_q8_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                        size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride);
 }  // namespace x86
 
 }  // namespace pocketlm::kernels

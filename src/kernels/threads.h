@@ -29,8 +29,7 @@ class thread_pool {
   // visible to the caller after it. Not reentrant: one run at a time per pool.
   template <class F>
   void run(const F& job) {
-    run_erased([](const void* f, int ith, int nth) { (*static_cast<const F*>(f))(ith, nth); },
-               &job);
+    run_erased([](const void* f, int ith, int nth) { (*static_cast<const F*>(f))(ith, nth); }, &job);
   }
 
  private:

@@ -10,11 +10,11 @@
 namespace pocketlm {
 
 struct arch_desc {
-  std::string_view name;          // general.architecture
+  std::string_view name;  // general.architecture
   arch_kind kind;
-  kernels::rope_mode rope_mode;   // llama: normal (GPT-J style pairs); qwen: NeoX halves
-  bool has_qkv_bias;              // qwen2: attn_{q,k,v}.bias
-  bool has_qk_norm;               // qwen3: per-head RMSNorm of q and k before RoPE
+  kernels::rope_mode rope_mode;  // llama: normal (GPT-J style pairs); qwen: NeoX halves
+  bool has_qkv_bias;             // qwen2: attn_{q,k,v}.bias
+  bool has_qk_norm;              // qwen3: per-head RMSNorm of q and k before RoPE
 };
 
 // nullptr when the architecture is not supported.

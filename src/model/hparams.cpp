@@ -12,8 +12,7 @@ namespace {
 error missing(const std::string& key) { return error{"model: missing metadata key '" + key + "'"}; }
 
 // Reads a required positive integer `<arch>.<suffix>`, bounded to keep later products in range.
-status read_dim(const gguf::file& f, const std::string& arch, const char* suffix,
-                int64_t& out) {
+status read_dim(const gguf::file& f, const std::string& arch, const char* suffix, int64_t& out) {
   const std::string key = arch + "." + suffix;
   const auto v = f.get_u32(key);
   if (!v && f.find(key)) return error{"model: '" + key + "' must be an unsigned 32-bit integer"};
@@ -33,16 +32,13 @@ result<hparams> read_hparams(const gguf::file& f) {
   if (!arch_name) return missing("general.architecture");
   const arch_desc* arch = find_arch(*arch_name);
   if (arch == nullptr) {
-    return error{"model: unknown architecture '" + *arch_name +
-                 "' (supported: llama, qwen2, qwen3)"};
+    return error{"model: unknown architecture '" + *arch_name + "' (supported: llama, qwen2, qwen3)"};
   }
   hp.arch = arch->kind;
   hp.arch_name = *arch_name;
   const std::string& a = *arch_name;
-  for (auto [suffix, dst] : {std::pair{"embedding_length", &hp.n_embd},
-                             std::pair{"block_count", &hp.n_layer},
-                             std::pair{"feed_forward_length", &hp.n_ff},
-                             std::pair{"attention.head_count", &hp.n_head},
+  for (auto [suffix, dst] : {std::pair{"embedding_length", &hp.n_embd}, std::pair{"block_count", &hp.n_layer},
+                             std::pair{"feed_forward_length", &hp.n_ff}, std::pair{"attention.head_count", &hp.n_head},
                              std::pair{"context_length", &hp.n_ctx_train}}) {
     if (auto ok = read_dim(f, a, suffix, *dst); !ok) return ok.err();
   }
@@ -51,8 +47,8 @@ result<hparams> read_hparams(const gguf::file& f) {
     if (auto ok = read_dim(f, a, "attention.head_count_kv", hp.n_head_kv); !ok) return ok.err();
   }
   if (hp.n_head % hp.n_head_kv != 0) {
-    return error{"model: head_count " + std::to_string(hp.n_head) +
-                 " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv)};
+    return error{"model: head_count " + std::to_string(hp.n_head) + " is not a multiple of head_count_kv " +
+                 std::to_string(hp.n_head_kv)};
   }
   hp.head_dim = hp.n_embd / hp.n_head;
   if (f.find(a + ".attention.key_length")) {
@@ -66,8 +62,8 @@ result<hparams> read_hparams(const gguf::file& f) {
     if (auto ok = read_dim(f, a, "rope.dimension_count", n_rot); !ok) return ok.err();
   }
   if (n_rot > hp.head_dim || n_rot % 2 != 0) {
-    return error{"model: rope.dimension_count " + std::to_string(n_rot) +
-                 " must be even and <= head dimension " + std::to_string(hp.head_dim)};
+    return error{"model: rope.dimension_count " + std::to_string(n_rot) + " must be even and <= head dimension " +
+                 std::to_string(hp.head_dim)};
   }
   hp.rope.n_rot = static_cast<int>(n_rot);
   hp.rope.mode = arch->rope_mode;

@@ -21,7 +21,7 @@ struct hparams {
   int64_t n_ff = 0;
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
-  int64_t head_dim = 0;     // key_length when given, else n_embd / n_head
+  int64_t head_dim = 0;  // key_length when given, else n_embd / n_head
   int64_t n_ctx_train = 0;
   float rms_eps = 1e-5f;
   kernels::rope_params rope;

@@ -47,8 +47,8 @@ struct kv_cache {
   // Layer `layer`'s rows as the attention kernel reads them (kernels/attention.h).
   kernels::kv_layer_view layer_view(int64_t layer) const {
     const size_t base = static_cast<size_t>(layer * n_ctx) * row_bytes;
-    return {type == kv_type::f16 ? kernels::kv_format::f16 : kernels::kv_format::q8_0,
-            k.data() + base, v.data() + base, row_bytes};
+    return {type == kv_type::f16 ? kernels::kv_format::f16 : kernels::kv_format::q8_0, k.data() + base, v.data() + base,
+            row_bytes};
   }
 
  private:

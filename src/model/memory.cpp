@@ -60,8 +60,8 @@ uint64_t compute_bytes(const gguf::file& f, const hparams& hp, const memory_shap
   const auto floats = [](uint64_t count) { return heap_chunk(count * sizeof(float)); };
   const auto e = static_cast<uint64_t>(hp.n_embd), qd = static_cast<uint64_t>(hp.q_dim());
   const auto kvd = static_cast<uint64_t>(hp.kv_dim()), ff = static_cast<uint64_t>(hp.n_ff);
-  uint64_t b = floats(n * e) + floats(n * std::max(e, qd)) + 2 * floats(n * qd) +
-               2 * floats(n * kvd) + 2 * floats(n * ff);  // x, xb, q + attn, k + v, gate + up
+  uint64_t b = floats(n * e) + floats(n * std::max(e, qd)) + 2 * floats(n * qd) + 2 * floats(n * kvd) +
+               2 * floats(n * ff);  // x, xb, q + attn, k + v, gate + up
   // Last-position logits: the model's buffer, the copy eval returns, and a caller's index.
   b += 3 * floats(static_cast<uint64_t>(hp.n_vocab));
   b += heap_chunk(act_row_bytes(f) * n);
@@ -79,34 +79,36 @@ memory_needs estimate_memory(const gguf::file& f, const hparams& hp, const memor
   return m;
 }
 
-int64_t largest_fitting_ctx(const gguf::file& f, const hparams& hp, memory_shape s,
-                            uint64_t budget, int64_t limit) {
+int64_t largest_fitting_ctx(const gguf::file& f, const hparams& hp, memory_shape s, uint64_t budget, int64_t limit) {
   int64_t lo = 0, hi = limit;  // invariant: lo fits (or is 0), everything above hi does not
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo + 1) / 2;
     s.n_ctx = mid;
-    if (estimate_memory(f, hp, s).total() <= budget) lo = mid;
-    else hi = mid - 1;
+    if (estimate_memory(f, hp, s).total() <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
 
-int64_t largest_fitting_batch(const gguf::file& f, const hparams& hp, memory_shape s,
-                              uint64_t budget) {
+int64_t largest_fitting_batch(const gguf::file& f, const hparams& hp, memory_shape s, uint64_t budget) {
   int64_t lo = 0, hi = s.n_ctx;
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo + 1) / 2;
     s.n_batch = mid;
-    if (estimate_memory(f, hp, s).total() <= budget) lo = mid;
-    else hi = mid - 1;
+    if (estimate_memory(f, hp, s).total() <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
 
 status check_kv_type(const hparams& hp, kv_type kv) {
   if (kv == kv_type::q8_0 && hp.kv_dim() % 32 != 0) {
-    return error{"--kv-type q8_0 needs the KV width (n_head_kv * head_dim = " +
-                 std::to_string(hp.kv_dim()) + ") to be a multiple of 32; use --kv-type f16"};
+    return error{"--kv-type q8_0 needs the KV width (n_head_kv * head_dim = " + std::to_string(hp.kv_dim()) +
+                 ") to be a multiple of 32; use --kv-type f16"};
   }
   return {};
 }
@@ -117,28 +119,27 @@ std::string format_bytes(uint64_t n) {
   int u = 0;
   while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, k_units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, k_units[u]);
   return buf;
 }
 
-result<fitted_context> fit_context(const gguf::file& f, const hparams& hp, const memory_shape& s,
-                                   uint64_t budget, const std::string& budget_source,
-                                   bool ctx_explicit) {
+result<fitted_context> fit_context(const gguf::file& f, const hparams& hp, const memory_shape& s, uint64_t budget,
+                                   const std::string& budget_source, bool ctx_explicit) {
   const memory_needs need = estimate_memory(f, hp, s);
   if (budget == 0 || need.total() <= budget) return fitted_context{s.n_ctx, ""};
   constexpr int64_t k_ctx_step = 256;  // a reduced default context is a multiple of this
   const int64_t largest = largest_fitting_ctx(f, hp, s, budget, s.n_ctx);
   if (!ctx_explicit && largest >= k_ctx_step) {
     const int64_t ctx = largest / k_ctx_step * k_ctx_step;
-    return fitted_context{ctx, "context reduced from " + std::to_string(s.n_ctx) + " to " +
-                                   std::to_string(ctx) + " to fit the memory budget of " +
-                                   format_bytes(budget) + " (" + budget_source + ")"};
+    return fitted_context{ctx, "context reduced from " + std::to_string(s.n_ctx) + " to " + std::to_string(ctx) +
+                                   " to fit the memory budget of " + format_bytes(budget) + " (" + budget_source + ")"};
   }
-  std::string msg = "model needs " + format_bytes(need.total()) + " (weights " +
-                    format_bytes(need.weights) + " + KV " + format_bytes(need.kv) + " at -c " +
-                    std::to_string(s.n_ctx) + " + compute " + format_bytes(need.compute) +
-                    " + runtime " + format_bytes(need.metadata + need.overhead) +
+  std::string msg = "model needs " + format_bytes(need.total()) + " (weights " + format_bytes(need.weights) + " + KV " +
+                    format_bytes(need.kv) + " at -c " + std::to_string(s.n_ctx) + " + compute " +
+                    format_bytes(need.compute) + " + runtime " + format_bytes(need.metadata + need.overhead) +
                     ") but the budget is " + format_bytes(budget) + " (" + budget_source + "): ";
   if (largest > 0) {
     msg += "use -c " + std::to_string(largest) + " or less, or a smaller quantization";

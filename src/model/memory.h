@@ -39,11 +39,9 @@ struct memory_needs {
 memory_needs estimate_memory(const gguf::file& f, const hparams& hp, const memory_shape& s);
 
 // Largest n_ctx in [1, limit] whose needs fit `budget` (n_batch stays clamped to it); 0: none.
-int64_t largest_fitting_ctx(const gguf::file& f, const hparams& hp, memory_shape s,
-                            uint64_t budget, int64_t limit);
+int64_t largest_fitting_ctx(const gguf::file& f, const hparams& hp, memory_shape s, uint64_t budget, int64_t limit);
 // Largest prefill chunk in [1, s.n_ctx] that fits `budget` at s.n_ctx; 0: none.
-int64_t largest_fitting_batch(const gguf::file& f, const hparams& hp, memory_shape s,
-                              uint64_t budget);
+int64_t largest_fitting_batch(const gguf::file& f, const hparams& hp, memory_shape s, uint64_t budget);
 
 // q8_0 needs kv_dim to be a whole number of 32-value blocks.
 status check_kv_type(const hparams& hp, kv_type kv);
@@ -60,8 +58,7 @@ struct fitted_context {
 // an explicit context (-c) is refused; a default one is reduced to the largest multiple of 256
 // that fits (a notice says so), and refused when not even 256 positions fit. The error is one
 // line naming the numbers, the budget and its source, and the flags that would make it fit.
-result<fitted_context> fit_context(const gguf::file& f, const hparams& hp, const memory_shape& s,
-                                   uint64_t budget, const std::string& budget_source,
-                                   bool ctx_explicit);
+result<fitted_context> fit_context(const gguf::file& f, const hparams& hp, const memory_shape& s, uint64_t budget,
+                                   const std::string& budget_source, bool ctx_explicit);
 
 }  // namespace pocketlm

@@ -37,8 +37,8 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
     const uint64_t extra = static_cast<uint64_t>(n_seq - 1) * estimate_memory(*m->file_, m->hp_, shape).kv;
     if (extra >= budget) {
       return error{"model: " + std::to_string(n_seq) + " KV sequences of " + std::to_string(wanted_ctx) +
-                   " positions do not fit the RAM budget of " + format_bytes(budget) + " (" +
-                   opt.budget_source + "); lower the parallel slots or the context",
+                       " positions do not fit the RAM budget of " + format_bytes(budget) + " (" + opt.budget_source +
+                       "); lower the parallel slots or the context",
                    error_kind::exhausted};
     }
     budget -= extra;
@@ -95,8 +95,7 @@ status model::check_eval(int seq, const std::vector<int32_t>& tokens) const {
   const int64_t past = n_past(seq);
   if (past + n_total > n_ctx()) {
     return error{"eval: " + std::to_string(n_total) + " tokens after " + std::to_string(past) +
-                 " cached ones exceed the context of " + std::to_string(n_ctx()) +
-                 " (raise it with -c)"};
+                 " cached ones exceed the context of " + std::to_string(n_ctx()) + " (raise it with -c)"};
   }
   return {};
 }
@@ -131,8 +130,9 @@ status model::check_batch(const batch& b) const {
     }
     int64_t& expected = at->second;
     if (t.pos != expected) {
-      return error{"decode: token #" + std::to_string(i) + " of sequence " + std::to_string(t.seq) + " is at position " +
-                   std::to_string(t.pos) + ", the sequence continues at " + std::to_string(expected)};
+      return error{"decode: token #" + std::to_string(i) + " of sequence " + std::to_string(t.seq) +
+                   " is at position " + std::to_string(t.pos) + ", the sequence continues at " +
+                   std::to_string(expected)};
     }
     if (t.pos >= n_ctx()) {
       return error{"decode: position " + std::to_string(t.pos) + " exceeds the context of " + std::to_string(n_ctx()) +
@@ -220,8 +220,8 @@ void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>
   // Only the positions whose logits are wanted go through the output projection.
   const auto n_out = static_cast<int64_t>(out_rows.size());
   for (int64_t i = 0; i < n_out; ++i) {
-    kernels::rmsnorm(st_.x.data() + out_rows[static_cast<size_t>(i)] * e, w_.output_norm.data(),
-                     st_.xb.data() + i * e, e, hp_.rms_eps);
+    kernels::rmsnorm(st_.x.data() + out_rows[static_cast<size_t>(i)] * e, w_.output_norm.data(), st_.xb.data() + i * e,
+                     e, hp_.rms_eps);
   }
   st_.logits.resize(static_cast<size_t>(n_out * hp_.n_vocab));
   if (n_out > 0) kernels::matmul(w_.output, st_.xb.data(), n_out, st_.logits.data(), *pool_, st_.act_scratch);
@@ -240,8 +240,7 @@ void model::attention_layer(int il, int64_t n) {
   const layer_weights& lw = w_.layers[il];
   const int64_t e = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim(), hd = hp_.head_dim;
   for (int64_t t = 0; t < n; ++t) {  // xb = rmsnorm(x) * attn_norm
-    kernels::rmsnorm(st_.x.data() + t * e, lw.attn_norm.data(), st_.xb.data() + t * e, e,
-                     hp_.rms_eps);
+    kernels::rmsnorm(st_.x.data() + t * e, lw.attn_norm.data(), st_.xb.data() + t * e, e, hp_.rms_eps);
   }
   kernels::matmul(lw.wq, st_.xb.data(), n, st_.q.data(), *pool_, st_.act_scratch);  // q = xb @ wq^T
   kernels::matmul(lw.wk, st_.xb.data(), n, st_.k.data(), *pool_, st_.act_scratch);
@@ -282,9 +281,7 @@ void model::attend(int il, int64_t n) {
   a.q = st_.q.data();
   a.q_stride = hp_.q_dim();
   a.last_pos = st_.pos.data();
-  a.kv_of = [this, il](int64_t t) {
-    return kv_[static_cast<size_t>(st_.seq[static_cast<size_t>(t)])].layer_view(il);
-  };
+  a.kv_of = [this, il](int64_t t) { return kv_[static_cast<size_t>(st_.seq[static_cast<size_t>(t)])].layer_view(il); };
   a.out = st_.attn.data();
   kernels::attention(a, *pool_);
 }
@@ -293,8 +290,7 @@ void model::ffn_layer(int il, int64_t n) {
   const layer_weights& lw = w_.layers[il];
   const int64_t e = hp_.n_embd, ff = hp_.n_ff;
   for (int64_t t = 0; t < n; ++t) {  // xb = rmsnorm(x) * ffn_norm
-    kernels::rmsnorm(st_.x.data() + t * e, lw.ffn_norm.data(), st_.xb.data() + t * e, e,
-                     hp_.rms_eps);
+    kernels::rmsnorm(st_.x.data() + t * e, lw.ffn_norm.data(), st_.xb.data() + t * e, e, hp_.rms_eps);
   }
   kernels::matmul(lw.w_gate, st_.xb.data(), n, st_.gate.data(), *pool_, st_.act_scratch);
   kernels::matmul(lw.w_up, st_.xb.data(), n, st_.up.data(), *pool_, st_.act_scratch);

@@ -56,18 +56,18 @@ using batch = std::vector<batch_token>;
 
 // Activations for one forward chunk. Shapes in comments use n = n_batch.
 struct run_state {
-  std::vector<float> x;        // (n, n_embd) residual stream
-  std::vector<float> xb;       // (n, n_embd) normed input of a sub-layer
-  std::vector<float> q;        // (n, n_head * head_dim)
-  std::vector<float> k;        // (n, n_head_kv * head_dim)
-  std::vector<float> v;        // (n, n_head_kv * head_dim)
-  std::vector<float> attn;     // (n, n_head * head_dim) attention output
-  std::vector<float> gate;     // (n, n_ff)
-  std::vector<float> up;       // (n, n_ff)
-  std::vector<float> logits;   // (n_outputs, n_vocab)
+  std::vector<float> x;              // (n, n_embd) residual stream
+  std::vector<float> xb;             // (n, n_embd) normed input of a sub-layer
+  std::vector<float> q;              // (n, n_head * head_dim)
+  std::vector<float> k;              // (n, n_head_kv * head_dim)
+  std::vector<float> v;              // (n, n_head_kv * head_dim)
+  std::vector<float> attn;           // (n, n_head * head_dim) attention output
+  std::vector<float> gate;           // (n, n_ff)
+  std::vector<float> up;             // (n, n_ff)
+  std::vector<float> logits;         // (n_outputs, n_vocab)
   std::vector<uint8_t> act_scratch;  // converted activations for matmul
-  std::vector<int> seq;        // (n) sequence of each token in the chunk
-  std::vector<int64_t> pos;    // (n) position of each token in its sequence
+  std::vector<int> seq;              // (n) sequence of each token in the chunk
+  std::vector<int64_t> pos;          // (n) position of each token in its sequence
 };
 
 class model {
@@ -127,10 +127,10 @@ class model {
   std::unique_ptr<gguf::file> file_;
   hparams hp_;
   model_weights w_;
-  std::vector<kv_cache> kv_;       // one per sequence
+  std::vector<kv_cache> kv_;  // one per sequence
   run_state st_;
   int64_t n_batch_ = 0;
-  std::vector<int64_t> n_past_;    // one per sequence
+  std::vector<int64_t> n_past_;  // one per sequence
   std::string load_notice_;
   std::unique_ptr<kernels::thread_pool> pool_;
 };

@@ -43,9 +43,7 @@ const file_type_row& file_type_entry(file_type ft) {
 // differ for the file types above are kept apart).
 enum class category { output, token_embd, attn_v_like, ffn_down, other };
 
-bool contains(const std::string& s, std::string_view part) {
-  return s.find(part) != std::string::npos;
-}
+bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
 // Mirrors the order of llama.cpp's checks: attention roles win over ffn ones.
 category categorize(const std::string& name) {
@@ -53,13 +51,11 @@ category categorize(const std::string& name) {
   if (name == "token_embd.weight" || name == "per_layer_token_embd.weight") {
     return category::token_embd;
   }
-  if (contains(name, "attn_qkv.weight") || contains(name, "attn_kv_b.weight") ||
-      contains(name, "attn_v.weight")) {
+  if (contains(name, "attn_qkv.weight") || contains(name, "attn_kv_b.weight") || contains(name, "attn_v.weight")) {
     return category::attn_v_like;
   }
-  if (contains(name, "attn_k.weight") || contains(name, "attn_q.weight") ||
-      contains(name, "attn_output.weight") || contains(name, "ffn_up") ||
-      contains(name, "ffn_gate")) {
+  if (contains(name, "attn_k.weight") || contains(name, "attn_q.weight") || contains(name, "attn_output.weight") ||
+      contains(name, "ffn_up") || contains(name, "ffn_gate")) {
     return category::other;
   }
   if (contains(name, "ffn_down")) return category::ffn_down;
@@ -121,15 +117,42 @@ ggml_type fallback_type(mix_state& s, int64_t n_cols, ggml_type type) {
 
 // Substrings of tensors llama.cpp never quantizes even though their names end in "weight".
 constexpr std::string_view k_never_quantized[] = {
-    "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
-    "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight",
-    "indexer.q_proj.weight", "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight",
-    "time_mix_w2.weight", "time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight",
-    "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight",
-    "time_mix_g2.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
-    "time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd", "sam.pos_embd",
-    "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
-    "mm.a.code_embd", "position_embd.weight",
+    "_norm.weight",
+    "ffn_gate_inp.weight",
+    "ffn_gate_tid2eid.weight",
+    "altup",
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d",
+    "shortconv.conv.weight",
+    "indexer.k_proj.weight",
+    "indexer.q_proj.weight",
+    "time_mix_first.weight",
+    "time_mix_w0.weight",
+    "time_mix_w1.weight",
+    "time_mix_w2.weight",
+    "time_mix_v0.weight",
+    "time_mix_v1.weight",
+    "time_mix_v2.weight",
+    "time_mix_a0.weight",
+    "time_mix_a1.weight",
+    "time_mix_a2.weight",
+    "time_mix_g1.weight",
+    "time_mix_g2.weight",
+    "time_mix_decay_w1.weight",
+    "time_mix_decay_w2.weight",
+    "time_mix_lerp_fused.weight",
+    "attn_rel_b.weight",
+    ".position_embd",
+    "sam.pos_embd",
+    "sam.neck.",
+    "sam.net_",
+    ".rel_pos",
+    ".patch_embd",
+    ".patch_merger",
+    "a.rvq.codebook",
+    "mm.a.code_embd",
+    "position_embd.weight",
 };
 
 int64_t n_rows(const gguf::tensor_info& t) { return t.ne[1] * t.ne[2] * t.ne[3]; }
@@ -177,8 +200,8 @@ struct progress_tracker {
 
 // Produces the output bytes of one tensor, a slab of rows (~16 MiB of source) at a time so the
 // progress callback keeps moving on large tensors.
-void fill_tensor(const gguf::file& f, const conversion& c, int n_threads,
-                 progress_tracker& progress, std::vector<uint8_t>& out) {
+void fill_tensor(const gguf::file& f, const conversion& c, int n_threads, progress_tracker& progress,
+                 std::vector<uint8_t>& out) {
   const uint8_t* src = f.tensor_data(c.src);
   if (c.dst == c.src.type) {
     out.assign(src, src + c.src.n_bytes);
@@ -192,9 +215,8 @@ void fill_tensor(const gguf::file& f, const conversion& c, int n_threads,
   const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((size_t{16} << 20) / src_row));
   for (int64_t first = 0; first < rows; first += slab) {
     const int64_t count = std::min(slab, rows - first);
-    parallel_rows(count, n_threads, [&](int64_t r0, int64_t r1) {
-      convert_rows(c, src, out.data(), first + r0, first + r1);
-    });
+    parallel_rows(count, n_threads,
+                  [&](int64_t r0, int64_t r1) { convert_rows(c, src, out.data(), first + r0, first + r1); });
     progress.advance(static_cast<size_t>(count) * src_row, c.src.name);
   }
 }
@@ -203,14 +225,13 @@ void fill_tensor(const gguf::file& f, const conversion& c, int n_threads,
 result<std::vector<conversion>> plan_conversions(const gguf::file& f, mix_state& state) {
   std::vector<conversion> plan;
   for (const auto& t : f.tensors()) plan.push_back({t, t.type});
-  std::stable_sort(plan.begin(), plan.end(), [](const conversion& a, const conversion& b) {
-    return tensor_order_less(a.src.name, b.src.name);
-  });
+  std::stable_sort(plan.begin(), plan.end(),
+                   [](const conversion& a, const conversion& b) { return tensor_order_less(a.src.name, b.src.name); });
   for (auto& c : plan) {
     c.dst = choose_tensor_type(state, c.src);
     if (c.dst != c.src.type && !is_supported_weight_type(c.src.type)) {
-      return error{"tensor '" + c.src.name + "' has type " +
-                   std::string(type_traits(c.src.type).name) + ", which cannot be converted"};
+      return error{"tensor '" + c.src.name + "' has type " + std::string(type_traits(c.src.type).name) +
+                   ", which cannot be converted"};
     }
   }
   return plan;
@@ -262,8 +283,8 @@ result<mix_model_info> read_mix_model_info(const gguf::file& f) {
   if (!n_layer) return error{"missing " + info.arch + ".block_count"};
   info.n_layer = static_cast<int>(*n_layer);
   info.n_head = static_cast<int>(f.get_u32(info.arch + ".attention.head_count").value_or(0));
-  info.n_head_kv = static_cast<int>(
-      f.get_u32(info.arch + ".attention.head_count_kv").value_or(static_cast<uint32_t>(info.n_head)));
+  info.n_head_kv =
+      static_cast<int>(f.get_u32(info.arch + ".attention.head_count_kv").value_or(static_cast<uint32_t>(info.n_head)));
   if (f.get_u32(info.arch + ".expert_count").value_or(0) > 1) {
     return error{"mixture-of-experts models (" + info.arch + ".expert_count > 1) are not supported"};
   }
@@ -274,8 +295,7 @@ result<mix_model_info> read_mix_model_info(const gguf::file& f) {
   return info;
 }
 
-bool tensor_is_quantizable(const std::string& name,
-                           const std::array<int64_t, gguf::k_max_dims>& ne) {
+bool tensor_is_quantizable(const std::string& name, const std::array<int64_t, gguf::k_max_dims>& ne) {
   // ggml_n_dims: trailing dimensions of size 1 do not count.
   int n_dims = gguf::k_max_dims;
   while (n_dims > 1 && ne[n_dims - 1] == 1) --n_dims;
@@ -304,9 +324,8 @@ bool tensor_order_less(const std::string& a, const std::string& b) {
   return a < b;
 }
 
-
-result<quantize_summary> quantize_file(const std::string& in, const std::string& out, file_type ft,
-                                       int n_threads, const quantize_progress& progress) {
+result<quantize_summary> quantize_file(const std::string& in, const std::string& out, file_type ft, int n_threads,
+                                       const quantize_progress& progress) {
   auto opened = gguf::file::open(in);
   if (!opened) return opened.err();  // the gguf reader's message already names the file
   const gguf::file& f = **opened;
@@ -323,10 +342,9 @@ result<quantize_summary> quantize_file(const std::string& in, const std::string&
   copy_metadata(f, ft, w);
   for (const auto& c : *plan) {
     std::vector<int64_t> ne(c.src.ne.begin(), c.src.ne.begin() + c.src.n_dims);
-    w.add_tensor_lazy(c.src.name, c.dst, std::move(ne),
-                      [&f, &c, n_threads, &tracker](std::vector<uint8_t>& bytes) {
-                        fill_tensor(f, c, n_threads, tracker, bytes);
-                      });
+    w.add_tensor_lazy(c.src.name, c.dst, std::move(ne), [&f, &c, n_threads, &tracker](std::vector<uint8_t>& bytes) {
+      fill_tensor(f, c, n_threads, tracker, bytes);
+    });
     summary.n_tensors++;
     summary.n_converted += c.dst != c.src.type ? 1 : 0;
     summary.bytes_in += c.src.n_bytes;

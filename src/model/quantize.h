@@ -40,12 +40,12 @@ ggml_type file_type_base(file_type ft);
 
 // Model facts the mixing rules look at; gathered once before the per-tensor pass.
 struct mix_model_info {
-  std::string arch;        // general.architecture
-  int n_layer = 0;         // <arch>.block_count
-  int n_head = 0;          // <arch>.attention.head_count
-  int n_head_kv = 0;       // <arch>.attention.head_count_kv
-  bool has_output = false; // output.weight present; otherwise token_embd doubles as output
-  int n_attn_v = 0;        // tensors in llama.cpp's "attn_v-like" category (attn_v/attn_qkv/attn_kv_b)
+  std::string arch;         // general.architecture
+  int n_layer = 0;          // <arch>.block_count
+  int n_head = 0;           // <arch>.attention.head_count
+  int n_head_kv = 0;        // <arch>.attention.head_count_kv
+  bool has_output = false;  // output.weight present; otherwise token_embd doubles as output
+  int n_attn_v = 0;         // tensors in llama.cpp's "attn_v-like" category (attn_v/attn_qkv/attn_kv_b)
 };
 
 // Reads mix_model_info from a parsed file; errors when the file is a mixture-of-experts model,
@@ -76,10 +76,10 @@ bool tensor_order_less(const std::string& a, const std::string& b);
 
 struct quantize_summary {
   size_t n_tensors = 0;
-  size_t n_converted = 0;   // tensors whose type changed
+  size_t n_converted = 0;  // tensors whose type changed
   int n_fallback = 0;
-  uint64_t bytes_in = 0;    // tensor data bytes read
-  uint64_t bytes_out = 0;   // tensor data bytes written
+  uint64_t bytes_in = 0;   // tensor data bytes read
+  uint64_t bytes_out = 0;  // tensor data bytes written
 };
 
 // `done` and `total` count source tensor bytes; `tensor` names the tensor being converted.
@@ -88,7 +88,7 @@ using quantize_progress = std::function<void(size_t done, size_t total, const st
 // Quantizes `in` into `out` as file type `ft`: copies all metadata (general.file_type and
 // general.quantization_version updated), converts tensors row by row on `n_threads` threads and
 // streams them to disk one at a time. Errors are one line naming the file or tensor.
-result<quantize_summary> quantize_file(const std::string& in, const std::string& out, file_type ft,
-                                       int n_threads, const quantize_progress& progress);
+result<quantize_summary> quantize_file(const std::string& in, const std::string& out, file_type ft, int n_threads,
+                                       const quantize_progress& progress);
 
 }  // namespace pocketlm

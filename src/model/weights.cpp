@@ -31,8 +31,7 @@ class tensor_loader {
  public:
   explicit tensor_loader(const gguf::file& f) : f_(f) {}
 
-  const gguf::tensor_info* find(const std::string& name, const std::vector<int64_t>& ne,
-                                bool required) {
+  const gguf::tensor_info* find(const std::string& name, const std::vector<int64_t>& ne, bool required) {
     const gguf::tensor_info* t = f_.find_tensor(name);
     if (t == nullptr) {
       if (required && err_.ok()) err_ = error{"model: missing tensor '" + name + "'"};
@@ -41,19 +40,17 @@ class tensor_loader {
     bool same = t->n_dims == ne.size();
     for (size_t i = 0; same && i < ne.size(); ++i) same = t->ne[i] == ne[i];
     if (!same && err_.ok()) {
-      err_ = error{"model: tensor '" + name + "' has wrong shape: expected " + shape_str(ne) +
-                   ", got " + shape_str(*t)};
+      err_ =
+          error{"model: tensor '" + name + "' has wrong shape: expected " + shape_str(ne) + ", got " + shape_str(*t)};
     }
     return same ? t : nullptr;
   }
 
-  kernels::matrix_view matrix(const std::string& name, int64_t n_cols, int64_t n_rows,
-                              bool required = true) {
+  kernels::matrix_view matrix(const std::string& name, int64_t n_cols, int64_t n_rows, bool required = true) {
     const gguf::tensor_info* t = find(name, {n_cols, n_rows}, required);
     if (t == nullptr) return {};
     if (!is_supported_weight_type(t->type) && err_.ok()) {
-      err_ = error{"model: tensor '" + name + "' has unsupported type " +
-                   std::string(type_traits(t->type).name)};
+      err_ = error{"model: tensor '" + name + "' has unsupported type " + std::string(type_traits(t->type).name)};
       return {};
     }
     return {t->type, n_cols, n_rows, f_.tensor_data(*t), row_size(t->type, n_cols)};
@@ -63,8 +60,7 @@ class tensor_loader {
     const gguf::tensor_info* t = find(name, {n}, required);
     if (t == nullptr) return {};
     if (!is_supported_weight_type(t->type) && err_.ok()) {
-      err_ = error{"model: tensor '" + name + "' has unsupported type " +
-                   std::string(type_traits(t->type).name)};
+      err_ = error{"model: tensor '" + name + "' has unsupported type " + std::string(type_traits(t->type).name)};
       return {};
     }
     std::vector<float> out(static_cast<size_t>(n));

@@ -18,18 +18,18 @@
 namespace pocketlm {
 
 struct layer_weights {
-  std::vector<float> attn_norm;  // (n_embd)
-  kernels::matrix_view wq;       // (q_dim rows, n_embd cols)
-  kernels::matrix_view wk;       // (kv_dim, n_embd)
-  kernels::matrix_view wv;       // (kv_dim, n_embd)
-  kernels::matrix_view wo;       // (n_embd, q_dim)
-  std::vector<float> bq, bk, bv; // qwen2 only: (q_dim), (kv_dim), (kv_dim)
-  std::vector<float> q_norm;     // qwen3 only: (head_dim)
-  std::vector<float> k_norm;     // qwen3 only: (head_dim)
-  std::vector<float> ffn_norm;   // (n_embd)
-  kernels::matrix_view w_gate;   // (n_ff, n_embd)
-  kernels::matrix_view w_up;     // (n_ff, n_embd)
-  kernels::matrix_view w_down;   // (n_embd, n_ff)
+  std::vector<float> attn_norm;   // (n_embd)
+  kernels::matrix_view wq;        // (q_dim rows, n_embd cols)
+  kernels::matrix_view wk;        // (kv_dim, n_embd)
+  kernels::matrix_view wv;        // (kv_dim, n_embd)
+  kernels::matrix_view wo;        // (n_embd, q_dim)
+  std::vector<float> bq, bk, bv;  // qwen2 only: (q_dim), (kv_dim), (kv_dim)
+  std::vector<float> q_norm;      // qwen3 only: (head_dim)
+  std::vector<float> k_norm;      // qwen3 only: (head_dim)
+  std::vector<float> ffn_norm;    // (n_embd)
+  kernels::matrix_view w_gate;    // (n_ff, n_embd)
+  kernels::matrix_view w_up;      // (n_ff, n_embd)
+  kernels::matrix_view w_down;    // (n_embd, n_ff)
 };
 
 // An anonymous private mapping (munmapped on destruction) that holds repacked matrices. It is
@@ -66,7 +66,6 @@ bool repack_enabled_by_env();
 // Finds, shape-checks and maps every tensor the architecture needs. Errors name the tensor and
 // say "expected …, got …". With `repack`, matrices whose layout has kernels at the active ISA
 // level (kernels::packed_gemm_native) are repacked; the rest stay views into the mmap.
-result<model_weights> load_weights(const gguf::file& f, const hparams& hp,
-                                   bool repack = repack_enabled_by_env());
+result<model_weights> load_weights(const gguf::file& f, const hparams& hp, bool repack = repack_enabled_by_env());
 
 }  // namespace pocketlm

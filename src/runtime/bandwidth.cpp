@@ -12,7 +12,7 @@ double measure_read_bandwidth(int n_threads, size_t bytes, int reps) {
   n_threads = std::max(1, n_threads);
   const size_t n = bytes / sizeof(uint64_t);
   std::vector<uint64_t> buf(n);
-  for (size_t i = 0; i < n; ++i) buf[i] = i;  // touch every page before timing
+  for (size_t i = 0; i < n; ++i) buf[i] = i;                       // touch every page before timing
   std::vector<uint64_t> sums(static_cast<size_t>(n_threads) * 8);  // 64 B apart: no false sharing
   double best = 0.0;
   for (int r = 0; r < reps; ++r) {

@@ -66,8 +66,7 @@ uint64_t usable_ram(device_kind kind, int ram_gb) {
   return static_cast<uint64_t>(bytes * (1.0 - os_share(kind)));
 }
 
-device_projection project(const device_spec& d, uint64_t bytes_per_token, uint64_t n_params,
-                          bool quantized) {
+device_projection project(const device_spec& d, uint64_t bytes_per_token, uint64_t n_params, bool quantized) {
   device_projection p;
   if (bytes_per_token > 0) p.decode_tokens_per_s = d.mem_bw_gbs * 1e9 / static_cast<double>(bytes_per_token);
   const double peak = quantized ? d.npu_int8_tops : d.gpu_fp16_tflops;

@@ -16,10 +16,10 @@ enum class device_kind { phone, computer };
 struct device_spec {
   std::string_view name;
   device_kind kind = device_kind::phone;
-  double npu_int8_tops = 0;     // vendor peak of the neural engine / Hexagon NPU
-  double gpu_fp16_tflops = 0;   // GPU peak at FP16
-  double mem_bw_gbs = 0;        // peak DRAM bandwidth, 10^9 bytes/s
-  int ram_gb_min = 0;           // RAM of shipping configurations, GiB
+  double npu_int8_tops = 0;    // vendor peak of the neural engine / Hexagon NPU
+  double gpu_fp16_tflops = 0;  // GPU peak at FP16
+  double mem_bw_gbs = 0;       // peak DRAM bandwidth, 10^9 bytes/s
+  int ram_gb_min = 0;          // RAM of shipping configurations, GiB
   int ram_gb_max = 0;
   std::string_view cpu_layout;  // performance + efficiency cores
 };
@@ -46,7 +46,6 @@ struct device_projection {
 
 // bytes_per_token: weights + KV read per decoded token; n_params: matmul weights; quantized:
 // weights in integer blocks, so prefill is bounded by the NPU's INT8 rate, else the GPU's FP16.
-device_projection project(const device_spec& d, uint64_t bytes_per_token, uint64_t n_params,
-                          bool quantized);
+device_projection project(const device_spec& d, uint64_t bytes_per_token, uint64_t n_params, bool quantized);
 
 }  // namespace pocketlm

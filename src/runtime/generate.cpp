@@ -48,8 +48,8 @@ const char* finish_reason_name(finish_reason r) {
   return "stop";
 }
 
-result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req,
-                                const text_sink& sink, const std::atomic<bool>* cancel) {
+result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req, const text_sink& sink,
+                                const std::atomic<bool>* cancel) {
   using clock = std::chrono::steady_clock;
   const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   generate_stats st;

@@ -19,8 +19,8 @@ namespace pocketlm {
 struct generate_request {
   std::vector<int32_t> prompt;
   sampler_params sampling;
-  int n_predict = -1;              // -1: until end of generation or the context is full
-  std::vector<std::string> stop;   // generation ends before any of these strings
+  int n_predict = -1;             // -1: until end of generation or the context is full
+  std::vector<std::string> stop;  // generation ends before any of these strings
 };
 
 // Why a generation ended: an end-of-generation token or a stop string, the token limit or a full
@@ -41,8 +41,8 @@ struct generate_stats {
 // Receives text as it becomes final; return false to stop generating.
 using text_sink = std::function<bool(std::string_view text)>;
 
-result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req,
-                                const text_sink& sink, const std::atomic<bool>* cancel = nullptr);
+result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req, const text_sink& sink,
+                                const std::atomic<bool>* cancel = nullptr);
 
 // Holds back text that might be the start of a stop string. Exposed for tests.
 class stop_matcher {

@@ -34,8 +34,7 @@ token_traffic traffic_of(const gguf::file& f, uint64_t kv_bytes) {
     t.weight_bytes += lookup_only ? ti.n_bytes / static_cast<uint64_t>(ti.ne[1]) : ti.n_bytes;
     if (lookup_only) continue;
     t.n_params += static_cast<uint64_t>(ti.n_elements());
-    t.quantized = t.quantized || (ti.type != ggml_type::f32 && ti.type != ggml_type::f16 &&
-                                  ti.type != ggml_type::bf16);
+    t.quantized = t.quantized || (ti.type != ggml_type::f32 && ti.type != ggml_type::f16 && ti.type != ggml_type::bf16);
   }
   t.kv_bytes = kv_bytes;
   return t;
@@ -44,9 +43,7 @@ token_traffic traffic_of(const gguf::file& f, uint64_t kv_bytes) {
 }  // namespace
 
 result<uint64_t> parse_size(const std::string& text) {
-  const auto bad = [&] {
-    return error{"'" + text + "' is not a size (e.g. 8G, 512M, 6GiB, 1.5G)"};
-  };
+  const auto bad = [&] { return error{"'" + text + "' is not a size (e.g. 8G, 512M, 6GiB, 1.5G)"}; };
   size_t used = 0;
   double v = 0;
   try {
@@ -100,8 +97,8 @@ result<memory_plan> make_plan(const plan_request& req) {
 
   memory_plan p;
   p.hp = *hp;
-  p.shape = {req.n_ctx > 0 ? req.n_ctx : default_context(*hp),
-             std::max<int64_t>(1, req.n_batch), std::max(1, req.n_threads), req.kv};
+  p.shape = {req.n_ctx > 0 ? req.n_ctx : default_context(*hp), std::max<int64_t>(1, req.n_batch),
+             std::max(1, req.n_threads), req.kv};
   p.shape.n_batch = std::min(p.shape.n_batch, p.shape.n_ctx);
   p.needs = estimate_memory(**f, *hp, p.shape);
   p.budget = req.budget;

@@ -29,8 +29,7 @@ struct ram_budget {
 };
 
 // --ram SIZE when given (non-empty), else the default from `meminfo_path`.
-result<ram_budget> resolve_budget(const std::string& ram_flag,
-                                  const std::string& meminfo_path = "/proc/meminfo");
+result<ram_budget> resolve_budget(const std::string& ram_flag, const std::string& meminfo_path = "/proc/meminfo");
 
 struct plan_request {
   std::string model_path;
@@ -51,7 +50,7 @@ struct token_traffic {
 
 struct memory_plan {
   hparams hp;
-  memory_shape shape;     // the context, chunk, threads and KV type planned for
+  memory_shape shape;  // the context, chunk, threads and KV type planned for
   memory_needs needs;
   ram_budget budget;
   bool fits = false;

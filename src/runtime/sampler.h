@@ -16,11 +16,11 @@ inline constexpr uint64_t k_random_seed = ~uint64_t{0};
 // Ollama's defaults. temperature <= 0 means greedy.
 struct sampler_params {
   float temperature = 0.8f;
-  int top_k = 40;            // <= 0: off
-  float top_p = 0.9f;        // >= 1: off
-  float min_p = 0.0f;        // <= 0: off
+  int top_k = 40;               // <= 0: off
+  float top_p = 0.9f;           // >= 1: off
+  float min_p = 0.0f;           // <= 0: off
   float repeat_penalty = 1.1f;  // 1: off
-  int repeat_last_n = 64;    // window for all penalties; 0: off, -1: whole history
+  int repeat_last_n = 64;       // window for all penalties; 0: off, -1: whole history
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   uint64_t seed = k_random_seed;
@@ -33,8 +33,8 @@ class sampler {
   explicit sampler(const sampler_params& p);
 
   int32_t sample(const float* logits, int64_t n_vocab);
-  void accept(int32_t token);  // records a token (prompt or generated) for the penalties
-  void reset();                // forgets history, re-seeds (with the same drawn seed)
+  void accept(int32_t token);              // records a token (prompt or generated) for the penalties
+  void reset();                            // forgets history, re-seeds (with the same drawn seed)
   uint64_t seed() const { return seed_; }  // the seed in use (the drawn one for k_random_seed)
 
  private:

@@ -6,7 +6,8 @@
 namespace pocketlm {
 
 scheduler::scheduler(model& m, int64_t chunk, int64_t shared_chunk)
-    : model_(m), chunk_(chunk > 0 ? std::min(chunk, m.max_batch()) : m.max_batch()),
+    : model_(m),
+      chunk_(chunk > 0 ? std::min(chunk, m.max_batch()) : m.max_batch()),
       shared_chunk_(std::clamp<int64_t>(shared_chunk, 1, chunk_)) {}
 
 result<std::vector<float>> scheduler::eval(int seq, const std::vector<int32_t>& tokens) {
@@ -63,8 +64,10 @@ void scheduler::step(std::unique_lock<std::mutex>& lock) {
     lock.unlock();
     auto out = model_.embed(e->seq, *e->tokens);
     lock.lock();
-    if (out) e->out = std::move(*out);
-    else e->failed = out.err();
+    if (out)
+      e->out = std::move(*out);
+    else
+      e->failed = out.err();
     e->finished = true;
     return;
   }

@@ -50,8 +50,8 @@ class scheduler {
     int seq = 0;
     const std::vector<int32_t>* tokens = nullptr;
     bool embedding = false;
-    size_t done = 0;               // tokens already run
-    std::vector<float> out;        // the last token's logits, or the embedding
+    size_t done = 0;         // tokens already run
+    std::vector<float> out;  // the last token's logits, or the embedding
     status failed;
     bool finished = false;
   };
@@ -63,9 +63,9 @@ class scheduler {
   int64_t shared_chunk_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool busy_ = false;            // a step is running
-  std::deque<job*> queue_;       // submitted and not finished, in arrival order
-  std::vector<int> decoded_;     // sequences whose decode the last step finished
+  bool busy_ = false;         // a step is running
+  std::deque<job*> queue_;    // submitted and not finished, in arrival order
+  std::vector<int> decoded_;  // sequences whose decode the last step finished
   std::atomic<int64_t> batched_decodes_{0};
   std::atomic<int64_t> interleaved_steps_{0};
 };

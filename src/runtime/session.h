@@ -20,8 +20,7 @@ class session {
   // One of several sequences of a model (server slots): passes are shared through `sched`.
   session(scheduler& sched, int seq) : sched_(&sched), seq_(seq) {}
   // The model's only user (the CLI's chat, tests): a scheduler of its own.
-  explicit session(model& m, int seq = 0)
-      : own_(std::make_unique<scheduler>(m)), sched_(own_.get()), seq_(seq) {}
+  explicit session(model& m, int seq = 0) : own_(std::make_unique<scheduler>(m)), sched_(own_.get()), seq_(seq) {}
 
   // Makes the cache hold exactly `tokens`; returns the last position's logits (n_vocab).
   result<const std::vector<float>*> sync(const std::vector<int32_t>& tokens);

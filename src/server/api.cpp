@@ -196,8 +196,8 @@ std::optional<double> parse_go_duration(const std::string& s) {
     while (j < s.size() && !digit(j) && s[j] != '.') ++j;
     const std::string unit = s.substr(i, j - i);
     i = j;
-    static const std::pair<const char*, double> units[] = {
-        {"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}};
+    static const std::pair<const char*, double> units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
+                                                           {"s", 1},     {"m", 60},    {"h", 3600}};
     double scale = -1;
     for (const auto& [name, f] : units) {
       if (unit == name) scale = f;

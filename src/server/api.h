@@ -19,10 +19,8 @@ using json = nlohmann::json;
 
 // A request that cannot be served; handlers turn it into the API's error shape.
 struct api_error : std::runtime_error {
-  api_error(int http_status, const std::string& message, std::string param_name = {},
-            std::string error_code = {})
-      : std::runtime_error(message), status(http_status), param(std::move(param_name)),
-        code(std::move(error_code)) {}
+  api_error(int http_status, const std::string& message, std::string param_name = {}, std::string error_code = {})
+      : std::runtime_error(message), status(http_status), param(std::move(param_name)), code(std::move(error_code)) {}
   int status;
   std::string param;  // the offending field, when there is one
   std::string code;   // OpenAI's machine-readable code ("model_not_found", ...), may be empty

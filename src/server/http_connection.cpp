@@ -194,13 +194,11 @@ std::string failure_reason(const guarded_server::connection& c) {
   switch (c.stream.failed()) {
     case failure::body_too_large:
       return "request body too large (limit " + std::to_string(lim.max_body_bytes) + " bytes)";
-    case failure::head_timeout:
-      return "request headers not received within " + seconds_text(lim.head_timeout_s) + " s";
+    case failure::head_timeout: return "request headers not received within " + seconds_text(lim.head_timeout_s) + " s";
     case failure::body_timeout:
       return "request body not received in time (" + std::to_string(c.stream.body_bytes()) + " bytes in " +
              seconds_text(lim.body_floor_s) + " s + " + seconds_text(lim.body_s_per_mib) + " s per MiB)";
-    default:
-      return c.early_reason;
+    default: return c.early_reason;
   }
 }
 
@@ -230,7 +228,8 @@ guarded_server::guarded_server(connection_limits limits) : limits_(limits) {
   set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, limits_.idle_timeout_s)));  // the Keep-Alive hint
   set_keep_alive_max_count(limits_.max_requests_per_connection);
   new_task_queue = [this] {
-    return new connection_pool(static_cast<size_t>(limits_.max_connections), [this] { return evict_longest_waiting(); });
+    return new connection_pool(static_cast<size_t>(limits_.max_connections),
+                               [this] { return evict_longest_waiting(); });
   };
   set_pre_routing_handler(nullptr);
   set_error_handler(nullptr);
@@ -262,7 +261,8 @@ guarded_server& guarded_server::set_pre_routing_handler(HandlerWithResponse hand
       res.set_header("Connection", "close");
       return HandlerResponse::Handled;
     }
-    if (t_current != nullptr && declared && *declared > limits_.max_body_bytes && !req.has_header("Transfer-Encoding")) {
+    if (t_current != nullptr && declared && *declared > limits_.max_body_bytes &&
+        !req.has_header("Transfer-Encoding")) {
       counters_.bodies_too_large.fetch_add(1);
       t_current->close_after = true;
       t_current->early_reason = "request body too large (limit " + std::to_string(limits_.max_body_bytes) + " bytes)";
@@ -302,7 +302,8 @@ guarded_server& guarded_server::set_error_handler(HandlerWithResponse handler) {
 bool guarded_server::admit(connection& c) {
   std::lock_guard<std::mutex> lock(registry_mu_);
   if (!c.loopback) {
-    const auto same = std::count_if(registry_.begin(), registry_.end(), [&](const connection* o) { return o->ip == c.ip; });
+    const auto same =
+        std::count_if(registry_.begin(), registry_.end(), [&](const connection* o) { return o->ip == c.ip; });
     if (same >= limits_.max_per_client) return false;
   }
   registry_.push_back(&c);
@@ -345,10 +346,10 @@ bool guarded_server::process_and_close_socket(socket_t sock) {
     if (n > 0) head.assign(peek, static_cast<size_t>(n));
     const bool busy = t_refuse;
     (busy ? counters_.refused_busy : counters_.refused_per_client).fetch_add(1);
-    const std::string msg = busy ? "server busy: all " + std::to_string(limits_.max_connections) +
-                                       " connections are serving requests; retry"
-                                 : "too many connections from " + c.ip + " (limit " +
-                                       std::to_string(limits_.max_per_client) + ")";
+    const std::string msg =
+        busy
+            ? "server busy: all " + std::to_string(limits_.max_connections) + " connections are serving requests; retry"
+            : "too many connections from " + c.ip + " (limit " + std::to_string(limits_.max_per_client) + ")";
     send_all(sock, raw_response(503, "Service Unavailable", error_json(head, msg, "server_busy"), true), MSG_DONTWAIT);
     if (busy) {
       ::shutdown(sock, SHUT_WR);
@@ -389,8 +390,7 @@ void guarded_server::serve_requests(connection& c) {
     const bool ok = process_request(c.stream, last, client_closes, [&c](httplib::Request& req) {
       // The head is complete: no longer evictable; the body's deadline starts.
       int64_t w = c.waiting_since.load();
-      while (w > 0 && !c.waiting_since.compare_exchange_weak(w, 0)) {
-      }
+      while (w > 0 && !c.waiting_since.compare_exchange_weak(w, 0)) {}
       if (w < 0) c.waiting_since.store(0);  // evicted as its head completed: the body read fails
       c.stream.start_body(declared_length(req).value_or(0));
     });

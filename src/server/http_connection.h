@@ -32,13 +32,13 @@ namespace pocketlm::server {
 // Counters for logs and tests.
 struct connection_counters {
   std::atomic<int64_t> accepted{0};
-  std::atomic<int64_t> refused_busy{0};      // answered 503: pool full, nothing to evict
+  std::atomic<int64_t> refused_busy{0};        // answered 503: pool full, nothing to evict
   std::atomic<int64_t> refused_per_client{0};  // answered 503: that client IP has its share
-  std::atomic<int64_t> evicted{0};           // closed while waiting for a head, to make room
+  std::atomic<int64_t> evicted{0};             // closed while waiting for a head, to make room
   std::atomic<int64_t> head_timeouts{0};
   std::atomic<int64_t> body_timeouts{0};
   std::atomic<int64_t> bodies_too_large{0};
-  std::atomic<int> open{0};                  // connections being served now
+  std::atomic<int> open{0};  // connections being served now
 };
 
 // Whether the client of the request this thread is serving is still connected: false once it

@@ -27,7 +27,8 @@ std::string host_without_port(const std::string& authority) {
     return close == std::string::npos ? authority : authority.substr(1, close - 1);
   }
   const size_t colon = authority.find(':');
-  if (colon != std::string::npos && authority.find(':', colon + 1) == std::string::npos) return authority.substr(0, colon);
+  if (colon != std::string::npos && authority.find(':', colon + 1) == std::string::npos)
+    return authority.substr(0, colon);
   return authority;
 }
 
@@ -43,9 +44,12 @@ bool all_digits(const std::string& s) {
 // http(s)://H or http(s)://H:PORT with H a loopback (or unspecified) name.
 bool is_loopback_origin(const std::string& origin) {
   size_t rest;
-  if (origin.rfind("http://", 0) == 0) rest = 7;
-  else if (origin.rfind("https://", 0) == 0) rest = 8;
-  else return false;
+  if (origin.rfind("http://", 0) == 0)
+    rest = 7;
+  else if (origin.rfind("https://", 0) == 0)
+    rest = 8;
+  else
+    return false;
   const std::string authority = origin.substr(rest);
   std::string host = authority, port;
   if (!authority.empty() && authority[0] == '[') {
@@ -65,8 +69,10 @@ bool is_loopback_origin(const std::string& origin) {
   return host == "localhost" || host == "127.0.0.1" || host == "0.0.0.0" || host == "[::1]";
 }
 
-const char* const k_app_origins[] = {"app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*",
-                                     "chrome-extension://*", "moz-extension://*", "safari-web-extension://*"};
+const char* const k_app_origins[] = {"app://*",           "file://*",
+                                     "tauri://*",         "vscode-webview://*",
+                                     "vscode-file://*",   "chrome-extension://*",
+                                     "moz-extension://*", "safari-web-extension://*"};
 
 }  // namespace
 
@@ -131,7 +137,8 @@ std::string url_authority(const std::string& host, int port) {
 bool origin_allowed(const origin_policy& p, const std::string& origin, const std::string& host_header) {
   const std::string o = lower(origin);
   if (is_loopback_origin(o)) return true;
-  if (!host_header.empty() && (o == "http://" + lower(host_header) || o == "https://" + lower(host_header))) return true;
+  if (!host_header.empty() && (o == "http://" + lower(host_header) || o == "https://" + lower(host_header)))
+    return true;
   for (const char* pattern : k_app_origins) {
     if (glob_match(pattern, o)) return true;
   }

@@ -17,13 +17,13 @@
 namespace pocketlm::server {
 
 struct connection_limits {
-  int max_connections = 64;       // connections served at once (one worker thread each)
-  int max_per_client = 0;         // per non-loopback client IP; 0: max_connections / 4 (at least 1)
-  double head_timeout_s = 10;     // request line + headers complete within this
-  double idle_timeout_s = 5;      // keep-alive: wait this long for the next request
-  double body_floor_s = 10;       // body deadline: floor + body_s_per_mib per MiB of the body
+  int max_connections = 64;    // connections served at once (one worker thread each)
+  int max_per_client = 0;      // per non-loopback client IP; 0: max_connections / 4 (at least 1)
+  double head_timeout_s = 10;  // request line + headers complete within this
+  double idle_timeout_s = 5;   // keep-alive: wait this long for the next request
+  double body_floor_s = 10;    // body deadline: floor + body_s_per_mib per MiB of the body
   double body_s_per_mib = 10;
-  double write_timeout_s = 30;    // one blocked write to a client that does not read
+  double write_timeout_s = 30;       // one blocked write to a client that does not read
   size_t max_body_bytes = 8u << 20;  // bytes on the wire, chunk framing included
   size_t max_requests_per_connection = 100;
 };

@@ -29,9 +29,7 @@ result<uint64_t> planned_bytes(const std::string& path, const model_options& o) 
   return needs.total() + static_cast<uint64_t>(std::max(0, o.n_seq - 1)) * needs.kv;
 }
 
-std::string architecture_of(const gguf::file& f) {
-  return f.get_string("general.architecture").value_or("");
-}
+std::string architecture_of(const gguf::file& f) { return f.get_string("general.architecture").value_or(""); }
 
 // A loaded model that must not serve another request: its file changed on disk, or a page of its
 // mapping vanished under it (the file was truncated).
@@ -44,7 +42,8 @@ bool stale(const loaded_model& lm) {
 std::optional<file_stamp> stamp_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return file_stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+  return file_stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                    static_cast<int64_t>(st.st_size),
                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
@@ -203,8 +202,9 @@ std::unique_ptr<slot_lease> model_manager::acquire_slot(const model_lease& m, co
   const auto free_slot = [&] { return std::find(lm.busy.begin(), lm.busy.end(), false) != lm.busy.end(); };
   if (!free_slot()) {
     if (lm.waiting >= opt_.queue) {
-      throw api_error(503, "server busy: all " + std::to_string(lm.busy.size()) + " slots of '" + lm.key +
-                               "' are in use and " + std::to_string(lm.waiting) + " requests are queued",
+      throw api_error(503,
+                      "server busy: all " + std::to_string(lm.busy.size()) + " slots of '" + lm.key +
+                          "' are in use and " + std::to_string(lm.waiting) + " requests are queued",
                       "", "server_busy");
     }
     ++lm.waiting;

@@ -30,10 +30,10 @@ namespace pocketlm::server {
 using steady = std::chrono::steady_clock;
 
 struct manager_options {
-  model_options engine;        // threads, pinning, KV type; ram_budget is the budget of ALL models
-  int64_t n_ctx = 0;           // per slot; 0: the model's default (min(train, 4096))
-  int n_parallel = 2;          // slots per model
-  int queue = 8;               // requests waiting for a slot, per model
+  model_options engine;             // threads, pinning, KV type; ram_budget is the budget of ALL models
+  int64_t n_ctx = 0;                // per slot; 0: the model's default (min(train, 4096))
+  int n_parallel = 2;               // slots per model
+  int queue = 8;                    // requests waiting for a slot, per model
   double default_keep_alive = 300;  // seconds; negative: forever
   // Folders whose .gguf files clients may name by path (serve --models-dir); everything else a
   // client names must be a store model.
@@ -53,25 +53,25 @@ struct file_stamp {
 std::optional<file_stamp> stamp_of(const std::string& path);
 
 struct loaded_model {
-  std::string key;             // resolved display name (or the .gguf path)
+  std::string key;  // resolved display name (or the .gguf path)
   store::resolved_model info;
   std::unique_ptr<model> llm;
   std::unique_ptr<scheduler> sched;  // every slot's passes, interleaved
   std::unique_ptr<tokenizer> tok;
   chat::template_set templates;  // the GGUF's chat templates; main null: prompts are raw text
   std::vector<std::unique_ptr<session>> slots;
-  uint64_t footprint = 0;      // bytes the memory plan counts for it
+  uint64_t footprint = 0;  // bytes the memory plan counts for it
   double load_ms = 0;
-  file_stamp stamp;            // the file as it was when loaded; another stamp means it changed
+  file_stamp stamp;  // the file as it was when loaded; another stamp means it changed
 
   // Guarded by the manager's mutex.
   std::vector<bool> busy;
-  int users = 0;               // leases alive (running or queued requests)
-  int waiting = 0;             // of which waiting for a slot
+  int users = 0;                  // leases alive (running or queued requests)
+  int waiting = 0;                // of which waiting for a slot
   bool unload_requested = false;  // keep_alive 0 arrived while in use
   steady::time_point last_used;
   std::optional<steady::time_point> expires;  // nullopt: never
-  int64_t expires_unix_ns = 0;               // for /api/ps; 0 with expires == nullopt
+  int64_t expires_unix_ns = 0;                // for /api/ps; 0 with expires == nullopt
 };
 
 class model_manager;
@@ -118,7 +118,7 @@ struct running_info {
   uint64_t size = 0;
   int64_t context_length = 0;
   int64_t expires_unix_ns = 0;  // 0: never
-  std::string family;          // general.architecture
+  std::string family;           // general.architecture
 };
 
 class model_manager {
@@ -160,9 +160,9 @@ class model_manager {
 
   manager_options opt_;
   std::mutex mu_;
-  std::condition_variable cv_;         // slots freed, models released
+  std::condition_variable cv_;  // slots freed, models released
   std::map<std::string, std::shared_ptr<loaded_model>> models_;
-  bool loading_ = false;               // one load at a time
+  bool loading_ = false;  // one load at a time
   bool stopping_ = false;
   std::thread reaper_;
 };

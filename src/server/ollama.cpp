@@ -20,7 +20,8 @@ prompt_spec with_think(prompt_spec s, const generation_request& r) {
 json final_stats(const generation_job& job, const completion_result& out) {
   const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
   return {{"done", true},
-          {"done_reason", finish_reason_name(out.finish == finish_reason::length ? finish_reason::length : finish_reason::stop)},
+          {"done_reason",
+           finish_reason_name(out.finish == finish_reason::length ? finish_reason::length : finish_reason::stop)},
           {"total_duration", now_unix_ns() - job.start_ns},
           {"load_duration", job.load_ns},
           {"prompt_eval_count", out.stats.n_prompt},
@@ -39,8 +40,10 @@ void load_or_unload(httplib::Response& res, server_context& ctx, const generatio
     model_lease lease = ctx.models.acquire(r.model, r.keep_alive);
     body["done_reason"] = "load";
   }
-  if (chat) body["message"] = {{"role", "assistant"}, {"content", ""}};
-  else body["response"] = "";
+  if (chat)
+    body["message"] = {{"role", "assistant"}, {"content", ""}};
+  else
+    body["response"] = "";
   send_json(res, body);
 }
 
@@ -83,7 +86,8 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
         };
         completion_sinks sinks{[&](std::string_view t) { return emit(std::string(t), ""); },
                                [&](std::string_view t) { return emit("", std::string(t)); }};
-        const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
+        const completion_result out =
+            run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
         note_finish(ctx, out);
         if (out.finish == finish_reason::cancel) return;
         json o = part(stamp(), "", "");
@@ -120,8 +124,8 @@ void api_generate(const httplib::Request& req, httplib::Response& res, server_co
 
 // One embedding per input, computed in a free slot of the model.
 std::vector<std::vector<float>> embed_all(server_context& ctx, const std::string& model,
-                                          const std::vector<std::string>& inputs,
-                                          std::optional<double> keep_alive, int64_t& n_tokens) {
+                                          const std::vector<std::string>& inputs, std::optional<double> keep_alive,
+                                          int64_t& n_tokens) {
   model_lease lease = ctx.models.acquire(model, keep_alive);
   std::vector<std::vector<float>> out;
   for (const auto& text : inputs) {

@@ -18,9 +18,9 @@ namespace {
 // llama.cpp's general.file_type ids as Ollama names them.
 std::string quantization_level(const gguf::file& f) {
   static const std::map<uint32_t, const char*> names = {
-      {0, "F32"}, {1, "F16"}, {2, "Q4_0"}, {3, "Q4_1"}, {7, "Q8_0"}, {8, "Q5_0"}, {9, "Q5_1"},
-      {10, "Q2_K"}, {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"},
-      {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"}, {32, "BF16"}};
+      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},
+      {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"},
+      {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"},   {32, "BF16"}};
   const auto ft = f.get_u32("general.file_type");
   if (!ft) return "";
   const auto it = names.find(*ft);
@@ -29,16 +29,19 @@ std::string quantization_level(const gguf::file& f) {
 
 std::string parameter_size(uint64_t n) {
   char buf[32];
-  if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.1fB", static_cast<double>(n) / 1e9);
-  else if (n >= 1000000ull) std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.1fK", static_cast<double>(n) / 1e3);
+  if (n >= 1000000000ull)
+    std::snprintf(buf, sizeof buf, "%.1fB", static_cast<double>(n) / 1e9);
+  else if (n >= 1000000ull)
+    std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fK", static_cast<double>(n) / 1e3);
   return buf;
 }
 
 // Ollama's "details" object, read from the GGUF header (weights are not touched).
 json details_of(const std::string& gguf_path, uint64_t* n_params_out = nullptr) {
-  json d = {{"parent_model", ""}, {"format", "gguf"}, {"family", ""}, {"families", nullptr},
-            {"parameter_size", ""}, {"quantization_level", ""}};
+  json d = {{"parent_model", ""},  {"format", "gguf"},     {"family", ""},
+            {"families", nullptr}, {"parameter_size", ""}, {"quantization_level", ""}};
   auto f = gguf::file::open(gguf_path);
   if (!f) return d;
   const std::string arch = (*f)->get_string("general.architecture").value_or("");
@@ -76,23 +79,31 @@ void tags(httplib::Response& res, server_context& ctx) {
       if (!mine.contains(e.name)) all.emplace_back(&*ollama, std::move(e));  // ours shadow Ollama's
     }
   }
-  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.second.modified > b.second.modified; });
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.second.modified > b.second.modified; });
   json models = json::array();
   for (const auto& [where, e] : all) {
     const auto* weights = e.m.find(store::media::model);
     const auto hex = weights ? store::digest_hex(weights->digest) : result<std::string>(error{"no weights"});
     json d = hex ? details_of(where->blob_path(*hex)) : json::object();
-    models.push_back({{"name", e.name.display()}, {"model", e.name.display()},
-                      {"modified_at", rfc3339(e.modified * 1000000000)}, {"size", e.m.total_size()},
-                      {"digest", e.id}, {"details", d}});
+    models.push_back({{"name", e.name.display()},
+                      {"model", e.name.display()},
+                      {"modified_at", rfc3339(e.modified * 1000000000)},
+                      {"size", e.m.total_size()},
+                      {"digest", e.id},
+                      {"details", d}});
   }
   // Models loaded by path are listed too, so that a page's model picker can offer them.
   for (const auto& m : ctx.models.running()) {
     if (!m.digest.empty()) continue;
     std::error_code ec;
     const auto size = std::filesystem::file_size(m.name, ec);
-    models.push_back({{"name", m.name}, {"model", m.name}, {"modified_at", rfc3339(now_unix_ns())},
-                      {"size", ec ? 0 : size}, {"digest", ""}, {"details", details_of(m.name)}});
+    models.push_back({{"name", m.name},
+                      {"model", m.name},
+                      {"modified_at", rfc3339(now_unix_ns())},
+                      {"size", ec ? 0 : size},
+                      {"digest", ""},
+                      {"details", details_of(m.name)}});
   }
   send_json(res, {{"models", models}});
 }
@@ -120,9 +131,10 @@ void show(const httplib::Request& req, httplib::Response& res, server_context& c
   }
   std::string license;
   for (const auto& l : r.licenses) license += (license.empty() ? "" : "\n") + l;
-  json out = {{"license", license}, {"modelfile", "FROM " + r.gguf_path + "\n"}, {"parameters", parameters},
-              {"template", chat_template}, {"system", r.system}, {"details", d}, {"model_info", info},
-              {"capabilities", json::array({"completion", "embedding"})}};
+  json out = {{"license", license},       {"modelfile", "FROM " + r.gguf_path + "\n"},
+              {"parameters", parameters}, {"template", chat_template},
+              {"system", r.system},       {"details", d},
+              {"model_info", info},       {"capabilities", json::array({"completion", "embedding"})}};
   if (r.entry) out["modified_at"] = rfc3339(r.entry->modified * 1000000000);
   send_json(res, out);
 }
@@ -132,10 +144,14 @@ void ps(httplib::Response& res, server_context& ctx) {
   // "Forever" is a date far ahead, as Ollama writes it.
   const int64_t forever = now_unix_ns() + int64_t{100} * 365 * 24 * 3600 * 1000000000;
   for (const auto& m : ctx.models.running()) {
-    models.push_back({{"name", m.name}, {"model", m.name}, {"size", m.size}, {"digest", m.digest},
+    models.push_back({{"name", m.name},
+                      {"model", m.name},
+                      {"size", m.size},
+                      {"digest", m.digest},
                       {"details", {{"format", "gguf"}, {"family", m.family}}},
                       {"expires_at", rfc3339(m.expires_unix_ns ? m.expires_unix_ns : forever)},
-                      {"size_vram", 0}, {"context_length", m.context_length}});
+                      {"size_vram", 0},
+                      {"context_length", m.context_length}});
   }
   send_json(res, {{"models", models}});
 }
@@ -151,7 +167,10 @@ status run_pull(const store::model_name& n, const std::function<void(const json&
     const int pct = total > 0 ? static_cast<int>(100 * done / total) : 100;
     if (hex == last_hex && pct == last_pct && done < total) return;
     last_hex = hex, last_pct = pct;
-    emit({{"status", "pulling " + hex.substr(0, 12)}, {"digest", "sha256:" + hex}, {"total", total}, {"completed", done}});
+    emit({{"status", "pulling " + hex.substr(0, 12)},
+          {"digest", "sha256:" + hex},
+          {"total", total},
+          {"completed", done}});
   };
   const auto st = store::pull(s, n, ev);
   if (!st) return st;
@@ -176,7 +195,9 @@ void pull(const httplib::Request& req, httplib::Response& res, server_context&) 
         const status st = run_pull(name, [&](const json& j) { write(j.dump() + "\n"); });
         if (!st) write(json{{"error", st.error_message()}}.dump() + "\n");
       },
-      [](const std::string& m) { return json{{"error", m}}.dump() + "\n"; });
+      [](const std::string& m) {
+        return json{{"error", m}}.dump() + "\n";
+      });
 }
 
 void remove(const httplib::Request& req, httplib::Response& res, server_context& ctx) {

@@ -53,10 +53,14 @@ void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<
           return write(sse(c));
         };
         if (!emit({{"role", "assistant"}, {"content", ""}}, nullptr)) return;
-        completion_sinks sinks{
-            [&](std::string_view t) { return emit({{"reasoning_content", std::string(t)}}, nullptr); },
-            [&](std::string_view t) { return emit({{"content", std::string(t)}}, nullptr); }};
-        const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
+        completion_sinks sinks{[&](std::string_view t) {
+                                 return emit({{"reasoning_content", std::string(t)}}, nullptr);
+                               },
+                               [&](std::string_view t) {
+                                 return emit({{"content", std::string(t)}}, nullptr);
+                               }};
+        const completion_result out =
+            run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
         note_finish(ctx, out);
         if (out.finish == finish_reason::cancel) return;
         emit(json::object(), finish_of(out));
@@ -89,7 +93,8 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
     stream_openai(res, ctx, job, r, [base](json delta, const json& finish) {
       json c = base;
       c["object"] = "chat.completion.chunk";
-      c["choices"] = json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}}});
+      c["choices"] =
+          json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}}});
       return c;
     });
     return;
@@ -101,7 +106,8 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
   if (!out.reasoning.empty()) msg["reasoning_content"] = out.reasoning;
   json body = base;
   body["object"] = "chat.completion";
-  body["choices"] = json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
+  body["choices"] =
+      json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
   body["usage"] = usage_of(out.stats);
   send_json(res, body);
 }
@@ -118,12 +124,16 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
         return s;
       },
       [&](gen_params& g) { g = r.over(g); });
-  const json base = {{"id", new_id("cmpl")}, {"object", "text_completion"}, {"created", unix_now()},
-                     {"model", r.model}, {"system_fingerprint", "pocketlm"}};
+  const json base = {{"id", new_id("cmpl")},
+                     {"object", "text_completion"},
+                     {"created", unix_now()},
+                     {"model", r.model},
+                     {"system_fingerprint", "pocketlm"}};
   if (r.stream) {
     stream_openai(res, ctx, job, r, [base](json delta, const json& finish) {
       json c = base;
-      c["choices"] = json::array({{{"index", 0}, {"text", delta.value("content", "")}, {"logprobs", nullptr}, {"finish_reason", finish}}});
+      c["choices"] = json::array(
+          {{{"index", 0}, {"text", delta.value("content", "")}, {"logprobs", nullptr}, {"finish_reason", finish}}});
       return c;
     });
     return;
@@ -132,7 +142,8 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
       run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
   note_finish(ctx, out);
   json body = base;
-  body["choices"] = json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
+  body["choices"] =
+      json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
   body["usage"] = usage_of(out.stats);
   send_json(res, body);
 }
@@ -158,8 +169,7 @@ void list_models(httplib::Response& res, server_context& ctx) {
 // OpenAI's base64 embedding: the float32 values' little-endian bytes, base64-encoded. The
 // official clients ask for this by default and decode it themselves.
 std::string base64_floats(const std::vector<float>& v) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string bytes(v.size() * sizeof(float), '\0');
   for (size_t i = 0; i < v.size(); ++i) {
     uint32_t u = 0;
@@ -203,10 +213,13 @@ void embeddings(const httplib::Request& req, httplib::Response& res, server_cont
     auto slot = ctx.models.acquire_slot(lease, {}, ctx.client_alive);
     auto e = slot->sess().embed(p.tokens);
     if (!e) throw api_error(500, e.error_message());
-    data.push_back({{"object", "embedding"}, {"index", i},
+    data.push_back({{"object", "embedding"},
+                    {"index", i},
                     {"embedding", format == "base64" ? json(base64_floats(*e)) : json(*e)}});
   }
-  send_json(res, {{"object", "list"}, {"data", data}, {"model", model},
+  send_json(res, {{"object", "list"},
+                  {"data", data},
+                  {"model", model},
                   {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
 }
 

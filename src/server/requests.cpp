@@ -26,9 +26,12 @@ generation_request read_ollama(const std::string& text) {
   r.keep_alive = parse_keep_alive(r.body.value("keep_alive", json(nullptr)));
   const json& t = r.body.value("think", json(nullptr));
   // Newer clients may send an effort level ("low", "high"): any of those means thinking on.
-  if (t.is_boolean()) r.think = t.get<bool>();
-  else if (t.is_string()) r.think = true;
-  else if (!t.is_null()) throw api_error(400, "invalid type for 'think': expected a boolean", "think");
+  if (t.is_boolean())
+    r.think = t.get<bool>();
+  else if (t.is_string())
+    r.think = true;
+  else if (!t.is_null())
+    throw api_error(400, "invalid type for 'think': expected a boolean", "think");
   if (r.body.contains("images") && r.body["images"].is_array() && !r.body["images"].empty()) {
     throw api_error(400, "images are not supported by pocketlm's text models", "images");
   }

@@ -15,18 +15,18 @@ struct generation_request {
   json body;
   std::string model;
   bool stream = false;
-  bool include_usage = false;          // OpenAI stream_options.include_usage
-  std::optional<double> keep_alive;    // Ollama; OpenAI requests use the default
-  std::optional<bool> think;           // Ollama's think: absent means the model's way
-  std::vector<chat::message> messages; // chat routes
-  std::string prompt;                  // completion routes
-  std::string system;                  // /api/generate
-  bool raw = false;                    // /api/generate
-  gen_params params;                   // the request's fields over the built-in defaults
+  bool include_usage = false;           // OpenAI stream_options.include_usage
+  std::optional<double> keep_alive;     // Ollama; OpenAI requests use the default
+  std::optional<bool> think;            // Ollama's think: absent means the model's way
+  std::vector<chat::message> messages;  // chat routes
+  std::string prompt;                   // completion routes
+  std::string system;                   // /api/generate
+  bool raw = false;                     // /api/generate
+  gen_params params;                    // the request's fields over the built-in defaults
   // The request's fields over `defaults` (a model's PARAMETERs), as the routes run it.
   gen_params over(gen_params defaults) const;
   bool ollama = false;
-  bool completion = false;             // /v1/completions (its max_tokens default is 16)
+  bool completion = false;  // /v1/completions (its max_tokens default is 16)
 };
 
 generation_request parse_openai_chat_request(const std::string& body);

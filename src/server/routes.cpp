@@ -43,21 +43,21 @@ void stream_response(httplib::Response& res, const char* content_type,
                      std::function<void(const chunk_writer& write)> body,
                      std::function<std::string(const std::string& message)> on_error) {
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(content_type, [body = std::move(body), on_error = std::move(on_error)](
-                                                     size_t, httplib::DataSink& sink) {
-    bool alive = true;
-    const chunk_writer write = [&](const std::string& chunk) {
-      alive = alive && sink.is_writable() && sink.write(chunk.data(), chunk.size());
-      return alive;
-    };
-    try {
-      body(write);
-    } catch (const std::exception& e) {
-      write(on_error(e.what()));
-    }
-    sink.done();
-    return true;
-  });
+  res.set_chunked_content_provider(
+      content_type, [body = std::move(body), on_error = std::move(on_error)](size_t, httplib::DataSink& sink) {
+        bool alive = true;
+        const chunk_writer write = [&](const std::string& chunk) {
+          alive = alive && sink.is_writable() && sink.write(chunk.data(), chunk.size());
+          return alive;
+        };
+        try {
+          body(write);
+        } catch (const std::exception& e) {
+          write(on_error(e.what()));
+        }
+        sink.done();
+        return true;
+      });
 }
 
 completion_sinks while_connected(server_context& ctx) {

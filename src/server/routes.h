@@ -37,8 +37,8 @@ struct generation_job {
   std::unique_ptr<slot_lease> slot;
   prepared_prompt prompt;
   gen_params params;
-  int64_t start_ns = 0;     // when the request arrived (unix ns)
-  int64_t load_ns = 0;      // time spent getting the model loaded
+  int64_t start_ns = 0;  // when the request arrived (unix ns)
+  int64_t load_ns = 0;   // time spent getting the model loaded
 };
 
 // Acquires the model and a slot for `spec`; gen_params come from the model's defaults with

@@ -25,7 +25,10 @@ connection_limits limits_of(const server_options& o) {
 
 struct server::impl {
   explicit impl(server_options o)
-      : opt(std::move(o)), models(opt.models), ctx{models, counters}, http(limits_of(opt)),
+      : opt(std::move(o)),
+        models(opt.models),
+        ctx{models, counters},
+        http(limits_of(opt)),
         origins(make_origin_policy(opt.host, opt.origins)) {
     // Generation asks between tokens whether its client is still there (issue 12 row 9).
     ctx.client_alive = [] { return client_connected(); };
@@ -40,9 +43,7 @@ struct server::impl {
 
 namespace {
 
-flavor flavor_of(const std::string& path) {
-  return path.rfind("/v1/", 0) == 0 ? flavor::openai : flavor::ollama;
-}
+flavor flavor_of(const std::string& path) { return path.rfind("/v1/", 0) == 0 ? flavor::openai : flavor::ollama; }
 
 // Constant-time compare: the key check must not leak how many leading bytes matched.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -68,15 +69,23 @@ void install_request_guard(guarded_server& http, const origin_policy& policy, co
     const flavor f = flavor_of(req.path);
     const std::string host = req.get_header_value("Host");
     if (!host_allowed(policy, host)) {
-      send_error(res, f, api_error(403, "host '" + host + "' is not allowed: a server on loopback answers only "
-                                        "localhost, loopback addresses and this machine's name", "", "forbidden"));
+      send_error(res, f,
+                 api_error(403,
+                           "host '" + host +
+                               "' is not allowed: a server on loopback answers only "
+                               "localhost, loopback addresses and this machine's name",
+                           "", "forbidden"));
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.has_header("Origin")) {
       const std::string origin = req.get_header_value("Origin");
       if (!origin_allowed(policy, origin, host)) {
-        send_error(res, f, api_error(403, "origin '" + origin + "' is not allowed; allow it with --origins or "
-                                          "POCKETLM_ORIGINS", "", "forbidden"));
+        send_error(res, f,
+                   api_error(403,
+                             "origin '" + origin +
+                                 "' is not allowed; allow it with --origins or "
+                                 "POCKETLM_ORIGINS",
+                             "", "forbidden"));
         return httplib::Server::HandlerResponse::Handled;
       }
       res.set_header("Access-Control-Allow-Origin", origin);
@@ -102,25 +111,27 @@ void install_request_guard(guarded_server& http, const origin_policy& policy, co
 
 // Errors httplib produces itself (unknown route 404, body too large 413, ...) get a JSON body.
 void install_error_shapes(guarded_server& http, size_t max_body) {
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [max_body](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string msg = "not found: " + req.method + " " + req.path;
-    const std::string cut_short = connection_failure_reason();
-    if (!cut_short.empty()) msg = cut_short;
-    else if (res.status == 413) msg = "request body too large (limit " + std::to_string(max_body) + " bytes)";
-    else if (res.status != 404) msg = "HTTP error " + std::to_string(res.status);
-    send_error(res, flavor_of(req.path), api_error(res.status, msg));
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([max_body](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string msg = "not found: " + req.method + " " + req.path;
+        const std::string cut_short = connection_failure_reason();
+        if (!cut_short.empty())
+          msg = cut_short;
+        else if (res.status == 413)
+          msg = "request body too large (limit " + std::to_string(max_body) + " bytes)";
+        else if (res.status != 404)
+          msg = "HTTP error " + std::to_string(res.status);
+        send_error(res, flavor_of(req.path), api_error(res.status, msg));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string msg = "internal error";
     try {
       if (ep) std::rethrow_exception(ep);
     } catch (const std::exception& e) {
       msg = e.what();
-    } catch (...) {
-    }
+    } catch (...) {}
     send_error(res, flavor_of(req.path), api_error(500, msg));
   });
 }

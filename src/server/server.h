@@ -23,25 +23,25 @@ namespace pocketlm::server {
 
 struct server_options {
   std::string host = "127.0.0.1";
-  int port = 11435;                     // 0: any free port (tests)
-  std::string api_key;                  // non-empty: every API route needs "Bearer KEY"
-  size_t max_body_bytes = 8u << 20;     // larger bodies get 413 (chunked ones too)
+  int port = 11435;                  // 0: any free port (tests)
+  std::string api_key;               // non-empty: every API route needs "Bearer KEY"
+  size_t max_body_bytes = 8u << 20;  // larger bodies get 413 (chunked ones too)
   // Connections served at once; when all are taken, the one waiting longest for a request is
   // closed for a new one, or the new one gets 503 (server/http_connection.h).
   int http_threads = 64;
-  int max_connections_per_client = 0;   // per non-loopback IP; 0: http_threads / 4
-  double head_timeout_s = 10;           // request line + headers, from accept or the first byte
-  double keep_alive_timeout_s = 5;      // idle wait for a connection's next request
-  double body_floor_s = 10;             // body deadline: floor + body_s_per_mib per MiB
+  int max_connections_per_client = 0;  // per non-loopback IP; 0: http_threads / 4
+  double head_timeout_s = 10;          // request line + headers, from accept or the first byte
+  double keep_alive_timeout_s = 5;     // idle wait for a connection's next request
+  double body_floor_s = 10;            // body deadline: floor + body_s_per_mib per MiB
   double body_s_per_mib = 10;
-  std::vector<std::string> origins;     // more allowed Origin patterns (server/http_origin.h)
+  std::vector<std::string> origins;  // more allowed Origin patterns (server/http_origin.h)
   manager_options models;
 };
 
 // Counters for logs and tests.
 struct server_counters {
   std::atomic<int64_t> requests{0};
-  std::atomic<int64_t> cancelled{0};          // generations stopped because the client left
+  std::atomic<int64_t> cancelled{0};           // generations stopped because the client left
   std::atomic<int64_t> last_cancel_tokens{0};  // tokens the last cancelled one had generated
 };
 

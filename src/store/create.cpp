@@ -74,8 +74,8 @@ result<std::vector<layer>> base_layers(model_store& s, const std::optional<model
 }
 
 result<std::string> create_layers(model_store& s, const std::optional<model_store>& ollama, const modelfile& mf,
-                                  const model_name& n, std::vector<std::string>& notes,
-                                  std::vector<std::string>& added, const progress_fn& progress) {
+                                  const model_name& n, std::vector<std::string>& notes, std::vector<std::string>& added,
+                                  const progress_fn& progress) {
   nlohmann::ordered_json params = nlohmann::ordered_json::object();
   auto layers = base_layers(s, ollama, mf.from, params, added, progress);
   if (!layers) return layers.err();

@@ -33,7 +33,10 @@ std::string duration(int64_t s) {
 }  // namespace
 
 std::string human_bytes(int64_t b) {
-  static const struct { double scale; const char* unit; } units[] = {{1e12, "TB"}, {1e9, "GB"}, {1e6, "MB"}, {1e3, "KB"}};
+  static const struct {
+    double scale;
+    const char* unit;
+  } units[] = {{1e12, "TB"}, {1e9, "GB"}, {1e6, "MB"}, {1e3, "KB"}};
   for (const auto& u : units) {
     if (static_cast<double>(b) < u.scale) continue;
     const double v = static_cast<double>(b) / u.scale;

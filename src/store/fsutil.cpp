@@ -24,9 +24,7 @@
 
 namespace pocketlm::store {
 
-sha256::sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
-}
+sha256::sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr); }
 
 sha256::~sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
@@ -141,10 +139,11 @@ bool pwrite_all(int fd, const void* data, size_t n, int64_t offset) {
 status write_file_atomic(const std::string& path, std::string_view bytes, mode_t mode) {
   // A dot name: Ollama's manifest walk rejects it as a model name if it is ever left behind.
   const size_t slash = path.rfind('/');
-  const std::string tmp = path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".tmp-" +
-                          std::to_string(::getpid());
+  const std::string tmp =
+      path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return error{io_error("create", tmp, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
+  if (fd < 0)
+    return error{io_error("create", tmp, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
   ::flock(fd, LOCK_EX);  // held until closed: the stale-file sweep skips files someone holds
   const bool ok = pwrite_all(fd, bytes.data(), bytes.size(), 0) && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
   const int e = errno;

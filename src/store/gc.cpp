@@ -77,7 +77,8 @@ void model_store::collect_garbage_locked(const std::vector<std::string>& hex) {
 void model_store::remove_stale_temp_files() {
   if (read_only_) return;
   std::error_code ec;
-  for (auto it = fs::directory_iterator(root_ + "/blobs", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::directory_iterator(root_ + "/blobs", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() > 8 && name.ends_with("-partial")) {
       ino_t ino = 0;

@@ -36,8 +36,8 @@ struct manifest {
   std::vector<layer> layers;
 
   const layer* find(std::string_view type) const;  // first layer of that type
-  int64_t total_size() const;                            // config + layers, as Ollama's list shows
-  std::vector<std::string> digests() const;              // hex of config and every layer
+  int64_t total_size() const;                      // config + layers, as Ollama's list shows
+  std::vector<std::string> digests() const;        // hex of config and every layer
 };
 
 // Parses and validates (every digest well-formed, sizes >= 0, exactly one model layer).

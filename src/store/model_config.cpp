@@ -82,7 +82,8 @@ status set_param(nlohmann::ordered_json& j, const std::string& key, const std::s
   }
   char* end = nullptr;
   const double d = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(d)) return error{"parameter " + key + ": '" + value + "' is not a number"};
+  if (value.empty() || *end != '\0' || !std::isfinite(d))
+    return error{"parameter " + key + ": '" + value + "' is not a number"};
   if (*k == kind::integer) {
     if (d != std::floor(d)) return error{"parameter " + key + ": '" + value + "' is not an integer"};
     j[key] = static_cast<int64_t>(d);

@@ -32,8 +32,8 @@ result<model_params> parse_params(std::string_view json);
 status set_param(nlohmann::ordered_json& j, const std::string& key, const std::string& value);
 
 struct resolved_model {
-  std::string gguf_path;          // what to mmap (a blob in place, or the path given)
-  std::string display_name;       // "deepseek-r1:1.5b", or the path
+  std::string gguf_path;             // what to mmap (a blob in place, or the path given)
+  std::string display_name;          // "deepseek-r1:1.5b", or the path
   std::optional<store_entry> entry;  // set for store models
   std::string store_root;
   model_params params;

@@ -54,7 +54,8 @@ struct reader {
       }
       return error{"Modelfile line " + std::to_string(at) + ": unterminated \"\"\""};
     }
-    if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"') return std::string(rest.substr(1, rest.size() - 2));
+    if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"')
+      return std::string(rest.substr(1, rest.size() - 2));
     return std::string(rest);
   }
 };

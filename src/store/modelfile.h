@@ -14,7 +14,7 @@
 namespace pocketlm::store {
 
 struct modelfile {
-  std::string from;  // a .gguf path or a model name
+  std::string from;                                             // a .gguf path or a model name
   std::vector<std::pair<std::string, std::string>> parameters;  // in file order
   std::optional<std::string> system;
   std::vector<std::string> licenses;

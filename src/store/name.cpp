@@ -47,7 +47,8 @@ status check(part p, const std::string& s) {
                      std::to_string(s.size()) + " characters long (at most " + std::to_string(max_len(p)) + ")",
                  error_kind::invalid_input};
   }
-  return error{std::string("invalid model name: bad ") + part_name(p) + " '" + shown(s) + "'", error_kind::invalid_input};
+  return error{std::string("invalid model name: bad ") + part_name(p) + " '" + shown(s) + "'",
+               error_kind::invalid_input};
 }
 
 bool iequal(std::string_view a, std::string_view b) {
@@ -101,8 +102,8 @@ result<model_name> parse_name(std::string_view s) {
   if (n.scheme != "http" && n.scheme != "https") {
     return error{"invalid model name: scheme '" + shown(n.scheme) + "'", error_kind::invalid_input};
   }
-  for (const auto& [p, v] : {std::pair{part::host, &n.host}, {part::ns, &n.ns}, {part::model, &n.model},
-                             {part::tag, &n.tag}}) {
+  for (const auto& [p, v] :
+       {std::pair{part::host, &n.host}, {part::ns, &n.ns}, {part::model, &n.model}, {part::tag, &n.tag}}) {
     if (auto st = check(p, *v); !st) return st.err();
   }
   return n;
@@ -117,8 +118,8 @@ result<model_name> name_from_rel_path(std::string_view rel) {
     *parts[i] = std::string(rel.substr(0, slash));
     rel = slash == std::string_view::npos ? std::string_view{} : rel.substr(slash + 1);
   }
-  for (const auto& [p, v] : {std::pair{part::host, &n.host}, {part::ns, &n.ns}, {part::model, &n.model},
-                             {part::tag, &n.tag}}) {
+  for (const auto& [p, v] :
+       {std::pair{part::host, &n.host}, {part::ns, &n.ns}, {part::model, &n.model}, {part::tag, &n.tag}}) {
     if (auto st = check(p, *v); !st) return error{st.error_message()};
   }
   return n;

@@ -26,8 +26,10 @@ bool is_loopback(std::string_view host) {
   if (host == "localhost") return true;
   int dots = 0;
   for (char c : host) {
-    if (c == '.') ++dots;
-    else if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    if (c == '.')
+      ++dots;
+    else if (!std::isdigit(static_cast<unsigned char>(c)))
+      return false;
   }
   return dots == 3 && host.starts_with("127.");
 }
@@ -55,7 +57,9 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-bool host_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':'; }
+bool host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':';
+}
 
 result<registry_entry> parse_entry(std::string text) {
   const auto bad = [&](const std::string& why) {
@@ -66,7 +70,8 @@ result<registry_entry> parse_entry(std::string text) {
   if (const size_t sep = rest.find("://"); sep != std::string::npos) {
     e.scheme = lower(rest.substr(0, sep));
     rest = rest.substr(sep + 3);
-    if (e.scheme != "http" && e.scheme != "https") return bad("has scheme '" + e.scheme + "' (use https:// or http://)");
+    if (e.scheme != "http" && e.scheme != "https")
+      return bad("has scheme '" + e.scheme + "' (use https:// or http://)");
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   const bool bracketed = rest.starts_with('[') && rest.find(']') != std::string::npos;  // [::1]:port
@@ -83,9 +88,7 @@ result<registry_entry> parse_entry(std::string text) {
 
 std::string base_of(const registry_entry& e) { return e.scheme + "://" + e.host; }
 
-std::string reach_failure(const std::string& base) {
-  return "cannot reach registry " + base + " (connection failed)";
-}
+std::string reach_failure(const std::string& base) { return "cannot reach registry " + base + " (connection failed)"; }
 
 result<std::string> fetch_manifest(httplib::Client& c, const std::string& base, const model_name& n) {
   const std::string path = "/v2/" + n.ns + "/" + n.model + "/manifests/" + n.tag;
@@ -126,7 +129,8 @@ struct transfer {
         if (::ftruncate(fd, 0) != 0) return fail(io_error("truncate", "partial blob", errno));
         return true;
       }
-      if (r.status == 206 && r.get_header_value("Content-Range").starts_with("bytes " + std::to_string(offset) + "-")) return true;
+      if (r.status == 206 && r.get_header_value("Content-Range").starts_with("bytes " + std::to_string(offset) + "-"))
+        return true;
       fatal = r.status >= 400 && r.status < 500 && r.status != 429;
       discard = r.status == 416;  // our partial does not fit their blob
       return fail("blob sha256:" + hex + ": HTTP " + std::to_string(r.status));
@@ -134,7 +138,8 @@ struct transfer {
     auto on_data = [&](const char* data, size_t n) {
       if (offset + static_cast<int64_t>(n) > size) {
         fatal = discard = true;
-        return fail("blob sha256:" + hex + ": registry sent more than the manifest's " + std::to_string(size) + " bytes");
+        return fail("blob sha256:" + hex + ": registry sent more than the manifest's " + std::to_string(size) +
+                    " bytes");
       }
       if (!pwrite_all(fd, data, n, offset)) {
         fatal = true;
@@ -164,7 +169,8 @@ status download_blob(httplib::Client& c, model_store& s, const model_name& n, co
     if (ev.on_progress) ev.on_progress(hex, l.size, l.size);
     return {};
   }
-  transfer t{c, "/v2/" + n.ns + "/" + n.model + "/blobs/" + l.digest, hex, l.size, (*p)->fd(), ev, false, false, false, ""};
+  transfer t{c, "/v2/" + n.ns + "/" + n.model + "/blobs/" + l.digest, hex, l.size, (*p)->fd(), ev, false, false, false,
+             ""};
   int64_t offset = (*p)->offset();
   if (ev.on_progress) ev.on_progress(hex, offset, l.size);
   for (int attempt = 1; offset < l.size && attempt <= k_attempts && !t.fatal; ++attempt) {
@@ -175,7 +181,8 @@ status download_blob(httplib::Client& c, model_store& s, const model_name& n, co
   if (t.discard) s.discard_partial(hex);
   if (offset < l.size) {
     std::string why = t.failure.empty() ? "transfer ended early" : t.failure;
-    if (!t.discard) why += "; " + std::to_string(offset) + " of " + std::to_string(l.size) + " bytes kept, run pull again to resume";
+    if (!t.discard)
+      why += "; " + std::to_string(offset) + " of " + std::to_string(l.size) + " bytes kept, run pull again to resume";
     return error{"downloading sha256:" + hex.substr(0, 12) + ": " + why};
   }
   if (ev.on_status) ev.on_status("verifying sha256 digest");

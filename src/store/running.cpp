@@ -18,8 +18,8 @@ int server_port() {
 std::optional<int64_t> parse_rfc3339(const std::string& s) {
   std::tm tm{};
   int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6) {
     return std::nullopt;
   }
   tm.tm_year -= 1900;
@@ -47,7 +47,8 @@ result<std::optional<std::vector<running_model>>> query_running(int port) {
   c.set_read_timeout(5);
   auto res = c.Get("/api/ps");
   if (!res) return std::optional<std::vector<running_model>>{};
-  if (res->status != 200) return error{"server on port " + std::to_string(port) + " answered HTTP " + std::to_string(res->status)};
+  if (res->status != 200)
+    return error{"server on port " + std::to_string(port) + " answered HTTP " + std::to_string(res->status)};
   const auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("models") || !j["models"].is_array()) {
     return error{"server on port " + std::to_string(port) + " sent a malformed /api/ps answer"};

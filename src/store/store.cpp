@@ -54,7 +54,8 @@ status copy_tail(int in, const std::string& src_path, int dst_fd, int64_t offset
                  const std::string& dst_path, const progress_fn& progress) {
   std::vector<char> buf(1 << 20);
   while (offset < size) {
-    const ssize_t n = ::pread(in, buf.data(), static_cast<size_t>(std::min<int64_t>(size - offset, buf.size())), offset);
+    const ssize_t n =
+        ::pread(in, buf.data(), static_cast<size_t>(std::min<int64_t>(size - offset, buf.size())), offset);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) return error{src_path + " shrank while being imported", error_kind::io};
     if (n < 0) return error{io_error("read", src_path, errno), error_kind::io};
@@ -97,7 +98,9 @@ std::string model_store::blob_path(const std::string& hex) const {
   return file_exists(colon) ? colon : dash;
 }
 
-std::string model_store::partial_path(const std::string& hex) const { return root_ + "/blobs/sha256-" + hex + "-partial"; }
+std::string model_store::partial_path(const std::string& hex) const {
+  return root_ + "/blobs/sha256-" + hex + "-partial";
+}
 
 bool model_store::has_blob(const std::string& hex) const { return file_exists(blob_path(hex)); }
 
@@ -168,7 +171,7 @@ status model_store::write_manifest(const model_name& n, const std::string& bytes
 }
 
 result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::string& hex, int64_t size,
-                                                               const progress_fn& progress) {
+                                                                const progress_fn& progress) {
   if (auto st = require_writable(); !st) return st.err();
   const std::string path = partial_path(hex);
   bool corrupt = false;  // the existing blob failed verification: write it anew
@@ -178,7 +181,8 @@ result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::strin
       corrupt = true;
     }
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-    if (fd < 0) return error{io_error("create", path, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
+    if (fd < 0)
+      return error{io_error("create", path, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
     auto p = std::make_unique<partial_blob>(fd, 0);  // closes fd on every early return
     struct stat kind {};
     if (::fstat(fd, &kind) != 0 || !S_ISREG(kind.st_mode)) return error{path + ": not a regular file", error_kind::io};
@@ -187,7 +191,8 @@ result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::strin
       if (errno != EINTR) return error{io_error("lock", path, errno)};
     }
     // Another process may have finished (renamed) or discarded this file while we waited.
-    struct stat by_fd {}, by_path {};
+    struct stat by_fd {
+    }, by_path{};
     if (::fstat(fd, &by_fd) != 0 || ::stat(path.c_str(), &by_path) != 0 || by_fd.st_ino != by_path.st_ino) continue;
     int64_t offset = by_fd.st_size;
     if (offset > size) {
@@ -205,15 +210,17 @@ status model_store::commit_partial(partial_blob& p, const std::string& hex, int6
   struct stat st {};
   ::fstat(p.fd(), &st);
   if (st.st_size != size) {
-    return error{"blob sha256:" + hex + ": have " + std::to_string(st.st_size) + " of " + std::to_string(size) + " bytes",
-                 error_kind::io};
+    return error{
+        "blob sha256:" + hex + ": have " + std::to_string(st.st_size) + " of " + std::to_string(size) + " bytes",
+        error_kind::io};
   }
   auto got = sha256_fd(p.fd(), path);
   if (!got) return got.err();
   if (*got != hex) {
     ::unlink(path.c_str());
     return error{"blob sha256:" + hex + " failed verification (its content hashes to sha256:" + *got +
-                 "); the corrupt data was deleted", error_kind::io};
+                     "); the corrupt data was deleted",
+                 error_kind::io};
   }
   // Read-only from now on: nothing in the store is ever changed in place.
   if (::fchmod(p.fd(), 0444) != 0) return error{io_error("chmod", path, errno), error_kind::io};
@@ -335,7 +342,8 @@ result<located_model> locate(const model_name& n, const model_store& mine, const
     if (!e) return e.err();
     return located_model{s, std::move(*e)};
   }
-  return error{"model '" + n.display() + "' not found (try `pocketlm pull " + n.display() + "`)", error_kind::not_found};
+  return error{"model '" + n.display() + "' not found (try `pocketlm pull " + n.display() + "`)",
+               error_kind::not_found};
 }
 
 }  // namespace pocketlm::store

@@ -29,7 +29,7 @@ namespace pocketlm::store {
 struct store_entry {
   model_name name;
   manifest m;
-  std::string id;       // sha256 hex of the manifest file's bytes (Ollama's model ID)
+  std::string id;        // sha256 hex of the manifest file's bytes (Ollama's model ID)
   int64_t modified = 0;  // manifest mtime, unix seconds
   std::string raw;       // the manifest file's bytes
 };
@@ -77,8 +77,7 @@ class model_store {
   // Adds the file as a blob: a reflink where the file system can, else a resumable copy through
   // the -partial file, hashed before it gets its final name. An existing blob of that digest is
   // reused only when its bytes still hash to it; a corrupt one is replaced.
-  result<layer> add_blob_file(const std::string& path, std::string_view media_type,
-                              const progress_fn& progress = {});
+  result<layer> add_blob_file(const std::string& path, std::string_view media_type, const progress_fn& progress = {});
   result<layer> add_blob_bytes(std::string_view bytes, std::string_view media_type);
   // Deletes n's manifest, then each of its blobs no remaining manifest references.
   status remove(const model_name& n);
@@ -113,8 +112,8 @@ class model_store {
   status adopt_blob(const model_store& src, const std::string& hex, const progress_fn& progress);
   void collect_garbage_locked(const std::vector<std::string>& hex);
   // Fills partial p (resumed at its offset) from the open source file of `size` bytes.
-  status fill_partial(partial_blob& p, int src_fd, const std::string& src_path, const std::string& hex,
-                      int64_t size, const progress_fn& progress);
+  status fill_partial(partial_blob& p, int src_fd, const std::string& src_path, const std::string& hex, int64_t size,
+                      const progress_fn& progress);
   std::string root_;
   bool read_only_;
 };
@@ -124,7 +123,6 @@ struct located_model {
   const model_store* where = nullptr;
   store_entry entry;
 };
-result<located_model> locate(const model_name& n, const model_store& mine,
-                             const std::optional<model_store>& ollama);
+result<located_model> locate(const model_name& n, const model_store& mine, const std::optional<model_store>& ollama);
 
 }  // namespace pocketlm::store

@@ -49,9 +49,7 @@ void min_max(const float* x, int n, float& min, float& max) {
 
 // ggml's MIN(15, (int8_t)v) for a 4-bit level, stored as a byte (only in-range values matter
 // for finite blocks; the casts mirror ggml for blocks whose 1/d overflows).
-uint8_t clamp_nibble(float v) {
-  return static_cast<uint8_t>(std::min(15, int{static_cast<int8_t>(trunc_to_int(v))}));
-}
+uint8_t clamp_nibble(float v) { return static_cast<uint8_t>(std::min(15, int{static_cast<int8_t>(trunc_to_int(v))})); }
 
 // q4_0: d = max / -8 so the extreme value maps to q = 0; others round half up into [0, 15].
 void quantize_q4_0(const float* x, block_q4_0* y, int64_t nb) {
@@ -104,8 +102,7 @@ void quantize_q5_0(const float* x, block_q5_0* y, int64_t nb) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
     for (int j = 0; j < qk5_0; ++j) {
-      q[j] = static_cast<uint8_t>(
-          std::min(31, int{static_cast<int8_t>(trunc_to_int(x[j] * id + 16.5f))}));
+      q[j] = static_cast<uint8_t>(std::min(31, int{static_cast<int8_t>(trunc_to_int(x[j] * id + 16.5f))}));
     }
     pack_q5(q, y[i].qs, y[i].qh);
   }
@@ -121,8 +118,7 @@ void quantize_q5_1(const float* x, block_q5_1* y, int64_t nb) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
     y[i].m = f32_to_fp16(min);
-    for (int j = 0; j < qk5_1; ++j)
-      q[j] = static_cast<uint8_t>(trunc_to_int((x[j] - min) * id + 0.5f));
+    for (int j = 0; j < qk5_1; ++j) q[j] = static_cast<uint8_t>(trunc_to_int((x[j] - min) * id + 0.5f));
     pack_q5(q, y[i].qs, y[i].qh);
   }
 }
@@ -229,82 +225,55 @@ bool is_supported_weight_type(ggml_type t) {
     case ggml_type::q8_0:
     case ggml_type::q4_k:
     case ggml_type::q5_k:
-    case ggml_type::q6_k:
-      return true;
-    default:
-      return false;
+    case ggml_type::q6_k: return true;
+    default: return false;
   }
 }
 
 void dequantize_row(ggml_type t, const void* src, float* dst, int64_t n) {
   const int64_t nb = n / type_traits(t).block_size;
   switch (t) {
-    case ggml_type::f32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-      return;
+    case ggml_type::f32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
     case ggml_type::f16:
       for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(static_cast<const fp16_t*>(src)[i]);
       return;
     case ggml_type::bf16:
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(static_cast<const bf16_t*>(src)[i]);
       return;
-    case ggml_type::q4_0:
-      return dequantize_q4_0(static_cast<const block_q4_0*>(src), dst, nb);
-    case ggml_type::q4_1:
-      return dequantize_q4_1(static_cast<const block_q4_1*>(src), dst, nb);
-    case ggml_type::q5_0:
-      return dequantize_q5_0(static_cast<const block_q5_0*>(src), dst, nb);
-    case ggml_type::q5_1:
-      return dequantize_q5_1(static_cast<const block_q5_1*>(src), dst, nb);
-    case ggml_type::q8_0:
-      return dequantize_q8_0(static_cast<const block_q8_0*>(src), dst, nb);
-    case ggml_type::q4_k:
-      return detail::dequantize_row_q4_k(static_cast<const block_q4_k*>(src), dst, nb);
-    case ggml_type::q5_k:
-      return detail::dequantize_row_q5_k(static_cast<const block_q5_k*>(src), dst, nb);
-    case ggml_type::q6_k:
-      return detail::dequantize_row_q6_k(static_cast<const block_q6_k*>(src), dst, nb);
-    case ggml_type::q8_k:
-      return detail::dequantize_row_q8_k(static_cast<const block_q8_k*>(src), dst, nb);
-    default:
-      unsupported("dequantize_row", t);
+    case ggml_type::q4_0: return dequantize_q4_0(static_cast<const block_q4_0*>(src), dst, nb);
+    case ggml_type::q4_1: return dequantize_q4_1(static_cast<const block_q4_1*>(src), dst, nb);
+    case ggml_type::q5_0: return dequantize_q5_0(static_cast<const block_q5_0*>(src), dst, nb);
+    case ggml_type::q5_1: return dequantize_q5_1(static_cast<const block_q5_1*>(src), dst, nb);
+    case ggml_type::q8_0: return dequantize_q8_0(static_cast<const block_q8_0*>(src), dst, nb);
+    case ggml_type::q4_k: return detail::dequantize_row_q4_k(static_cast<const block_q4_k*>(src), dst, nb);
+    case ggml_type::q5_k: return detail::dequantize_row_q5_k(static_cast<const block_q5_k*>(src), dst, nb);
+    case ggml_type::q6_k: return detail::dequantize_row_q6_k(static_cast<const block_q6_k*>(src), dst, nb);
+    case ggml_type::q8_k: return detail::dequantize_row_q8_k(static_cast<const block_q8_k*>(src), dst, nb);
+    default: unsupported("dequantize_row", t);
   }
 }
 
 void quantize_row(ggml_type t, const float* src, void* dst, int64_t n) {
   const int64_t nb = n / type_traits(t).block_size;
   switch (t) {
-    case ggml_type::f32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-      return;
+    case ggml_type::f32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
     case ggml_type::f16:
       for (int64_t i = 0; i < n; ++i) static_cast<fp16_t*>(dst)[i] = f32_to_fp16(src[i]);
       return;
     case ggml_type::bf16:
       for (int64_t i = 0; i < n; ++i) static_cast<bf16_t*>(dst)[i] = f32_to_bf16(src[i]);
       return;
-    case ggml_type::q4_0:
-      return quantize_q4_0(src, static_cast<block_q4_0*>(dst), nb);
-    case ggml_type::q4_1:
-      return quantize_q4_1(src, static_cast<block_q4_1*>(dst), nb);
-    case ggml_type::q5_0:
-      return quantize_q5_0(src, static_cast<block_q5_0*>(dst), nb);
-    case ggml_type::q5_1:
-      return quantize_q5_1(src, static_cast<block_q5_1*>(dst), nb);
-    case ggml_type::q8_0:
-      return quantize_q8_0(src, static_cast<block_q8_0*>(dst), nb);
-    case ggml_type::q8_1:
-      return quantize_q8_1(src, static_cast<block_q8_1*>(dst), nb);
-    case ggml_type::q4_k:
-      return detail::quantize_row_q4_k(src, static_cast<block_q4_k*>(dst), nb);
-    case ggml_type::q5_k:
-      return detail::quantize_row_q5_k(src, static_cast<block_q5_k*>(dst), nb);
-    case ggml_type::q6_k:
-      return detail::quantize_row_q6_k(src, static_cast<block_q6_k*>(dst), nb);
-    case ggml_type::q8_k:
-      return detail::quantize_row_q8_k(src, static_cast<block_q8_k*>(dst), nb);
-    default:
-      unsupported("quantize_row", t);
+    case ggml_type::q4_0: return quantize_q4_0(src, static_cast<block_q4_0*>(dst), nb);
+    case ggml_type::q4_1: return quantize_q4_1(src, static_cast<block_q4_1*>(dst), nb);
+    case ggml_type::q5_0: return quantize_q5_0(src, static_cast<block_q5_0*>(dst), nb);
+    case ggml_type::q5_1: return quantize_q5_1(src, static_cast<block_q5_1*>(dst), nb);
+    case ggml_type::q8_0: return quantize_q8_0(src, static_cast<block_q8_0*>(dst), nb);
+    case ggml_type::q8_1: return quantize_q8_1(src, static_cast<block_q8_1*>(dst), nb);
+    case ggml_type::q4_k: return detail::quantize_row_q4_k(src, static_cast<block_q4_k*>(dst), nb);
+    case ggml_type::q5_k: return detail::quantize_row_q5_k(src, static_cast<block_q5_k*>(dst), nb);
+    case ggml_type::q6_k: return detail::quantize_row_q6_k(src, static_cast<block_q6_k*>(dst), nb);
+    case ggml_type::q8_k: return detail::quantize_row_q8_k(src, static_cast<block_q8_k*>(dst), nb);
+    default: unsupported("quantize_row", t);
   }
 }
 

@@ -15,8 +15,8 @@ constexpr int qk5_0 = 32;
 constexpr int qk5_1 = 32;
 constexpr int qk8_0 = 32;
 constexpr int qk8_1 = 32;
-constexpr int qk_k = 256;          // super-block size of the K-quants
-constexpr int k_scale_size = 12;   // packed 6-bit scales/mins of q4_K and q5_K
+constexpr int qk_k = 256;         // super-block size of the K-quants
+constexpr int k_scale_size = 12;  // packed 6-bit scales/mins of q4_K and q5_K
 
 // x = d * (q - 8), q in [0, 15]: 4.5 bits per weight.
 struct block_q4_0 {

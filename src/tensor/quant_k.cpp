@@ -25,8 +25,7 @@ struct affine_search {
 };
 
 // Weighted squared error of x ~ scale * L + min.
-float affine_error(const float* x, const float* w, const uint8_t* L, int n, float scale,
-                   float min) {
+float affine_error(const float* x, const float* w, const uint8_t* L, int n, float scale, float min) {
   float err = 0.0f;
   for (int i = 0; i < n; ++i) {
     const float diff = scale * static_cast<float>(L[i]) + min - x[i];
@@ -38,8 +37,7 @@ float affine_error(const float* x, const float* w, const uint8_t* L, int n, floa
 // Quantizes x[0..n) to levels L in [0, nmax] as x ~ scale * L - neg_min (neg_min >= 0),
 // trying nstep + 1 grid scales and refitting scale/min by weighted least squares for each;
 // keeps the best weighted squared error. Returns the scale. (ggml: make_qkx2_quants.)
-float make_affine_quants(const float* x, const float* w, int n, const affine_search& p, uint8_t* L,
-                         float& neg_min) {
+float make_affine_quants(const float* x, const float* w, int n, const affine_search& p, uint8_t* L, float& neg_min) {
   float min = x[0];
   float max = x[0];
   float sum_w = w[0];
@@ -65,8 +63,7 @@ float make_affine_quants(const float* x, const float* w, int n, const affine_sea
   uint8_t aux[32];
   for (int is = 0; is <= p.nstep; ++is) {
     // As in ggml, once a candidate wins, later candidates are placed relative to its min.
-    iscale =
-        (p.rmin + p.rdelta * static_cast<float>(is) + static_cast<float>(p.nmax)) / (max - min);
+    iscale = (p.rmin + p.rdelta * static_cast<float>(is) + static_cast<float>(p.nmax)) / (max - min);
     float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
     for (int i = 0; i < n; ++i) {
       const int l = std::clamp(nearest_int(iscale * (x[i] - min)), 0, p.nmax);
@@ -98,8 +95,7 @@ float make_affine_quants(const float* x, const float* w, int n, const affine_sea
 
 // Symmetric levels l in [-nmax, nmax) for inverse scale iscale; accumulates the x^2-weighted
 // sums used to refit the scale. Writes L = l + nmax when L is non-null.
-void symmetric_levels(const float* x, int n, int nmax, float iscale, int8_t* L, float& sumlx,
-                      float& suml2) {
+void symmetric_levels(const float* x, int n, int nmax, float iscale, int8_t* L, float& sumlx, float& suml2) {
   sumlx = 0.0f;
   suml2 = 0.0f;
   for (int i = 0; i < n; ++i) {
@@ -168,8 +164,8 @@ void unpack_scale_min(int j, const uint8_t* scales, int& sc, int& m) {
 // One q4_K/q5_K super-block: per-sub-block affine search, 6-bit quantized scales and mins under
 // fp16 super-scales d and dmin, then levels L[256] in [0, nmax] recomputed against the
 // quantized scales.
-void quantize_affine_superblock(const float* x, const affine_search& p, fp16_t& d, fp16_t& dmin,
-                                uint8_t* scales, uint8_t* L) {
+void quantize_affine_superblock(const float* x, const affine_search& p, fp16_t& d, fp16_t& dmin, uint8_t* scales,
+                                uint8_t* L) {
   float sub_scale[k_sub32];
   float sub_min[k_sub32];
   float w[32];
@@ -328,8 +324,7 @@ void dequantize_row_q5_k(const block_q5_k* x, float* y, int64_t nb) {
     for (int e = 0; e < qk_k; ++e) {
       int sc = 0, m = 0;
       unpack_scale_min(e / 32, x[i].scales, sc, m);
-      const int q = ((x[i].qs[qs_byte(e)] >> qs_shift(e)) & 0x0f) |
-                    (((x[i].qh[e % 32] >> qh_bit(e)) & 1) << 4);
+      const int q = ((x[i].qs[qs_byte(e)] >> qs_shift(e)) & 0x0f) | (((x[i].qh[e % 32] >> qh_bit(e)) & 1) << 4);
       y[e] = d * static_cast<float>(sc) * static_cast<float>(q) - dmin * static_cast<float>(m);
     }
   }

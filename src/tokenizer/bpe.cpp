@@ -9,7 +9,7 @@ namespace {
 
 struct symbol {
   int32_t sid;
-  int32_t prev, next;  // linked list over live symbols; -1 at the ends
+  int32_t prev, next;   // linked list over live symbols; -1 at the ends
   uint32_t begin, len;  // raw bytes of the word; len 0 once merged away
 };
 
@@ -38,8 +38,7 @@ void try_add(const vocab_data& v, const std::vector<symbol>& syms, int32_t l, bi
 
 // Symbols whose text is not a token fall back to the single-byte tokens of their GPT-2
 // characters' bytes, which exist only for printable ASCII (llama.cpp does the same).
-void emit_fallback(const vocab_data& v, const std::string& word, const symbol& s,
-                   std::vector<int32_t>& out) {
+void emit_fallback(const vocab_data& v, const std::string& word, const symbol& s, std::vector<int32_t>& out) {
   for (uint32_t i = s.begin; i < s.begin + s.len; ++i) {
     for (char c : byte_to_unicode(static_cast<uint8_t>(word[i]))) {
       if (int32_t id = v.find(std::string(1, c)); id >= 0) out.push_back(id);
@@ -62,8 +61,7 @@ void bpe_encode_word(const vocab_data& v, const std::string& word, std::vector<i
   const auto n = static_cast<int32_t>(word.size());
   std::vector<symbol> syms(n);
   for (int32_t i = 0; i < n; ++i) {
-    syms[i] = {v.byte_sid[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1,
-               static_cast<uint32_t>(i), 1};
+    syms[i] = {v.byte_sid[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1, static_cast<uint32_t>(i), 1};
   }
   bigram_queue q;
   for (int32_t i = 0; i + 1 < n; ++i) try_add(v, syms, i, q);

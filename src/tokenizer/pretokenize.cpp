@@ -11,8 +11,7 @@ namespace pocketlm {
 namespace {
 
 // llama.cpp's pre-tokenizer regexes (src/llama-vocab.cpp), by tokenizer.ggml.pre.
-constexpr const char* k_gpt2 =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
+constexpr const char* k_gpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
 constexpr const char* k_llama3 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* k_qwen2 =
@@ -20,8 +19,7 @@ constexpr const char* k_qwen2 =
 
 result<std::vector<std::string>> regexes_for(const std::string& pre) {
   if (pre == "default") {
-    return std::vector<std::string>{R"([\p{P}\$\+<=>\^~\|]+)", k_gpt2, R"(\p{N}+)",
-                                    "[0-9][0-9][0-9]"};
+    return std::vector<std::string>{R"([\p{P}\$\+<=>\^~\|]+)", k_gpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
   }
   if (pre == "gpt-2" || pre == "phi-2" || pre == "mpt" || pre == "olmo") {
     return std::vector<std::string>{k_gpt2};
@@ -81,8 +79,8 @@ result<std::unique_ptr<pre_tokenizer>> pre_tokenizer::create(const std::string& 
     int err = 0;
     PCRE2_SIZE err_off = 0;
     auto c = std::make_unique<compiled>();
-    c->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(e.c_str()), e.size(),
-                            PCRE2_UTF | PCRE2_UCP, &err, &err_off, nullptr);
+    c->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(e.c_str()), e.size(), PCRE2_UTF | PCRE2_UCP, &err, &err_off,
+                            nullptr);
     if (!c->code) {
       std::array<PCRE2_UCHAR, 256> msg{};
       pcre2_get_error_message(err, msg.data(), msg.size());
@@ -102,15 +100,15 @@ struct span {
 
 // One regex over each input span: matches and the gaps between them become output spans.
 // Lookarounds see only the span, as llama.cpp's per-piece std::regex_iterator does.
-void split_spans(const pcre2_code* code, pcre2_match_data* md, const std::string& text,
-                 const std::vector<span>& in, std::vector<span>& out) {
+void split_spans(const pcre2_code* code, pcre2_match_data* md, const std::string& text, const std::vector<span>& in,
+                 std::vector<span>& out) {
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   for (const span& s : in) {
     size_t pos = s.begin;
     size_t emitted = s.begin;
     while (pos < s.end) {
-      const int rc = pcre2_match(code, subject + s.begin, s.end - s.begin, pos - s.begin,
-                                 PCRE2_NO_UTF_CHECK, md, nullptr);
+      const int rc =
+          pcre2_match(code, subject + s.begin, s.end - s.begin, pos - s.begin, PCRE2_NO_UTF_CHECK, md, nullptr);
       if (rc < 0) break;
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
       const size_t m_begin = s.begin + ov[0], m_end = s.begin + ov[1];

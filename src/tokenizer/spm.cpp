@@ -103,8 +103,6 @@ class session {
 
 }  // namespace
 
-void spm_encode(const vocab_data& v, const std::string& text, std::vector<int32_t>& out) {
-  session(v, text).run(out);
-}
+void spm_encode(const vocab_data& v, const std::string& text, std::vector<int32_t>& out) { session(v, text).run(out); }
 
 }  // namespace pocketlm

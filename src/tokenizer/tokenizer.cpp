@@ -17,7 +17,6 @@ namespace {
 
 const std::string k_sp_space = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
 
-
 // llama.cpp's tokenizer_st_partition: for each special token, longest text first, split every
 // text fragment at each of its occurrences. Control and unknown tokens only when parse_special.
 // special_match::none matches nothing: message text in a chat prompt, where even added tokens
@@ -92,8 +91,10 @@ std::string decode_byte_level(const std::string& token_text) {
 int parse_byte_token(const std::string& t) {
   if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') return -1;
   const auto hex = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                          : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
   };
   const int hi = hex(t[3]), lo = hex(t[4]);
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
@@ -120,15 +121,13 @@ result<std::unique_ptr<tokenizer>> tokenizer::from_gguf(const gguf::file& f) {
   return t;
 }
 
-std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_special,
-                                       bool parse_special) const {
+std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
   const auto mode = parse_special ? special_match::all : special_match::added_only;
   const auto frags = text.empty() ? std::vector<fragment>{} : partition(*vocab_, text, mode);
   return encode_fragments(text, frags, add_special);
 }
 
-std::vector<int32_t> tokenizer::encode_spans(const std::vector<text_span>& spans,
-                                             bool add_special) const {
+std::vector<int32_t> tokenizer::encode_spans(const std::vector<text_span>& spans, bool add_special) const {
   std::string text;
   std::vector<fragment> frags;
   for (const text_span& span : spans) {
@@ -139,8 +138,7 @@ std::vector<int32_t> tokenizer::encode_spans(const std::vector<text_span>& spans
     for (fragment f : partition(*vocab_, span.text, mode)) {
       f.begin += base;
       // Text runs continue across span boundaries, as if the prompt were one string.
-      if (f.token < 0 && !frags.empty() && frags.back().token < 0 &&
-          frags.back().begin + frags.back().len == f.begin) {
+      if (f.token < 0 && !frags.empty() && frags.back().token < 0 && frags.back().begin + frags.back().len == f.begin) {
         frags.back().len += f.len;
       } else {
         frags.push_back(f);
@@ -150,8 +148,7 @@ std::vector<int32_t> tokenizer::encode_spans(const std::vector<text_span>& spans
   return encode_fragments(text, frags, add_special);
 }
 
-std::vector<int32_t> tokenizer::encode_fragments(std::string_view text,
-                                                 const std::vector<fragment>& frags,
+std::vector<int32_t> tokenizer::encode_fragments(std::string_view text, const std::vector<fragment>& frags,
                                                  bool add_special) const {
   const vocab_data& v = *vocab_;
   std::vector<int32_t> out;
@@ -221,8 +218,6 @@ int32_t tokenizer::eos() const { return vocab_->eos; }
 bool tokenizer::is_end_of_generation(int32_t id) const { return vocab_->eog.count(id) != 0; }
 int32_t tokenizer::n_vocab() const { return vocab_->n_vocab(); }
 
-int32_t tokenizer::find_token(std::string_view text) const {
-  return vocab_->find(std::string(text));
-}
+int32_t tokenizer::find_token(std::string_view text) const { return vocab_->find(std::string(text)); }
 
 }  // namespace pocketlm

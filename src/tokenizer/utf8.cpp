@@ -83,8 +83,7 @@ size_t incomplete_tail(std::string_view text) {
   for (size_t back = 1; back <= 4 && back <= n; ++back) {
     const auto b = static_cast<uint8_t>(text[n - back]);
     if (is_continuation(b)) continue;
-    const size_t need = b < 0x80 ? 1 : ((b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3
-                                                          : (b & 0xF8) == 0xF0 ? 4 : 1);
+    const size_t need = b < 0x80 ? 1 : ((b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1);
     return need > back ? back : 0;
   }
   return 0;

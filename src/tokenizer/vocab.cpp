@@ -10,34 +10,66 @@ namespace {
 constexpr int32_t k_none = -1;
 
 // Texts llama.cpp recognises by name (llama_vocab::impl::load); each gains the CONTROL attribute.
-constexpr auto k_eot_names = std::to_array<std::string_view>({
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>",
-    "<end_of_utterance>"});
-constexpr auto k_fim_pre_names = std::to_array<std::string_view>({
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
-    "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>"});
-constexpr auto k_fim_suf_names = std::to_array<std::string_view>({
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>",
-    "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>"});
-constexpr auto k_fim_mid_names = std::to_array<std::string_view>({
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
-    "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>"});
-constexpr auto k_fim_pad_names = std::to_array<std::string_view>({"<|fim_pad|>", "<fim-pad>",
-                                                             "<fim_pad>", "<PAD>", "[PAD]"});
-constexpr auto k_fim_rep_names = std::to_array<std::string_view>({
-    "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"});
+constexpr auto k_eot_names =
+    std::to_array<std::string_view>({"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                                     "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
+                                     "<\xEF\xBD\x9C"
+                                     "end\xE2\x96\x81"
+                                     "of\xE2\x96\x81"
+                                     "sentence\xEF\xBD\x9C>",
+                                     "<end_of_utterance>"});
+constexpr auto k_fim_pre_names =
+    std::to_array<std::string_view>({"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+                                     "<\xEF\xBD\x9C"
+                                     "fim\xE2\x96\x81"
+                                     "begin\xEF\xBD\x9C>",
+                                     "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>"});
+constexpr auto k_fim_suf_names =
+    std::to_array<std::string_view>({"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+                                     "<\xEF\xBD\x9C"
+                                     "fim\xE2\x96\x81"
+                                     "hole\xEF\xBD\x9C>",
+                                     "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>"});
+constexpr auto k_fim_mid_names =
+    std::to_array<std::string_view>({"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+                                     "<\xEF\xBD\x9C"
+                                     "fim\xE2\x96\x81"
+                                     "end\xEF\xBD\x9C>",
+                                     "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>"});
+constexpr auto k_fim_pad_names =
+    std::to_array<std::string_view>({"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"});
+constexpr auto k_fim_rep_names =
+    std::to_array<std::string_view>({"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"});
 constexpr auto k_fim_sep_names = std::to_array<std::string_view>({"<|file_sep|>"});
-constexpr auto k_eog_names = std::to_array<std::string_view>({
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "[e~["});
+constexpr auto k_eog_names = std::to_array<std::string_view>({"<|eot_id|>",
+                                                              "<|im_end|>",
+                                                              "<|end|>",
+                                                              "<|return|>",
+                                                              "<|call|>",
+                                                              "<|flush|>",
+                                                              "<|calls|>",
+                                                              "<end_of_turn>",
+                                                              "<|endoftext|>",
+                                                              "</s>",
+                                                              "<|eom_id|>",
+                                                              "<EOT>",
+                                                              "_<EOT>",
+                                                              "[EOT]",
+                                                              "[EOS]",
+                                                              "<|end_of_text|>",
+                                                              "<end_of_utterance>",
+                                                              "<eos>",
+                                                              "<turn|>",
+                                                              "<|tool_response>",
+                                                              "<\xEF\xBD\x9C"
+                                                              "end\xE2\x96\x81"
+                                                              "of\xE2\x96\x81"
+                                                              "sentence\xEF\xBD\x9C>",
+                                                              "[e~["});
 
 template <size_t N>
 bool is_one_of(const std::string& s, const std::array<std::string_view, N>& names) {
-  return std::any_of(names.begin(), names.end(),
-                     [&s](std::string_view n) { return !n.empty() && s == n; });
+  return std::any_of(names.begin(), names.end(), [&s](std::string_view n) { return !n.empty() && s == n; });
 }
 
 uint16_t attr_from_type(int64_t type) {
@@ -208,9 +240,8 @@ result<vocab_data> load_vocab(const gguf::file& f) {
     if (v.attr[id] & (attr_control | attr_user_defined | attr_unknown)) v.special_cache.push_back(id);
   }
   // Same algorithm and input order as llama.cpp, so equal-length ties order identically.
-  std::sort(v.special_cache.begin(), v.special_cache.end(), [&v](int32_t a, int32_t b) {
-    return v.text[a].size() > v.text[b].size();
-  });
+  std::sort(v.special_cache.begin(), v.special_cache.end(),
+            [&v](int32_t a, int32_t b) { return v.text[a].size() > v.text[b].size(); });
   return v;
 }
 

@@ -53,7 +53,7 @@ struct vocab_data {
   std::unordered_map<std::string, int32_t> extra_sid;
   std::vector<std::string> extra_text;
   std::unordered_map<uint64_t, merge_info> merges;  // key: (left sid << 32) | right sid
-  std::array<int32_t, 256> byte_sid{};  // sid of each byte's GPT-2 character
+  std::array<int32_t, 256> byte_sid{};              // sid of each byte's GPT-2 character
 
   int32_t n_vocab() const { return static_cast<int32_t>(text.size()); }
   int32_t find(const std::string& s) const {
@@ -63,9 +63,7 @@ struct vocab_data {
   // sid for any string (token id when it is a token), created on demand while loading.
   int32_t intern(const std::string& s);
   int32_t find_sid(const std::string& s) const;
-  const std::string& sid_text(int32_t sid) const {
-    return sid < n_vocab() ? text[sid] : extra_text[sid - n_vocab()];
-  }
+  const std::string& sid_text(int32_t sid) const { return sid < n_vocab() ? text[sid] : extra_text[sid - n_vocab()]; }
   static uint64_t pair_key(int32_t l, int32_t r) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
   }

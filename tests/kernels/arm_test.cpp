@@ -26,15 +26,14 @@ namespace {
 
 constexpr isa_level k_arm_levels[] = {isa_level::neon, isa_level::dotprod, isa_level::i8mm};
 
-
 constexpr size_t k_pad = 40;  // extra bytes between rows, so a kernel that ignores the stride
                               // reads the wrong bytes
 
 // `count` rows of n elements of type t, row_size + k_pad bytes apart. Weights are quantized
 // random floats; for q8_0 and q4_0 (the SMMLA formats) odd rows are raw random bytes with
 // finite scales instead, which reach the extreme codes (-128).
-std::vector<uint8_t> make_rows(ggml_type t, const type_kernels* k, int count, int64_t n,
-                               bool weights, std::mt19937& rng) {
+std::vector<uint8_t> make_rows(ggml_type t, const type_kernels* k, int count, int64_t n, bool weights,
+                               std::mt19937& rng) {
   const ggml_type stored = weights ? t : k->vec_dot_type;
   const size_t bytes = row_size(stored, n);
   std::vector<uint8_t> out((bytes + k_pad) * static_cast<size_t>(count));
@@ -102,8 +101,8 @@ TEST_P(arm_gemm_test, gemm_matches_the_row_dot_bit_for_bit_at_every_level) {
   for (isa_level level : k_arm_levels) {
     if (!set_isa(level)) continue;
     for (int64_t blocks : {1, 3, 9}) {
-      for (auto [rows, tokens] : {std::pair{1, 1}, {2, 2}, {3, 5}, {4, 4}, {5, 3}, {7, 9},
-                                  {9, 2}, {8, 8}, {1, 6}, {6, 1}}) {
+      for (auto [rows, tokens] :
+           {std::pair{1, 1}, {2, 2}, {3, 5}, {4, 4}, {5, 3}, {7, 9}, {9, 2}, {8, 8}, {1, 6}, {6, 1}}) {
         SCOPED_TRACE(std::string(isa_name(level)) + " n=" + std::to_string(blocks * block) +
                      " rows=" + std::to_string(rows) + " tokens=" + std::to_string(tokens));
         check_gemm(t, blocks * block, rows, tokens, seed++);
@@ -119,8 +118,7 @@ TEST(arm_gemm, float_rows_handle_any_length) {
     if (!set_isa(level)) continue;
     for (ggml_type t : {ggml_type::f32, ggml_type::f16, ggml_type::bf16}) {
       for (int64_t n : {1, 5, 17, 35}) {
-        SCOPED_TRACE(std::string(isa_name(level)) + " " + std::string(type_traits(t).name) + " n=" +
-                     std::to_string(n));
+        SCOPED_TRACE(std::string(isa_name(level)) + " " + std::string(type_traits(t).name) + " n=" + std::to_string(n));
         check_gemm(t, n, 3, 5, 77 + static_cast<uint32_t>(n));
       }
     }

@@ -18,7 +18,6 @@
 namespace pocketlm::kernels {
 namespace {
 
-
 // One layer of one sequence's cache, n_pos rows of kv_dim random values stored as `format`.
 struct test_cache {
   kv_format format;
@@ -66,8 +65,8 @@ std::vector<float> round_f16(std::vector<float> v) {
 }
 
 // Finished (group, hd) output of one head-group kernel call over [0, n_pos) of KV head kvh.
-std::vector<float> run_group(head_group_fn fn, const test_cache& c, const std::vector<float>& q,
-                             int group, int64_t hd, int64_t kvh, int64_t n_pos) {
+std::vector<float> run_group(head_group_fn fn, const test_cache& c, const std::vector<float>& q, int group, int64_t hd,
+                             int64_t kvh, int64_t n_pos) {
   std::vector<float> m(static_cast<size_t>(group), -INFINITY), s(static_cast<size_t>(group), 0.0f);
   std::vector<float> acc(static_cast<size_t>(group * hd), 0.0f);
   head_group_args a;
@@ -156,15 +155,13 @@ struct batch {
   std::vector<float> q;  // (tokens, n_head * hd)
 };
 
-batch make_batch(int64_t n_head, int64_t n_head_kv, int64_t hd, std::vector<int> seq,
-                 std::vector<int64_t> last) {
+batch make_batch(int64_t n_head, int64_t n_head_kv, int64_t hd, std::vector<int> seq, std::vector<int64_t> last) {
   batch b{n_head, n_head_kv, hd, std::move(seq), std::move(last), {}};
   b.q = random_vec(b.seq.size() * static_cast<size_t>(n_head * hd), 21, 1.5f);
   return b;
 }
 
-std::vector<float> run_driver(const batch& b, const std::vector<test_cache>& caches, int threads,
-                              int64_t split_chunk) {
+std::vector<float> run_driver(const batch& b, const std::vector<test_cache>& caches, int threads, int64_t split_chunk) {
   const auto n = static_cast<int64_t>(b.seq.size());
   std::vector<float> out(static_cast<size_t>(n * b.n_head * b.hd), -1.0f);
   attention_args a;
@@ -176,9 +173,7 @@ std::vector<float> run_driver(const batch& b, const std::vector<test_cache>& cac
   a.q = b.q.data();
   a.q_stride = b.n_head * b.hd;
   a.last_pos = b.last.data();
-  a.kv_of = [&](int64_t t) {
-    return caches[static_cast<size_t>(b.seq[static_cast<size_t>(t)])].view();
-  };
+  a.kv_of = [&](int64_t t) { return caches[static_cast<size_t>(b.seq[static_cast<size_t>(t)])].view(); };
   a.out = out.data();
   a.split_chunk = split_chunk;
   thread_pool pool(threads);
@@ -205,8 +200,7 @@ std::vector<float> naive(const batch& b, const std::vector<test_cache>& caches) 
       for (int64_t p = 0; p < n_pos; ++p) {
         double d = 0.0;
         for (int64_t i = 0; i < b.hd; ++i) {
-          d += static_cast<double>(fp16_to_f32(f32_to_fp16(b.q[t * qd + h * b.hd + i]))) *
-               ks[p][off + i];
+          d += static_cast<double>(fp16_to_f32(f32_to_fp16(b.q[t * qd + h * b.hd + i]))) * ks[p][off + i];
         }
         w[p] = d / std::sqrt(static_cast<double>(b.hd));
         mx = std::max(mx, w[p]);
@@ -243,8 +237,7 @@ TEST(attention, prefill_batch_matches_direct_softmax) {
     const batch b = make_batch(14, 2, 64, {1, 1, 1, 1, 1, 0}, {10, 11, 12, 13, 14, 0});
     const auto want = naive(b, caches);
     for_each_level([&] {
-      for (int threads = 1; threads <= 3; ++threads)
-        expect_close(run_driver(b, caches, threads, 0), want, 2e-5);
+      for (int threads = 1; threads <= 3; ++threads) expect_close(run_driver(b, caches, threads, 0), want, 2e-5);
     });
   }
 }
@@ -253,8 +246,7 @@ TEST(attention, long_context_decode_split_equals_unsplit) {
   // One token at position 4095 (and a two-sequence decode batch): the flash-decoding split.
   for (kv_format f : {kv_format::f16, kv_format::q8_0}) {
     const std::vector<test_cache> caches{test_cache(f, 4096, 128, 3), test_cache(f, 4096, 128, 4)};
-    for (const batch& b :
-         {make_batch(14, 2, 64, {0}, {4095}), make_batch(8, 2, 64, {1, 0}, {4095, 1000})}) {
+    for (const batch& b : {make_batch(14, 2, 64, {0}, {4095}), make_batch(8, 2, 64, {1, 0}, {4095, 1000})}) {
       const auto want = naive(b, caches);
       for_each_level([&] {
         const auto whole = run_driver(b, caches, 1, int64_t{1} << 40);

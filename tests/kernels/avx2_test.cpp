@@ -44,11 +44,11 @@ class avx2_test : public ::testing::Test {
 };
 
 // Weight types whose activation formats are q8_0, q8_1, q8_K, f16 and bf16.
-constexpr ggml_type k_quant_act_weights[] = {ggml_type::q8_0, ggml_type::q4_1, ggml_type::q4_k,
-                                             ggml_type::f16, ggml_type::bf16};
+constexpr ggml_type k_quant_act_weights[] = {ggml_type::q8_0, ggml_type::q4_1, ggml_type::q4_k, ggml_type::f16,
+                                             ggml_type::bf16};
 
-void expect_same_bytes(const std::vector<float>& x, const type_kernels& ref,
-                       const type_kernels& simd, const std::string& what) {
+void expect_same_bytes(const std::vector<float>& x, const type_kernels& ref, const type_kernels& simd,
+                       const std::string& what) {
   const auto n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> want(row_size(ref.vec_dot_type, n), 0xAA);
   std::vector<uint8_t> got(want.size(), 0x55);
@@ -150,8 +150,8 @@ TEST_F(avx2_test, dots_and_tiles_are_exact_on_int8_extremes) {
   constexpr int tokens = 6;  // a group of 4 and a remainder of 2
   std::mt19937 rng(9);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0, ggml_type::q5_1,
-                      ggml_type::q8_0, ggml_type::q4_k, ggml_type::q5_k, ggml_type::q6_k}) {
+  for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0, ggml_type::q5_1, ggml_type::q8_0,
+                      ggml_type::q4_k, ggml_type::q5_k, ggml_type::q6_k}) {
     const auto [ref, simd] = both(t);
     ASSERT_NE(simd.gemm, nullptr) << type_traits(t).name;
     const size_t w_bytes = row_size(t, n);
@@ -183,8 +183,7 @@ TEST_F(avx2_test, dots_and_tiles_are_exact_on_int8_extremes) {
         // Float order only: |dot| ~ 30, sum |w a| ~ 600 here; a wrong int8 product is ~200.
         const float tol = 1e-3f * std::max(1.0f, std::fabs(want));
         EXPECT_NEAR(dot, want, tol) << type_traits(t).name << " vec_dot row " << r;
-        EXPECT_NEAR(y[tk * rows + r], want, tol) << type_traits(t).name << " gemm row " << r
-                                                 << " token " << tk;
+        EXPECT_NEAR(y[tk * rows + r], want, tol) << type_traits(t).name << " gemm row " << r << " token " << tk;
       }
     }
   }

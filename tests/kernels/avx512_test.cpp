@@ -24,7 +24,6 @@
 namespace pocketlm::kernels {
 namespace {
 
-
 class avx512_test : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,9 +44,7 @@ class avx512_test : public ::testing::Test {
   std::string saved_;
 };
 
-bool is_float_type(ggml_type t) {
-  return t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16;
-}
+bool is_float_type(ggml_type t) { return t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16; }
 
 // Raw random bytes with finite fp16 scales (and, for q8_K, a finite d and true bsums), so every
 // code, sign and scale pattern occurs, -128 included.
@@ -74,8 +71,8 @@ void fill_raw(ggml_type t, uint8_t* row, size_t bytes, std::mt19937& rng) {
       put_half(offsetof(block_q6_k, d));
     } else {
       put_half(0);
-      if (t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q8_1 ||
-          t == ggml_type::q4_k || t == ggml_type::q5_k) {
+      if (t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q8_1 || t == ggml_type::q4_k ||
+          t == ggml_type::q5_k) {
         put_half(2);
       }
     }
@@ -144,8 +141,8 @@ TEST_F(avx512_test, tiles_equal_the_row_dot_bit_for_bit) {
               float want = 0.0f;
               k.vec_dot(n, &want, w.data() + r * wb, a.data() + tk * ab);
               ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0)
-                  << type_traits(t).name << (raw ? " raw" : "") << " rows=" << rows
-                  << " tokens=" << tokens << " r=" << r << " t=" << tk << ": " << got << " vs " << want;
+                  << type_traits(t).name << (raw ? " raw" : "") << " rows=" << rows << " tokens=" << tokens
+                  << " r=" << r << " t=" << tk << ": " << got << " vs " << want;
             }
           }
         }
@@ -171,8 +168,7 @@ std::pair<size_t, size_t> code_bytes(ggml_type t) {
 
 // sum |x_i| * |a_i| bound with the d and min parts of offset formats counted apart.
 double magnitude(ggml_type t, const std::vector<uint8_t>& w, int64_t n, double act_max) {
-  const bool has_min = t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q4_k ||
-                       t == ggml_type::q5_k;
+  const bool has_min = t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q4_k || t == ggml_type::q5_k;
   std::vector<std::vector<uint8_t>> parts{w};
   if (has_min) {
     parts.assign(2, w);
@@ -216,8 +212,7 @@ TEST_F(avx512_test, integer_sums_are_exact_on_extreme_bytes) {
         // Exact integer sums leave only float rounding, a few ulps of the summed terms. Raw
         // activation values are at most 128 * 0.05.
         const double mag = magnitude(t, w, n, 128.0 * 0.05);
-        EXPECT_NEAR(got, want, 8.0 * FLT_EPSILON * mag) << type_traits(t).name << " nb=" << nb
-                                                        << " fill " << fill;
+        EXPECT_NEAR(got, want, 8.0 * FLT_EPSILON * mag) << type_traits(t).name << " nb=" << nb << " fill " << fill;
       }
     }
   }

@@ -16,37 +16,28 @@
 namespace pocketlm::kernels {
 namespace {
 
-using ggml_vec_dot = void (*)(int n, float* s, size_t bs, const void* x, size_t bx,
-                              const void* y, size_t by, int nrc);
+using ggml_vec_dot = void (*)(int n, float* s, size_t bs, const void* x, size_t bx, const void* y, size_t by, int nrc);
 using ggml_convert = void (*)(const float* x, void* y, int64_t n);
 
 struct ggml_case {
   ggml_type type;
-  const char* dot;            // ggml's generic dot for (type, vec_dot_type)
-  const char* quantize;       // ggml's weight encoder; null: raw f32
-  const char* act_quantize;   // ggml's activation encoder for vec_dot_type; null: raw f32
+  const char* dot;           // ggml's generic dot for (type, vec_dot_type)
+  const char* quantize;      // ggml's weight encoder; null: raw f32
+  const char* act_quantize;  // ggml's activation encoder for vec_dot_type; null: raw f32
 };
 
 constexpr ggml_case k_cases[] = {
     {ggml_type::f32, "ggml_vec_dot_f32", nullptr, nullptr},
     {ggml_type::f16, "ggml_vec_dot_f16", "ggml_cpu_fp32_to_fp16", "ggml_cpu_fp32_to_fp16"},
     {ggml_type::bf16, "ggml_vec_dot_bf16", "ggml_cpu_fp32_to_bf16", "ggml_cpu_fp32_to_bf16"},
-    {ggml_type::q4_0, "ggml_vec_dot_q4_0_q8_0_generic", "quantize_row_q4_0_ref",
-     "quantize_row_q8_0_ref"},
-    {ggml_type::q4_1, "ggml_vec_dot_q4_1_q8_1_generic", "quantize_row_q4_1_ref",
-     "quantize_row_q8_1_ref"},
-    {ggml_type::q5_0, "ggml_vec_dot_q5_0_q8_0_generic", "quantize_row_q5_0_ref",
-     "quantize_row_q8_0_ref"},
-    {ggml_type::q5_1, "ggml_vec_dot_q5_1_q8_1_generic", "quantize_row_q5_1_ref",
-     "quantize_row_q8_1_ref"},
-    {ggml_type::q8_0, "ggml_vec_dot_q8_0_q8_0_generic", "quantize_row_q8_0_ref",
-     "quantize_row_q8_0_ref"},
-    {ggml_type::q4_k, "ggml_vec_dot_q4_K_q8_K_generic", "quantize_row_q4_K_ref",
-     "quantize_row_q8_K_ref"},
-    {ggml_type::q5_k, "ggml_vec_dot_q5_K_q8_K_generic", "quantize_row_q5_K_ref",
-     "quantize_row_q8_K_ref"},
-    {ggml_type::q6_k, "ggml_vec_dot_q6_K_q8_K_generic", "quantize_row_q6_K_ref",
-     "quantize_row_q8_K_ref"},
+    {ggml_type::q4_0, "ggml_vec_dot_q4_0_q8_0_generic", "quantize_row_q4_0_ref", "quantize_row_q8_0_ref"},
+    {ggml_type::q4_1, "ggml_vec_dot_q4_1_q8_1_generic", "quantize_row_q4_1_ref", "quantize_row_q8_1_ref"},
+    {ggml_type::q5_0, "ggml_vec_dot_q5_0_q8_0_generic", "quantize_row_q5_0_ref", "quantize_row_q8_0_ref"},
+    {ggml_type::q5_1, "ggml_vec_dot_q5_1_q8_1_generic", "quantize_row_q5_1_ref", "quantize_row_q8_1_ref"},
+    {ggml_type::q8_0, "ggml_vec_dot_q8_0_q8_0_generic", "quantize_row_q8_0_ref", "quantize_row_q8_0_ref"},
+    {ggml_type::q4_k, "ggml_vec_dot_q4_K_q8_K_generic", "quantize_row_q4_K_ref", "quantize_row_q8_K_ref"},
+    {ggml_type::q5_k, "ggml_vec_dot_q5_K_q8_K_generic", "quantize_row_q5_K_ref", "quantize_row_q8_K_ref"},
+    {ggml_type::q6_k, "ggml_vec_dot_q6_K_q8_K_generic", "quantize_row_q6_K_ref", "quantize_row_q8_K_ref"},
 };
 
 // The two libraries stay loaded for the whole run; null handles mean "not available here".
@@ -65,8 +56,7 @@ const ggml_libs& libs() {
   static const ggml_libs loaded = [] {
     ggml_libs l;
 #if defined(__x86_64__) && defined(__linux__)
-    const std::string dir =
-        std::string(POCKETLM_NODE_MODULES) + "/@node-llama-cpp/linux-x64/bins/linux-x64/";
+    const std::string dir = std::string(POCKETLM_NODE_MODULES) + "/@node-llama-cpp/linux-x64/bins/linux-x64/";
     l.base = dlopen((dir + "libggml-base.so").c_str(), RTLD_NOW | RTLD_LOCAL);
     l.cpu = l.base ? dlopen((dir + "libggml-cpu-x64.so").c_str(), RTLD_NOW | RTLD_LOCAL) : nullptr;
     if (l.cpu == nullptr) {
@@ -119,8 +109,7 @@ class scalar_level {
  public:
   scalar_level() : saved_(active_isa()) { set_isa(isa_level::scalar); }
   ~scalar_level() {
-    for (isa_level l : {isa_level::avx2, isa_level::avx512, isa_level::neon, isa_level::dotprod,
-                        isa_level::i8mm}) {
+    for (isa_level l : {isa_level::avx2, isa_level::avx512, isa_level::neon, isa_level::dotprod, isa_level::i8mm}) {
       if (saved_ == isa_name(l)) set_isa(l);
     }
   }
@@ -171,8 +160,7 @@ std::string case_name(const ::testing::TestParamInfo<ggml_case>& p) {
   return std::string(type_traits(p.param.type).name);
 }
 
-INSTANTIATE_TEST_SUITE_P(all_weight_types, ggml_dot_test, ::testing::ValuesIn(k_cases),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(all_weight_types, ggml_dot_test, ::testing::ValuesIn(k_cases), case_name);
 
 }  // namespace
 }  // namespace pocketlm::kernels

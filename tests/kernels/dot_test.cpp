@@ -30,10 +30,9 @@ struct type_case {
 };
 
 constexpr type_case k_cases[] = {
-    {ggml_type::f32, 1e-6},  {ggml_type::f16, 4e-3},  {ggml_type::bf16, 3e-2},
-    {ggml_type::q4_0, 0.4},  {ggml_type::q4_1, 0.4},  {ggml_type::q5_0, 0.2},
-    {ggml_type::q5_1, 0.2},  {ggml_type::q8_0, 0.04}, {ggml_type::q4_k, 0.3},
-    {ggml_type::q5_k, 0.2},  {ggml_type::q6_k, 0.1},
+    {ggml_type::f32, 1e-6}, {ggml_type::f16, 4e-3}, {ggml_type::bf16, 3e-2}, {ggml_type::q4_0, 0.4},
+    {ggml_type::q4_1, 0.4}, {ggml_type::q5_0, 0.2}, {ggml_type::q5_1, 0.2},  {ggml_type::q8_0, 0.04},
+    {ggml_type::q4_k, 0.3}, {ggml_type::q5_k, 0.2}, {ggml_type::q6_k, 0.1},
 };
 
 constexpr size_t k_guard_bytes = 64;
@@ -129,8 +128,7 @@ double q8_1_sum_correction(const void* w_row, const void* act_row, int64_t n, si
 }
 
 bool has_offset(ggml_type t) {
-  return t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q4_k ||
-         t == ggml_type::q5_k;
+  return t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q4_k || t == ggml_type::q5_k;
 }
 
 float call_dot(const type_kernels& k, int64_t n, const guarded_row& w, const guarded_row& a) {
@@ -226,12 +224,10 @@ INSTANTIATE_TEST_SUITE_P(all_weight_types, dot_test, ::testing::ValuesIn(k_cases
 
 TEST(kernels_for, pairs_each_weight_type_with_ggml_vec_dot_type) {
   const std::pair<ggml_type, ggml_type> pairs[] = {
-      {ggml_type::f32, ggml_type::f32},   {ggml_type::f16, ggml_type::f16},
-      {ggml_type::bf16, ggml_type::bf16}, {ggml_type::q4_0, ggml_type::q8_0},
-      {ggml_type::q4_1, ggml_type::q8_1}, {ggml_type::q5_0, ggml_type::q8_0},
-      {ggml_type::q5_1, ggml_type::q8_1}, {ggml_type::q8_0, ggml_type::q8_0},
-      {ggml_type::q4_k, ggml_type::q8_k}, {ggml_type::q5_k, ggml_type::q8_k},
-      {ggml_type::q6_k, ggml_type::q8_k},
+      {ggml_type::f32, ggml_type::f32},   {ggml_type::f16, ggml_type::f16},   {ggml_type::bf16, ggml_type::bf16},
+      {ggml_type::q4_0, ggml_type::q8_0}, {ggml_type::q4_1, ggml_type::q8_1}, {ggml_type::q5_0, ggml_type::q8_0},
+      {ggml_type::q5_1, ggml_type::q8_1}, {ggml_type::q8_0, ggml_type::q8_0}, {ggml_type::q4_k, ggml_type::q8_k},
+      {ggml_type::q5_k, ggml_type::q8_k}, {ggml_type::q6_k, ggml_type::q8_k},
   };
   for (const auto& [weight, act] : pairs) {
     const type_kernels* k = kernels_for(weight);
@@ -244,8 +240,8 @@ TEST(kernels_for, pairs_each_weight_type_with_ggml_vec_dot_type) {
 }
 
 TEST(kernels_for, returns_null_for_unsupported_types) {
-  for (ggml_type t : {ggml_type::q2_k, ggml_type::q3_k, ggml_type::q8_1, ggml_type::q8_k,
-                      ggml_type::iq4_nl, ggml_type::i32, ggml_type::mxfp4}) {
+  for (ggml_type t : {ggml_type::q2_k, ggml_type::q3_k, ggml_type::q8_1, ggml_type::q8_k, ggml_type::iq4_nl,
+                      ggml_type::i32, ggml_type::mxfp4}) {
     EXPECT_EQ(kernels_for(t), nullptr) << type_traits(t).name;
   }
   EXPECT_EQ(kernels_for(static_cast<ggml_type>(4)), nullptr);     // removed q4_2

@@ -20,7 +20,6 @@
 namespace pocketlm::kernels {
 namespace {
 
-
 struct shape {
   int64_t n;
   int rows;
@@ -77,8 +76,7 @@ TEST(gemm, every_gemm_equals_its_vec_dot) {
         const size_t y_stride = static_cast<size_t>(s.rows) + 3;  // strided output rows
         std::vector<float> y(y_stride * static_cast<size_t>(s.tokens), -1.0f);
         std::vector<float> want(y.size(), -1.0f);
-        k->gemm(s.n, s.rows, s.tokens, o.w.data(), o.w_row_bytes, o.act.data(), o.act_row_bytes,
-                y.data(), y_stride);
+        k->gemm(s.n, s.rows, s.tokens, o.w.data(), o.w_row_bytes, o.act.data(), o.act_row_bytes, y.data(), y_stride);
         for (int t = 0; t < s.tokens; ++t) {
           for (int r = 0; r < s.rows; ++r) {
             k->vec_dot(s.n, &want[t * y_stride + r], o.w.data() + r * o.w_row_bytes,
@@ -87,9 +85,8 @@ TEST(gemm, every_gemm_equals_its_vec_dot) {
         }
         const float tol = 1e-5f * max_abs(want);
         for (size_t i = 0; i < y.size(); ++i) {
-          ASSERT_NEAR(y[i], want[i], tol) << isa_name(level) << " " << type_traits(type).name
-                                          << " n=" << s.n << " rows=" << s.rows
-                                          << " tokens=" << s.tokens << " index " << i;
+          ASSERT_NEAR(y[i], want[i], tol) << isa_name(level) << " " << type_traits(type).name << " n=" << s.n
+                                          << " rows=" << s.rows << " tokens=" << s.tokens << " index " << i;
         }
         ++checked;
       }
@@ -121,11 +118,9 @@ packed_case make_packed(ggml_type type, const shape& s, uint32_t seed) {
 
 TEST(gemm, repacked_kernels_equal_the_plain_reference_at_every_level) {
   isa_guard guard;
-  const shape shapes[] = {{32, 4, 1}, {64, 8, 2}, {96, 4, 3}, {896, 12, 4}, {128, 20, 5},
-                          {256, 16, 7}, {64, 4, 9}};
+  const shape shapes[] = {{32, 4, 1}, {64, 8, 2}, {96, 4, 3}, {896, 12, 4}, {128, 20, 5}, {256, 16, 7}, {64, 4, 9}};
   for (ggml_type type : {ggml_type::q4_0, ggml_type::q8_0}) {
-    const vec_dot_fn ref_dot =
-        type == ggml_type::q4_0 ? ref::vec_dot_q4_0_q8_0_ref : ref::vec_dot_q8_0_q8_0_ref;
+    const vec_dot_fn ref_dot = type == ggml_type::q4_0 ? ref::vec_dot_q4_0_q8_0_ref : ref::vec_dot_q8_0_q8_0_ref;
     for (const shape& s : shapes) {
       const packed_case c = make_packed(type, s, 11u + static_cast<uint32_t>(s.n));
       std::vector<float> want(static_cast<size_t>(s.rows * s.tokens));
@@ -139,8 +134,8 @@ TEST(gemm, repacked_kernels_equal_the_plain_reference_at_every_level) {
         if (!set_isa(level)) continue;
         const packed_gemm_fn gemm = packed_gemm_for(repack_layout(type, s.rows));
         std::vector<float> y(want.size(), -1.0f);
-        gemm(s.n, s.rows / 4, s.tokens, c.packed.data(), c.o.act.data(), c.o.act_row_bytes,
-             c.info.data(), y.data(), static_cast<size_t>(s.rows));
+        gemm(s.n, s.rows / 4, s.tokens, c.packed.data(), c.o.act.data(), c.o.act_row_bytes, c.info.data(), y.data(),
+             static_cast<size_t>(s.rows));
         const std::string where = std::string(isa_name(level)) + " " + std::string(type_traits(type).name) +
                                   " n=" + std::to_string(s.n) + " rows=" + std::to_string(s.rows) +
                                   " tokens=" + std::to_string(s.tokens);
@@ -186,8 +181,7 @@ TEST(gemm, repacked_q4_0_handles_every_code) {
     if (!set_isa(level)) continue;
     std::vector<float> y(want.size(), -1.0f);
     packed_gemm_for(weight_layout::q4_0x4)(s.n, s.rows / 4, s.tokens, c.packed.data(), c.o.act.data(),
-                                           c.o.act_row_bytes, c.info.data(), y.data(),
-                                           static_cast<size_t>(s.rows));
+                                           c.o.act_row_bytes, c.info.data(), y.data(), static_cast<size_t>(s.rows));
     const float tol = 1e-5f * max_abs(want);
     for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], tol) << isa_name(level) << " " << i;
   }

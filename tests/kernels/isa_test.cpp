@@ -25,7 +25,6 @@
 namespace pocketlm::kernels {
 namespace {
 
-
 isa_level highest_supported() {
   isa_level best = isa_level::scalar;
   for (isa_level l : k_levels) {
@@ -62,8 +61,7 @@ TEST(isa, supported_levels_follow_the_cpu_features) {
   }
   const bool avx2 = cpu.avx && cpu.avx2 && cpu.fma && cpu.f16c;
   EXPECT_EQ(isa_supported(isa_level::avx2), avx2);
-  EXPECT_EQ(isa_supported(isa_level::avx512),
-            avx2 && cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni);
+  EXPECT_EQ(isa_supported(isa_level::avx512), avx2 && cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni);
 #endif
 }
 
@@ -111,9 +109,7 @@ std::vector<size_t> fp16_fields(ggml_type t) {
   }
 }
 
-bool is_float_type(ggml_type t) {
-  return t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16;
-}
+bool is_float_type(ggml_type t) { return t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16; }
 
 // Raw random bytes with finite scales. q8_K keeps a float d and bsums that are the sums of its
 // 16-element groups, as every q8_K row from from_float has.
@@ -168,11 +164,9 @@ std::vector<double> decode_act(ggml_type t, const std::vector<uint8_t>& row, int
 
 // sum |w_i * a_i| with the two parts of offset weights (d*sc*q and dmin*m) counted separately:
 // a bound on the size of every partial sum the kernels round.
-double magnitude(ggml_type t, const std::vector<uint8_t>& w, const std::vector<double>& a,
-                 int64_t n) {
+double magnitude(ggml_type t, const std::vector<uint8_t>& w, const std::vector<double>& a, int64_t n) {
   std::vector<std::vector<uint8_t>> parts{w};
-  if (t == ggml_type::q4_k || t == ggml_type::q5_k || t == ggml_type::q4_1 ||
-      t == ggml_type::q5_1) {
+  if (t == ggml_type::q4_k || t == ggml_type::q5_k || t == ggml_type::q4_1 || t == ggml_type::q5_1) {
     parts.assign(2, w);
     const size_t block_bytes = type_traits(t).type_size;
     for (size_t b = 0; b < w.size() / block_bytes; ++b) {
@@ -227,7 +221,6 @@ float guarded_dot(vec_dot_fn dot, int64_t n, const row_pair& rows) {
   return results[0];
 }
 
-
 class isa_dot_test : public ::testing::TestWithParam<ggml_type> {};
 
 // A level may convert activations with its own code, but must write the reference's bytes.
@@ -255,8 +248,7 @@ void check_level(isa_level level, ggml_type t, const type_kernels& ref) {
     for (bool raw : {false, true}) {
       if (raw && is_float_type(t)) continue;  // random float bits include NaNs
       const int64_t n = blocks * block;
-      SCOPED_TRACE(std::string(isa_name(level)) + " n=" + std::to_string(n) +
-                   (raw ? " raw bytes" : " quantized"));
+      SCOPED_TRACE(std::string(isa_name(level)) + " n=" + std::to_string(n) + (raw ? " raw bytes" : " quantized"));
       const row_pair rows = make_rows(t, ref, n, raw, seed++);
       const float want = guarded_dot(ref.vec_dot, n, rows);
       const float got = guarded_dot(k->vec_dot, n, rows);
@@ -304,8 +296,7 @@ TEST(isa, every_simd_level_replaces_every_dot) {
   for (isa_level level : k_levels) {
     if (level == isa_level::scalar || !set_isa(level)) continue;
     for (size_t i = 0; i < std::size(k_types); ++i) {
-      EXPECT_NE(kernels_for(k_types[i])->vec_dot, ref[i])
-          << isa_name(level) << " " << type_traits(k_types[i]).name;
+      EXPECT_NE(kernels_for(k_types[i])->vec_dot, ref[i]) << isa_name(level) << " " << type_traits(k_types[i]).name;
     }
   }
 }

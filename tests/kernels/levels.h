@@ -12,10 +12,9 @@ namespace pocketlm::kernels {
 inline constexpr isa_level k_levels[] = {isa_level::scalar, isa_level::avx2,    isa_level::avx512,
                                          isa_level::neon,   isa_level::dotprod, isa_level::i8mm};
 
-inline constexpr ggml_type k_types[] = {ggml_type::f32,  ggml_type::f16,  ggml_type::bf16,
-                                        ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0,
-                                        ggml_type::q5_1, ggml_type::q8_0, ggml_type::q4_k,
-                                        ggml_type::q5_k, ggml_type::q6_k};
+inline constexpr ggml_type k_types[] = {ggml_type::f32,  ggml_type::f16,  ggml_type::bf16, ggml_type::q4_0,
+                                        ggml_type::q4_1, ggml_type::q5_0, ggml_type::q5_1, ggml_type::q8_0,
+                                        ggml_type::q4_k, ggml_type::q5_k, ggml_type::q6_k};
 
 class isa_guard {
  public:

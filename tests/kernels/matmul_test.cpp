@@ -20,7 +20,6 @@
 namespace pocketlm::kernels {
 namespace {
 
-
 struct mm_shape {
   int64_t n_cols, n_rows, n_tokens;
 };
@@ -68,8 +67,7 @@ std::vector<float> reference(const problem& p, int64_t n_tokens) {
   return y;
 }
 
-std::vector<float> run_matmul(const matrix_view& w, const std::vector<float>& x, int64_t n_tokens,
-                              int n_threads) {
+std::vector<float> run_matmul(const matrix_view& w, const std::vector<float>& x, int64_t n_tokens, int n_threads) {
   thread_pool pool(n_threads);
   std::vector<uint8_t> scratch;
   std::vector<float> y(static_cast<size_t>(n_tokens * w.n_rows), -1.0f);

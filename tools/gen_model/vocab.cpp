@@ -66,8 +66,10 @@ result<std::vector<std::string>> read_merges(const json& merges) {
     for (int part = 0; part < 2; ++part) {
       if (part == 1) joined += ' ';
       for (char c : m[part].get<std::string>()) {
-        if (c == ' ') joined += "\xC4\xA0";
-        else joined += c;
+        if (c == ' ')
+          joined += "\xC4\xA0";
+        else
+          joined += c;
       }
     }
     out.push_back(std::move(joined));

@@ -57,8 +57,7 @@ float dot(const float* a, const float* b, int64_t n) {
 void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
   int64_t i = 0;
   if (scale == 1.0f) {
-    for (; i + 4 <= n; i += 4)
-      vst1q_f32(acc + i, vfmaq_n_f32(vld1q_f32(acc + i), vld1q_f32(x + i), w));
+    for (; i + 4 <= n; i += 4) vst1q_f32(acc + i, vfmaq_n_f32(vld1q_f32(acc + i), vld1q_f32(x + i), w));
   } else {
     for (; i + 4 <= n; i += 4) {
       const float32x4_t a = vmulq_n_f32(vld1q_f32(acc + i), scale);
@@ -70,8 +69,6 @@ void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
 
 }  // namespace
 
-void attend_group_neon(const head_group_args& a) {
-  attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a);
-}
+void attend_group_neon(const head_group_args& a) { attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a); }
 
 }  // namespace pocketlm::kernels::arm

@@ -34,8 +34,7 @@ struct lane_scales {
 
 // Lane k takes its weight scales from x[k] (once per block) ...
 template <typename W>
-[[gnu::always_inline]] inline void set_weight_lanes(lane_scales& s,
-                                                    const typename W::block* const* x) {
+[[gnu::always_inline]] inline void set_weight_lanes(lane_scales& s, const typename W::block* const* x) {
   s.dx = halves(x[0]->d, x[1]->d, x[2]->d, x[3]->d);
   if constexpr (W::has_m) s.mx = halves(x[0]->m, x[1]->m, x[2]->m, x[3]->m);
 }
@@ -74,9 +73,7 @@ struct q5_0_weights {
   using block = block_q5_0;
   using act = block_q8_0;
   static constexpr bool has_m = false;
-  static void values(const block& x, int8x16_t& lo, int8x16_t& hi) {
-    nibble_values<16>(x.qs, x.qh, lo, hi);
-  }
+  static void values(const block& x, int8x16_t& lo, int8x16_t& hi) { nibble_values<16>(x.qs, x.qh, lo, hi); }
   static float32x4_t add(float32x4_t sum, int32x4_t sumi, const lane_scales& s) {
     return vaddq_f32(sum, vmulq_f32(vmulq_f32(s.dx, s.dy), vcvtq_f32_s32(sumi)));
   }
@@ -87,9 +84,7 @@ struct offset_weights {
   using block = B;
   using act = block_q8_1;
   static constexpr bool has_m = true;
-  static void values(const block& x, int8x16_t& lo, int8x16_t& hi) {
-    nibble_values<0>(x.qs, q5_high_bits(x), lo, hi);
-  }
+  static void values(const block& x, int8x16_t& lo, int8x16_t& hi) { nibble_values<0>(x.qs, q5_high_bits(x), lo, hi); }
   static float32x4_t add(float32x4_t sum, int32x4_t sumi, const lane_scales& s) {
     const float32x4_t scaled = vmulq_f32(vmulq_f32(s.dx, s.dy), vcvtq_f32_s32(sumi));
     return vaddq_f32(sum, vaddq_f32(scaled, vmulq_f32(s.mx, s.sy)));
@@ -106,8 +101,7 @@ using q5_1_weights = offset_weights<block_q5_1>;
 template <typename P, typename W>
 struct block32_rows4 {
   template <int T>
-  static void run(int64_t n, const uint8_t* const* w, const uint8_t* act, size_t act_stride,
-                  float (*res)[4]) {
+  static void run(int64_t n, const uint8_t* const* w, const uint8_t* act, size_t act_stride, float (*res)[4]) {
     using block = typename W::block;
     using act_block = typename W::act;
     const block* x[4];
@@ -139,8 +133,8 @@ struct block32_rows4 {
   }
 
   // The tile interface of tile_gemm (dot_arm_rows.h).
-  static void tile(int64_t n, int /*n_rows*/, int n_tokens, const uint8_t* const* w,
-                   const uint8_t* const* a, size_t act_stride, float (*out)[4]) {
+  static void tile(int64_t n, int /*n_rows*/, int n_tokens, const uint8_t* const* w, const uint8_t* const* a,
+                   size_t act_stride, float (*out)[4]) {
     switch (n_tokens) {
       case 4: run<4>(n, w, a[0], act_stride, out); break;
       case 3: run<3>(n, w, a[0], act_stride, out); break;

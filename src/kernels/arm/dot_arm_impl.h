@@ -32,9 +32,7 @@ namespace pocketlm::kernels::arm {
 namespace {
 
 // fp16 -> f32 is exact, so the vector convert matches fp16_to_f32 bit for bit.
-inline float half_to_float(fp16_t h) {
-  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
-}
+inline float half_to_float(fp16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
 
 template <typename B>
 const B* act_blocks(const uint8_t* act, size_t act_stride, int t) {
@@ -50,8 +48,7 @@ int32_t dot32_via_dot(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1) {
 template <typename P>
 struct q8_0_rows {
   template <int T>
-  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, float* res) {
     const auto* x = reinterpret_cast<const block_q8_0*>(w);
     const block_q8_0* y[T];
     float sum[T];
@@ -82,8 +79,7 @@ inline void q4_0_values(const block_q4_0& x, int8x16_t& lo, int8x16_t& hi) {
 template <typename P>
 struct q4_0_rows {
   template <int T>
-  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, float* res) {
     const auto* x = reinterpret_cast<const block_q4_0*>(w);
     const block_q8_0* y[T];
     float sum[T];
@@ -159,8 +155,7 @@ inline const uint8_t* fifth_bits(const block_q5_k& b) { return b.qh; }
 template <typename P, typename B>
 struct k4_rows {
   template <int T>
-  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, float* res) {
     const auto* x = reinterpret_cast<const B*>(w);
     const block_q8_k* y[T];
     float sum[T];
@@ -231,8 +226,7 @@ inline void q6_k_values(const block_q6_k& x, int8x16_t* v) {
 template <typename P>
 struct q6_k_rows {
   template <int T>
-  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, float* res) {
     const auto* x = reinterpret_cast<const block_q6_k*>(w);
     const block_q8_k* y[T];
     float sum[T];

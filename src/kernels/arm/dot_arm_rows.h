@@ -13,8 +13,7 @@ namespace {
 
 template <typename K>
 void row_dot(int64_t n, float* out, const void* w_row, const void* act_row) {
-  K::template run<1>(n, static_cast<const uint8_t*>(w_row), static_cast<const uint8_t*>(act_row),
-                     0, out);
+  K::template run<1>(n, static_cast<const uint8_t*>(w_row), static_cast<const uint8_t*>(act_row), 0, out);
 }
 
 constexpr int k_tile_tokens = 4;
@@ -22,8 +21,8 @@ constexpr int k_tile_tokens = 4;
 // Token groups of 4 (then the 1-3 left) outermost, so a group's activation rows stay in L1
 // while every weight row of the tile is decoded once and dotted with all of them.
 template <typename K>
-void row_gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes,
-              const uint8_t* act, size_t act_row_bytes, float* y, size_t y_stride) {
+void row_gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
+              size_t act_row_bytes, float* y, size_t y_stride) {
   for (int t0 = 0; t0 < n_tokens; t0 += k_tile_tokens) {
     const int nt = n_tokens - t0 < k_tile_tokens ? n_tokens - t0 : k_tile_tokens;
     const uint8_t* a = act + static_cast<size_t>(t0) * act_row_bytes;
@@ -49,8 +48,8 @@ void row_gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_ro
 // results are discarded), the token rows also as a[0] + t * act_stride for t < n_tokens, and
 // writes out[t][r].
 template <typename Tiles>
-void tile_gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes,
-               const uint8_t* act, size_t act_row_bytes, float* y, size_t y_stride) {
+void tile_gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
+               size_t act_row_bytes, float* y, size_t y_stride) {
   for (int t0 = 0; t0 < n_tokens; t0 += 4) {
     const int nt = n_tokens - t0 < 4 ? n_tokens - t0 : 4;
     const uint8_t* a[4];

@@ -51,8 +51,7 @@ void nibble_values(const uint8_t* qs, const uint8_t* qh, int8x16_t& lo, int8x16_
 template <typename P>
 struct q5_0_rows {
   template <int T>
-  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, float* res) {
     const auto* x = reinterpret_cast<const block_q5_0*>(w);
     const block_q8_0* y[T];
     float sum[T];
@@ -82,8 +81,7 @@ inline const uint8_t* q5_high_bits(const block_q5_1& b) { return b.qh; }
 template <typename P, typename B>
 struct offset_rows {
   template <int T>
-  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, float* res) {
     const auto* x = reinterpret_cast<const B*>(w);
     const block_q8_1* y[T];
     float sum[T];
@@ -122,18 +120,14 @@ struct f32_elems {
 // FCVTL is part of the armv8-a baseline; fp16 -> f32 is exact.
 struct f16_elems {
   using elem = fp16_t;
-  static float32x4_t load4(const fp16_t* p) {
-    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
-  }
+  static float32x4_t load4(const fp16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static float one(const fp16_t* p) { return half_to_float(*p); }
 };
 
 // bf16 is the top half of an f32: widen with a 16-bit left shift.
 struct bf16_elems {
   using elem = bf16_t;
-  static float32x4_t load4(const bf16_t* p) {
-    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
-  }
+  static float32x4_t load4(const bf16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
   static float one(const bf16_t* p) {
     return vgetq_lane_f32(vreinterpretq_f32_u32(vshll_n_u16(vdup_n_u16(*p), 16)), 0);
   }
@@ -145,8 +139,7 @@ template <typename L>
 struct float_rows {
   using elem = typename L::elem;
   template <int T>
-  static void run(int64_t n, const uint8_t* w_bytes, const uint8_t* act, size_t act_stride,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w_bytes, const uint8_t* act, size_t act_stride, float* res) {
     const auto* w = reinterpret_cast<const elem*>(w_bytes);
     const elem* a[T];
     float32x4_t acc[T][4];
@@ -167,8 +160,7 @@ struct float_rows {
       for (int64_t j = i; j + 4 <= n; j += 4) {
         acc[t][0] = vfmaq_f32(acc[t][0], L::load4(w + j), L::load4(a[t] + j));
       }
-      const float32x4_t s =
-          vaddq_f32(vaddq_f32(acc[t][0], acc[t][1]), vaddq_f32(acc[t][2], acc[t][3]));
+      const float32x4_t s = vaddq_f32(vaddq_f32(acc[t][0], acc[t][1]), vaddq_f32(acc[t][2], acc[t][3]));
       float sum = vaddvq_f32(s);
       for (int64_t j = i + (n - i) / 4 * 4; j < n; ++j) sum += L::one(w + j) * L::one(a[t] + j);
       res[t] = sum;

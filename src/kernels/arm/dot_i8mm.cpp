@@ -31,8 +31,7 @@ struct i8mm_policy {
 
 // The four 8-element pieces of a 32-element block for two rows (or tokens) u, v, each piece
 // holding u's 8 values then v's: the SMMLA operand layout.
-inline void interleave(int8x16_t u_lo, int8x16_t u_hi, int8x16_t v_lo, int8x16_t v_hi,
-                       int8x16_t* out) {
+inline void interleave(int8x16_t u_lo, int8x16_t u_hi, int8x16_t v_lo, int8x16_t v_hi, int8x16_t* out) {
   const int64x2_t a = vreinterpretq_s64_s8(u_lo);
   const int64x2_t b = vreinterpretq_s64_s8(v_lo);
   const int64x2_t c = vreinterpretq_s64_s8(u_hi);
@@ -61,14 +60,11 @@ inline void store_tile(float32x4_t sum, int p, int q, float (*out)[4]) {
 
 // Dispatches a tile of up to 4 rows x 4 tokens to the RP row-pair x TP token-pair kernel.
 template <typename Tiles>
-void pair_tile(int64_t n, int n_rows, int n_tokens, const uint8_t* const* w,
-               const uint8_t* const* a, float (*out)[4]) {
+void pair_tile(int64_t n, int n_rows, int n_tokens, const uint8_t* const* w, const uint8_t* const* a, float (*out)[4]) {
   if (n_rows > 2) {
-    n_tokens > 2 ? Tiles::template pairs<2, 2>(n, w, a, out)
-                 : Tiles::template pairs<2, 1>(n, w, a, out);
+    n_tokens > 2 ? Tiles::template pairs<2, 2>(n, w, a, out) : Tiles::template pairs<2, 1>(n, w, a, out);
   } else {
-    n_tokens > 2 ? Tiles::template pairs<1, 2>(n, w, a, out)
-                 : Tiles::template pairs<1, 1>(n, w, a, out);
+    n_tokens > 2 ? Tiles::template pairs<1, 2>(n, w, a, out) : Tiles::template pairs<1, 1>(n, w, a, out);
   }
 }
 
@@ -101,8 +97,7 @@ struct block32_tiles {
         const act_block* u = reinterpret_cast<const act_block*>(a[2 * q]) + b;
         const act_block* v = reinterpret_cast<const act_block*>(a[2 * q + 1]) + b;
         int8x16_t av[4];
-        interleave(vld1q_s8(u->qs), vld1q_s8(u->qs + 16), vld1q_s8(v->qs), vld1q_s8(v->qs + 16),
-                   av);
+        interleave(vld1q_s8(u->qs), vld1q_s8(u->qs + 16), vld1q_s8(v->qs), vld1q_s8(v->qs + 16), av);
         const act_block* lanes[4] = {u, v, u, v};
         lane_scales act_scales{};
         set_act_lanes<W>(act_scales, lanes);
@@ -119,8 +114,8 @@ struct block32_tiles {
       for (int q = 0; q < TP; ++q) store_tile(sum[p][q], p, q, out);
     }
   }
-  static void tile(int64_t n, int n_rows, int n_tokens, const uint8_t* const* w,
-                   const uint8_t* const* a, size_t, float (*out)[4]) {
+  static void tile(int64_t n, int n_rows, int n_tokens, const uint8_t* const* w, const uint8_t* const* a, size_t,
+                   float (*out)[4]) {
     pair_tile<block32_tiles>(n, n_rows, n_tokens, w, a, out);
   }
 };
@@ -205,8 +200,8 @@ void k_pair_sums(const k_pair* wp, const block_q8_k& u, const block_q8_k& v, int
 
 // The q4_K/q5_K min terms of a row pair against tokens u, v, in the tile's lane order.
 inline int32x4_t k_pair_mins(const k_pair& wp, const block_q8_k& u, const block_q8_k& v) {
-  const int32_t m[4] = {min_term(u.bsums, wp.mins[0]), min_term(v.bsums, wp.mins[0]),
-                        min_term(u.bsums, wp.mins[1]), min_term(v.bsums, wp.mins[1])};
+  const int32_t m[4] = {min_term(u.bsums, wp.mins[0]), min_term(v.bsums, wp.mins[0]), min_term(u.bsums, wp.mins[1]),
+                        min_term(v.bsums, wp.mins[1])};
   return vld1q_s32(m);
 }
 
@@ -224,8 +219,8 @@ struct k_tiles {
     for (int64_t b = 0; b < n / qk_k; ++b) {
       k_pair wp[RP];
       for (int p = 0; p < RP; ++p) {
-        decode_pair<W>(reinterpret_cast<const block*>(w[2 * p])[b],
-                       reinterpret_cast<const block*>(w[2 * p + 1])[b], wp[p]);
+        decode_pair<W>(reinterpret_cast<const block*>(w[2 * p])[b], reinterpret_cast<const block*>(w[2 * p + 1])[b],
+                       wp[p]);
       }
       for (int q = 0; q < TP; ++q) {
         const block_q8_k& u = reinterpret_cast<const block_q8_k*>(a[2 * q])[b];
@@ -250,8 +245,8 @@ struct k_tiles {
       }
     }
   }
-  static void tile(int64_t n, int n_rows, int n_tokens, const uint8_t* const* w,
-                   const uint8_t* const* a, size_t, float (*out)[4]) {
+  static void tile(int64_t n, int n_rows, int n_tokens, const uint8_t* const* w, const uint8_t* const* a, size_t,
+                   float (*out)[4]) {
     pair_tile<k_tiles>(n, n_rows, n_tokens, w, a, out);
   }
 };

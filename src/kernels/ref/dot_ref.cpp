@@ -22,17 +22,11 @@ void from_float_bf16_ref(const float* x, void* act_row, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16(x[i]);
 }
 
-void from_float_q8_0_ref(const float* x, void* act_row, int64_t n) {
-  quantize_row(ggml_type::q8_0, x, act_row, n);
-}
+void from_float_q8_0_ref(const float* x, void* act_row, int64_t n) { quantize_row(ggml_type::q8_0, x, act_row, n); }
 
-void from_float_q8_1_ref(const float* x, void* act_row, int64_t n) {
-  quantize_row(ggml_type::q8_1, x, act_row, n);
-}
+void from_float_q8_1_ref(const float* x, void* act_row, int64_t n) { quantize_row(ggml_type::q8_1, x, act_row, n); }
 
-void from_float_q8_k_ref(const float* x, void* act_row, int64_t n) {
-  quantize_row(ggml_type::q8_k, x, act_row, n);
-}
+void from_float_q8_k_ref(const float* x, void* act_row, int64_t n) { quantize_row(ggml_type::q8_k, x, act_row, n); }
 
 // ggml's generic float dots: each product is rounded to float, the running sum is a double.
 void vec_dot_f32_f32_ref(int64_t n, float* out, const void* w_row, const void* act_row) {
@@ -70,8 +64,8 @@ namespace {
 constexpr int half_block = 16;
 
 uint32_t load_qh(const uint8_t* qh) {
-  return static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
-         static_cast<uint32_t>(qh[2]) << 16 | static_cast<uint32_t>(qh[3]) << 24;
+  return static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 | static_cast<uint32_t>(qh[2]) << 16 |
+         static_cast<uint32_t>(qh[3]) << 24;
 }
 
 // Sum over a block of q[i] * y[i], where q[i] is the 4-bit (plus optional fifth bit) weight

@@ -91,13 +91,11 @@ void dot_k4_family(int64_t n, float* out, const block* x, const block_q8_k* y) {
 }  // namespace
 
 void vec_dot_q4_k_q8_k_ref(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_k4_family(n, out, static_cast<const block_q4_k*>(w_row),
-                static_cast<const block_q8_k*>(act_row));
+  dot_k4_family(n, out, static_cast<const block_q4_k*>(w_row), static_cast<const block_q8_k*>(act_row));
 }
 
 void vec_dot_q5_k_q8_k_ref(int64_t n, float* out, const void* w_row, const void* act_row) {
-  dot_k4_family(n, out, static_cast<const block_q5_k*>(w_row),
-                static_cast<const block_q8_k*>(act_row));
+  dot_k4_family(n, out, static_cast<const block_q5_k*>(w_row), static_cast<const block_q8_k*>(act_row));
 }
 
 // q6_K: x = d*sc*(q - 32) per 16-element sub-block, sc int8. Each 128-element half h reads

@@ -6,9 +6,8 @@ namespace pocketlm::kernels {
 
 namespace ref {
 
-void gemm_q4_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                     const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                     float* y, size_t y_stride) {
+void gemm_q4_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                     size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
   const int64_t nb = n / qk4_0;
   const auto* recs = reinterpret_cast<const block_q4_0x4*>(w);
   for (int64_t g = 0; g < n_groups; ++g) {
@@ -31,9 +30,8 @@ void gemm_q4_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w
   }
 }
 
-void gemm_q8_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                     const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                     float* y, size_t y_stride) {
+void gemm_q8_0x4_ref(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                     size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
   const int64_t nb = n / qk8_0;
   const auto* recs = reinterpret_cast<const block_q8_0x4*>(w);
   for (int64_t g = 0; g < n_groups; ++g) {

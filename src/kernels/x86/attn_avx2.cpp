@@ -26,8 +26,7 @@ void decode_f16(const uint8_t* row, int64_t off, int64_t n, float* out) {
   const auto* h = reinterpret_cast<const fp16_t*>(row) + off;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(out + i,
-                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
   }
   for (; i < n; ++i) out[i] = _cvtsh_ss(h[i]);
 }
@@ -52,8 +51,7 @@ float dot(const float* a, const float* b, int64_t n) {
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
   }
-  for (; i + 8 <= n; i += 8)
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
   float s = hsum(_mm256_add_ps(s0, s1));
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
@@ -65,8 +63,7 @@ void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
   int64_t i = 0;
   if (scale == 1.0f) {
     for (; i + 8 <= n; i += 8) {
-      _mm256_storeu_ps(acc + i,
-                       _mm256_fmadd_ps(_mm256_loadu_ps(x + i), vw, _mm256_loadu_ps(acc + i)));
+      _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), vw, _mm256_loadu_ps(acc + i)));
     }
   } else {
     for (; i + 8 <= n; i += 8) {
@@ -79,8 +76,6 @@ void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
 
 }  // namespace
 
-void attend_group_avx2(const head_group_args& a) {
-  attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a);
-}
+void attend_group_avx2(const head_group_args& a) { attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a); }
 
 }  // namespace pocketlm::kernels::x86

@@ -50,8 +50,7 @@ float dot(const float* a, const float* b, int64_t n) {
     s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
     s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
   }
-  for (; i + 16 <= n; i += 16)
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
   float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
@@ -63,8 +62,7 @@ void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
   int64_t i = 0;
   if (scale == 1.0f) {
     for (; i + 16 <= n; i += 16) {
-      _mm512_storeu_ps(acc + i,
-                       _mm512_fmadd_ps(_mm512_loadu_ps(x + i), vw, _mm512_loadu_ps(acc + i)));
+      _mm512_storeu_ps(acc + i, _mm512_fmadd_ps(_mm512_loadu_ps(x + i), vw, _mm512_loadu_ps(acc + i)));
     }
   } else {
     for (; i + 16 <= n; i += 16) {
@@ -77,8 +75,6 @@ void scale_add(float* acc, float scale, const float* x, float w, int64_t n) {
 
 }  // namespace
 
-void attend_group_avx512(const head_group_args& a) {
-  attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a);
-}
+void attend_group_avx512(const head_group_args& a) { attend_group_with<decode_f16, decode_q8_0, dot, scale_add>(a); }
 
 }  // namespace pocketlm::kernels::x86

@@ -140,8 +140,7 @@ inline k4_scales unpack_k4_scales(const uint8_t* packed) {
 // q8_K's bsums gives lanes summing to sum_j mins[j] * (bsums[2j] + bsums[2j+1]).
 inline __m256i widen_mins16(const k4_scales& s) {
   const __m128i mins8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.mins));
-  const __m128i dup =
-      _mm_shuffle_epi8(mins8, _mm_set_epi8(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0));
+  const __m128i dup = _mm_shuffle_epi8(mins8, _mm_set_epi8(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0));
   return _mm256_cvtepu8_epi16(dup);
 }
 
@@ -204,10 +203,8 @@ struct q5_k_kernel {
       unpack_nibbles_32(b.qs + 32 * c, lo, hi);
       const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * c)));
       const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1)));
-      lo = _mm256_or_si256(lo, _mm256_and_si256(
-          _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen));
-      hi = _mm256_or_si256(hi, _mm256_and_si256(
-          _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen));
+      lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen));
+      hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen));
       f(2 * c, lo, pick_scale(p.scales16, 2 * c));
       f(2 * c + 1, hi, pick_scale(p.scales16, 2 * c + 1));
     }
@@ -227,14 +224,11 @@ struct q6_k_kernel {
   struct prepared {
     __m128i scales;  // the 16 int8 sub-block scales
   };
-  static prepared prepare(const w_block& b) {
-    return {_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))};
-  }
+  static prepared prepare(const w_block& b) { return {_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))}; }
   static float d(const w_block& b) { return fp16f(b.d); }
   // Group g = 4h + k covers sub-blocks 2g (low 128-bit lane) and 2g+1 (high lane).
   static __m256i group_scale(__m128i scales, int g) {
-    const __m128i pick = _mm_add_epi8(
-        _mm_set_epi64x(0x0101010101010101, 0), _mm_set1_epi8(static_cast<char>(2 * g)));
+    const __m128i pick = _mm_add_epi8(_mm_set_epi64x(0x0101010101010101, 0), _mm_set1_epi8(static_cast<char>(2 * g)));
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
   }
   template <class F>
@@ -248,11 +242,10 @@ struct q6_k_kernel {
       const __m256i low[4] = {_mm256_and_si256(ql0, mask4), _mm256_and_si256(ql1, mask4),
                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), mask4),
                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), mask4)};
-      const __m256i high[4] = {
-          _mm256_slli_epi16(_mm256_and_si256(qh, mask2), 4),
-          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2), 4),
-          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2), 4),
-          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2), 4)};
+      const __m256i high[4] = {_mm256_slli_epi16(_mm256_and_si256(qh, mask2), 4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2), 4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2), 4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2), 4)};
       for (int k = 0; k < 4; ++k) {
         const int g = 4 * h + k;
         f(g, _mm256_or_si256(low[k], high[k]), group_scale(p.scales, g));
@@ -272,8 +265,8 @@ struct q6_k_kernel {
 // and every pair dotted. acc[r * T + t] collects lane sums times d_w * d_a; mins[r * T + t]
 // the q4_1/q5_1 min terms.
 template <class K, int R, int T>
-inline void block32_step(const typename K::w_block* const* w, const typename K::a_block* const* a,
-                         int64_t b, __m256* acc, float* mins) {
+inline void block32_step(const typename K::w_block* const* w, const typename K::a_block* const* a, int64_t b,
+                         __m256* acc, float* mins) {
   decltype(K::decode(w[0][b])) q[R];
   float dw[R];
   for (int r = 0; r < R; ++r) {
@@ -294,8 +287,7 @@ inline void block32_step(const typename K::w_block* const* w, const typename K::
 
 // The same for a K-quant super-block: exact int32 lanes per activation row, converted once.
 template <class K, int T>
-inline void k_step(const typename K::w_block& w, const block_q8_k* const* a, int64_t b,
-                   __m256* acc) {
+inline void k_step(const typename K::w_block& w, const block_q8_k* const* a, int64_t b, __m256* acc) {
   const auto p = K::prepare(w);
   __m256i isum[T];
   for (int t = 0; t < T; ++t) isum[t] = K::lane_offset(p, a[t][b]);

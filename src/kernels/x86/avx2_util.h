@@ -60,9 +60,9 @@ inline void unpack_nibbles_32(const uint8_t* p, __m256i& lo, __m256i& hi) {
 // bit i is set, else 0.
 inline __m256i bits_to_bytes(uint32_t bits, int8_t value) {
   // Byte i takes source byte i / 8, then tests bit i % 8 of it.
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int32_t>(bits)),
-      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)),
+                          _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
   const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
   return _mm256_and_si256(set, _mm256_set1_epi8(value));
@@ -79,9 +79,7 @@ inline __m256i sum_pairs_epi16(__m256i v) { return _mm256_madd_epi16(v, _mm256_s
 
 // u8 x s8 products summed in groups of four into 8 int32 lanes. Exact while each adjacent pair
 // u[2i]*s[2i] + u[2i+1]*s[2i+1] fits int16: u <= 127 always is (u <= 63 in every caller).
-inline __m256i dot_u8_s8(__m256i u, __m256i s) {
-  return sum_pairs_epi16(_mm256_maddubs_epi16(u, s));
-}
+inline __m256i dot_u8_s8(__m256i u, __m256i s) { return sum_pairs_epi16(_mm256_maddubs_epi16(u, s)); }
 
 // As dot_u8_s8 with each int16 pair sum first multiplied by its int16 scale: lanes i =
 // scale[2i] * (pair 2i) + scale[2i+1] * (pair 2i+1).
@@ -98,9 +96,7 @@ inline __m256 rounded(__m256 v) {
   return v;
 }
 
-inline __m256i load_256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
+inline __m256i load_256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // 8 halves / 8 bfloat16 -> 8 floats.
 inline __m256 load_fp16x8(const uint16_t* p) {

@@ -31,9 +31,7 @@ namespace pocketlm::kernels::x86::avx512 {
 inline float half(fp16_t h) { return _cvtsh_ss(h); }
 
 inline __m512i load_512(const void* p) { return _mm512_loadu_si512(p); }
-inline __m256i load_256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
+inline __m256i load_256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // Sum of the 16 floats of v (halves, then quarters, then within a quarter).
 inline float hsum_512(__m512 v) {
@@ -46,9 +44,7 @@ inline float hsum_512(__m512 v) {
 }
 
 // Two 32-byte halves in one register: lo in bytes 0-31, hi in 32-63.
-inline __m512i join_256(__m256i lo, __m256i hi) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
+inline __m512i join_256(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 
 // Two fp16 scales as floats: lanes 0-7 = h0, lanes 8-15 = h1.
 inline __m512 pair_scales(fp16_t h0, fp16_t h1) {
@@ -174,8 +170,8 @@ inline k4_prepared prepare_k4(const uint8_t* packed) {
       ((w[2] >> 4) & 0x0f0f0f0fu) | ((w[1] >> 2) & 0x30303030u),  // mins 4-7
   };
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(words));
-  const __m128i mins2 = _mm_shuffle_epi8(
-      bytes, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+  const __m128i mins2 =
+      _mm_shuffle_epi8(bytes, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
   return {_mm512_zextsi128_si512(_mm_cvtepu8_epi16(bytes)), _mm256_cvtepu8_epi16(mins2)};
 }
 
@@ -205,13 +201,11 @@ struct q5_k_chunks {
   static float dmin(const w_block& b) { return half(b.dmin); }
   static __m512i decode(const w_block& b, const prepared&, int c) {
     const __m256i q = load_256(b.qs + 32 * c);
-    const __m512i codes =
-        _mm512_and_si512(join_256(q, _mm256_srli_epi16(q, 4)), _mm512_set1_epi8(0x0F));
+    const __m512i codes = _mm512_and_si512(join_256(q, _mm256_srli_epi16(q, 4)), _mm512_set1_epi8(0x0F));
     const __m512i qh = _mm512_broadcast_i64x4(load_256(b.qh));
-    const __m512i bit = join_256(_mm256_set1_epi8(static_cast<char>(1 << (2 * c))),
-                                 _mm256_set1_epi8(static_cast<char>(2 << (2 * c))));
-    return _mm512_mask_add_epi8(codes, _mm512_test_epi8_mask(qh, bit), codes,
-                                _mm512_set1_epi8(0x10));
+    const __m512i bit =
+        join_256(_mm256_set1_epi8(static_cast<char>(1 << (2 * c))), _mm256_set1_epi8(static_cast<char>(2 << (2 * c))));
+    return _mm512_mask_add_epi8(codes, _mm512_test_epi8_mask(qh, bit), codes, _mm512_set1_epi8(0x10));
   }
   static __m512i pair_scales(const prepared& p, int cp) { return spread_scales<32>(p.sc16, cp); }
   static __m512i lane_offset(const prepared&, const block_q8_k&) { return _mm512_setzero_si512(); }
@@ -242,8 +236,7 @@ struct q6_k_chunks {
     const __m256i qh = load_256(b.qh + 32 * h);
     __m512i top = join_256(qh, _mm256_srli_epi16(qh, 2));
     if ((c & 1) == 0) top = _mm512_slli_epi16(top, 4);
-    return _mm512_or_si512(_mm512_and_si512(ql, _mm512_set1_epi8(0x0F)),
-                           _mm512_and_si512(top, _mm512_set1_epi8(0x30)));
+    return _mm512_or_si512(_mm512_and_si512(ql, _mm512_set1_epi8(0x0F)), _mm512_and_si512(top, _mm512_set1_epi8(0x30)));
   }
   static __m512i pair_scales(const prepared& p, int cp) { return spread_scales<16>(p.sc16, cp); }
   static __m512i lane_offset(const prepared& p, const block_q8_k& a) {

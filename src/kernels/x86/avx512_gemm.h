@@ -47,8 +47,8 @@ void run_tokens(const gemm_args& g, int r0, int t0) {
 }
 
 template <class Tiles>
-void gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes,
-          const uint8_t* act, size_t act_row_bytes, float* y, size_t y_stride) {
+void gemm(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
+          size_t act_row_bytes, float* y, size_t y_stride) {
   const gemm_args g{n, n_rows, n_tokens, w, w_row_bytes, act, act_row_bytes, y, y_stride};
   int r = 0;
   for (; r + Tiles::rows <= n_rows; r += Tiles::rows) run_tokens<Tiles, Tiles::rows, Tiles::tokens>(g, r, 0);

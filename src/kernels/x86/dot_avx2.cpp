@@ -42,8 +42,7 @@ template <class L>
 void vec_dot_float(int64_t n, float* out, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const typename L::elem*>(w_row);
   const auto* a = static_cast<const typename L::elem*>(act_row);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     for (int k = 0; k < 4; ++k) {
@@ -56,9 +55,7 @@ void vec_dot_float(int64_t n, float* out, const void* w_row, const void* act_row
   *out = sum;
 }
 
-void set_dot(kernel_table& t, ggml_type type, vec_dot_fn dot) {
-  t[static_cast<size_t>(type)].vec_dot = dot;
-}
+void set_dot(kernel_table& t, ggml_type type, vec_dot_fn dot) { t[static_cast<size_t>(type)].vec_dot = dot; }
 
 }  // namespace
 

@@ -52,8 +52,8 @@ struct bf16_loader {
 // One column step of R weight rows x T activation rows at element i (count elements when
 // partial).
 template <class L, int R, int T, bool partial>
-inline void float_step(const typename L::elem* const* w, const typename L::elem* const* a,
-                       int64_t i, int count, __m512 (&acc)[R][T]) {
+inline void float_step(const typename L::elem* const* w, const typename L::elem* const* a, int64_t i, int count,
+                       __m512 (&acc)[R][T]) {
   typename L::reg wv[R];
   for (int r = 0; r < R; ++r) wv[r] = partial ? L::load_part(w[r] + i, count) : L::load(w[r] + i);
   for (int t = 0; t < T; ++t) {

@@ -22,8 +22,8 @@ template <class K>
 struct row32 {
   static constexpr int max_rows = 2;
   template <int R, int T>
-  static void run(int64_t n, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
-                  size_t act_row_bytes, float* res) {
+  static void run(int64_t n, const uint8_t* w, size_t w_row_bytes, const uint8_t* act, size_t act_row_bytes,
+                  float* res) {
     const typename K::w_block* wr[R];
     const typename K::a_block* a[T];
     __m256 acc[R * T];
@@ -48,8 +48,7 @@ template <class K>
 struct row_k {
   static constexpr int max_rows = 1;
   template <int R, int T>
-  static void run(int64_t n, const uint8_t* w, size_t, const uint8_t* act, size_t act_row_bytes,
-                  float* res) {
+  static void run(int64_t n, const uint8_t* w, size_t, const uint8_t* act, size_t act_row_bytes, float* res) {
     static_assert(R == 1);
     const auto* wb = reinterpret_cast<const typename K::w_block*>(w);
     const block_q8_k* a[T];
@@ -70,8 +69,8 @@ struct row_float {
   using elem = typename L::elem;
   static constexpr int max_rows = 2;
   template <int R, int T>
-  static void run(int64_t n, const uint8_t* w_bytes, size_t w_row_bytes, const uint8_t* act,
-                  size_t act_row_bytes, float* res) {
+  static void run(int64_t n, const uint8_t* w_bytes, size_t w_row_bytes, const uint8_t* act, size_t act_row_bytes,
+                  float* res) {
     const elem* w[R];
     const elem* a[T];
     __m256 acc[R * T];
@@ -98,8 +97,8 @@ struct row_float {
 };
 
 template <class Row, int R>
-void run_rows(int nt, int64_t n, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
-              size_t act_row_bytes, float* res) {
+void run_rows(int nt, int64_t n, const uint8_t* w, size_t w_row_bytes, const uint8_t* act, size_t act_row_bytes,
+              float* res) {
   switch (nt) {
     case 4: Row::template run<R, 4>(n, w, w_row_bytes, act, act_row_bytes, res); break;
     case 3: Row::template run<R, 3>(n, w, w_row_bytes, act, act_row_bytes, res); break;
@@ -111,8 +110,8 @@ void run_rows(int nt, int64_t n, const uint8_t* w, size_t w_row_bytes, const uin
 // Token groups of 4 (then the 1-3 left) outermost, so the group's activation rows are reused
 // by every weight row of the tile; rows in blocks of Row::max_rows (then the one left).
 template <class Row>
-void gemm_tile(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes,
-               const uint8_t* act, size_t act_row_bytes, float* y, size_t y_stride) {
+void gemm_tile(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_row_bytes, const uint8_t* act,
+               size_t act_row_bytes, float* y, size_t y_stride) {
   for (int t0 = 0; t0 < n_tokens; t0 += k_max_tokens) {
     const int nt = std::min(k_max_tokens, n_tokens - t0);
     const uint8_t* a = act + static_cast<size_t>(t0) * act_row_bytes;
@@ -133,9 +132,7 @@ void gemm_tile(int64_t n, int n_rows, int n_tokens, const uint8_t* w, size_t w_r
   }
 }
 
-void set_gemm(kernel_table& t, ggml_type type, gemm_fn gemm) {
-  t[static_cast<size_t>(type)].gemm = gemm;
-}
+void set_gemm(kernel_table& t, ggml_type type, gemm_fn gemm) { t[static_cast<size_t>(type)].gemm = gemm; }
 
 }  // namespace
 

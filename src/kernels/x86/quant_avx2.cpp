@@ -103,20 +103,17 @@ void q8_k_bsums(const int8_t* qs, int16_t* bsums) {
       quads[v] = dot_u8_s8(_mm256_set1_epi8(1), load_256(qs + 128 * half + 32 * v));
     }
     // Two rounds of pairwise adds within 128-bit lanes leave groups in the order 0 2 4 6 1 3 5 7.
-    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(quads[0], quads[1]),
-                                        _mm256_hadd_epi32(quads[2], quads[3]));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(quads[0], quads[1]), _mm256_hadd_epi32(quads[2], quads[3]));
     sums[half] = _mm256_permutevar8x32_epi32(h, order);
   }
   const __m256i packed = _mm256_packs_epi32(sums[0], sums[1]);  // |sum| <= 2048
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(bsums),
-                      _mm256_permute4x64_epi64(packed, _MM_SHUFFLE(3, 1, 2, 0)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(bsums), _mm256_permute4x64_epi64(packed, _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 // nearest_int(v) = bits(v + 1.5 * 2^23) & 0x7fffff - 0x400000, then min(127, .).
 __m256i nearest_int_max127(__m256 v) {
   const __m256i bits = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
-  const __m256i i = _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)),
-                                     _mm256_set1_epi32(0x400000));
+  const __m256i i = _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff)), _mm256_set1_epi32(0x400000));
   return _mm256_min_epi32(i, _mm256_set1_epi32(127));
 }
 
@@ -133,8 +130,7 @@ void from_float_q8_k_avx2(const float* x, void* act_row, int64_t n) {
       for (int k = 0; k < 4; ++k) {
         q[k] = nearest_int_max127(rounded(_mm256_mul_ps(vis, _mm256_loadu_ps(x + j + 8 * k))));
       }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs + j),
-                          low_bytes(q[0], q[1], q[2], q[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs + j), low_bytes(q[0], q[1], q[2], q[3]));
     }
     q8_k_bsums(y[b].qs, y[b].bsums);
     y[b].d = 1.0f / iscale;
@@ -146,10 +142,9 @@ void from_float_q8_k_avx2(const float* x, void* act_row, int64_t n) {
 __m128i f32x8_to_fp16(__m256 x) {
   const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256i nan32 = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-  const __m128i nan16 = _mm_packs_epi32(_mm256_castsi256_si128(nan32),
-                                        _mm256_extracti128_si256(nan32, 1));
-  const __m128i quiet = _mm_or_si128(_mm_and_si128(h, _mm_set1_epi16(static_cast<int16_t>(0x8000))),
-                                     _mm_set1_epi16(0x7e00));
+  const __m128i nan16 = _mm_packs_epi32(_mm256_castsi256_si128(nan32), _mm256_extracti128_si256(nan32, 1));
+  const __m128i quiet =
+      _mm_or_si128(_mm_and_si128(h, _mm_set1_epi16(static_cast<int16_t>(0x8000))), _mm_set1_epi16(0x7e00));
   return _mm_blendv_epi8(h, quiet, nan16);
 }
 
@@ -184,9 +179,7 @@ void from_float_bf16_avx2(const float* x, void* act_row, int64_t n) {
   for (; i < n; ++i) y[i] = f32_to_bf16(x[i]);
 }
 
-void set_from_float(kernel_table& t, ggml_type type, from_float_fn f) {
-  t[static_cast<size_t>(type)].from_float = f;
-}
+void set_from_float(kernel_table& t, ggml_type type, from_float_fn f) { t[static_cast<size_t>(type)].from_float = f; }
 
 }  // namespace
 

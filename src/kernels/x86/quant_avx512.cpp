@@ -34,8 +34,8 @@ inline void reduce_acc(const __m512 (&acc)[R][T], float* res) {
 
 // Blocks b and b + 1 (b alone when !two) of R weight rows against T activation rows.
 template <class F, int R, int T, bool two>
-inline void pair_step(const typename F::w_block* const* w, const typename F::a_block* const* a,
-                      int64_t b, __m512 (&acc)[R][T]) {
+inline void pair_step(const typename F::w_block* const* w, const typename F::a_block* const* a, int64_t b,
+                      __m512 (&acc)[R][T]) {
   using w_block = typename F::w_block;
   using a_block = typename F::a_block;
   __m512i q[R];
@@ -91,8 +91,8 @@ struct pair_tiles {
 // into mins[t], so one multiply-add serves both rows. Row r's lanes see the same operations
 // whatever R is.
 template <class K, int R, int T>
-inline void k_min_step(const typename K::w_block* const* w, const typename K::prepared* p,
-                       const block_q8_k* const* a, int64_t b, __m512* mins) {
+inline void k_min_step(const typename K::w_block* const* w, const typename K::prepared* p, const block_q8_k* const* a,
+                       int64_t b, __m512* mins) {
   static_assert(R <= 2, "one register holds the min lanes of two rows");
   __m512i min16 = _mm512_zextsi256_si512(p[0].min16);
   __m512 dmin = _mm512_zextps256_ps512(_mm256_set1_ps(K::dmin(w[0][b])));
@@ -110,8 +110,8 @@ inline void k_min_step(const typename K::w_block* const* w, const typename K::pr
 
 // Super-block b of R weight rows against T q8_K activation rows.
 template <class K, int R, int T>
-inline void k_step(const typename K::w_block* const* w, const block_q8_k* const* a, int64_t b,
-                   __m512 (&acc)[R][T], __m512* mins) {
+inline void k_step(const typename K::w_block* const* w, const block_q8_k* const* a, int64_t b, __m512 (&acc)[R][T],
+                   __m512* mins) {
   typename K::prepared p[R];
   for (int r = 0; r < R; ++r) p[r] = K::prepare(w[r][b]);
   __m512i isum[R][T];
@@ -147,8 +147,8 @@ inline void k_step(const typename K::w_block* const* w, const block_q8_k* const*
 
 // Sum of the 8 floats in lanes 8 * half .. 8 * half + 7 of v.
 inline float hsum_half(__m512 v, int half) {
-  const __m256 h = half == 0 ? _mm512_castps512_ps256(v)
-                             : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  const __m256 h =
+      half == 0 ? _mm512_castps512_ps256(v) : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
   x = _mm_add_ss(x, _mm_movehdup_ps(x));

@@ -55,8 +55,7 @@ void q4_0x4_tile(int64_t nb, const block_q4_0x4* rec, const uint8_t* act, size_t
       const block_q8_0* a = act_block(act, act_row_bytes, t, b);
       const act_block_info in = info[t * nb + b];
       const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->qs)));
-      const __m256i ahi =
-          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->qs + 16)));
+      const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->qs + 16)));
       const __m256i corr = _mm256_set1_epi32(-2 * in.sum);  // -8 * sum over a row's 4 lanes
       const __m256 da = _mm256_set1_ps(in.d);
       const __m256i s01 = q4_pair_dot(lo01, hi01, alo, ahi, corr);
@@ -98,8 +97,7 @@ void q8_0x4_tile(int64_t nb, const block_q8_0x4* rec, const uint8_t* act, size_t
     }
   }
   for (int t = 0; t < NT; ++t) {
-    _mm_storeu_ps(y + t * y_stride,
-                  _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
+    _mm_storeu_ps(y + t * y_stride, _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
   }
 }
 
@@ -114,15 +112,13 @@ struct q8_tile {
 
 }  // namespace
 
-void gemm_q4_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                      const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                      float* y, size_t y_stride) {
+void gemm_q4_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                      size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
   gemm_groups<block_q4_0x4, q4_tile>(n, n_groups, n_tokens, w, act, act_row_bytes, info, y, y_stride);
 }
 
-void gemm_q8_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                      const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                      float* y, size_t y_stride) {
+void gemm_q8_0x4_avx2(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                      size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
   gemm_groups<block_q8_0x4, q8_tile>(n, n_groups, n_tokens, w, act, act_row_bytes, info, y, y_stride);
 }
 

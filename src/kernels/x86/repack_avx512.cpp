@@ -51,15 +51,14 @@ void q4_0x4_tile(int64_t nb, const block_q4_0x4* rec, const uint8_t* act, size_t
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const __m512i v = _mm512_loadu_si512(rec[b].qs);
-    const __m512i lo = _mm512_and_si512(v, low);                         // elements 0..15
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);   // elements 16..31
+    const __m512i lo = _mm512_and_si512(v, low);                        // elements 0..15
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);  // elements 16..31
     const __m512 dw = record_scales(rec[b].d, spread);
     for (int t = 0; t < NT; ++t) {
       const block_q8_0* a = act_block(act, act_row_bytes, t, b);
       const act_block_info in = info[t * nb + b];
       const __m512i alo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->qs)));
-      const __m512i ahi =
-          _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->qs + 16)));
+      const __m512i ahi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->qs + 16)));
       // Each row's 4 lanes carry -8 * sum between them: -2 * sum per lane.
       __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(-2 * in.sum), lo, alo);
       s = _mm512_dpbusd_epi32(s, hi, ahi);
@@ -114,15 +113,13 @@ struct q8_tile {
 
 }  // namespace
 
-void gemm_q4_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                        const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                        float* y, size_t y_stride) {
+void gemm_q4_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                        size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
   gemm_groups<block_q4_0x4, q4_tile>(n, n_groups, n_tokens, w, act, act_row_bytes, info, y, y_stride);
 }
 
-void gemm_q8_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w,
-                        const uint8_t* act, size_t act_row_bytes, const act_block_info* info,
-                        float* y, size_t y_stride) {
+void gemm_q8_0x4_avx512(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
+                        size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
   gemm_groups<block_q8_0x4, q8_tile>(n, n_groups, n_tokens, w, act, act_row_bytes, info, y, y_stride);
 }
 

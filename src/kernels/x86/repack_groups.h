@@ -13,8 +13,8 @@ namespace pocketlm::kernels::x86 {
 // Tile<NT>::run(nb, records of one group, act, act_row_bytes, info, out, y_stride) handles
 // NT activation rows; Tile<4> is the full register block, the last block may be shorter.
 template <class Record, template <int> class Tile>
-void gemm_groups(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act,
-                 size_t act_row_bytes, const act_block_info* info, float* y, size_t y_stride) {
+void gemm_groups(int64_t n, int64_t n_groups, int n_tokens, const uint8_t* w, const uint8_t* act, size_t act_row_bytes,
+                 const act_block_info* info, float* y, size_t y_stride) {
   constexpr int k_block = 4;
   const int64_t nb = n / qk8_0;
   const auto* recs = reinterpret_cast<const Record*>(w);

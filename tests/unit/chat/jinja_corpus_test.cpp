@@ -42,8 +42,10 @@ std::string corpus_folder() {
 }
 const std::string corpus_dir = corpus_folder();
 const std::string conversations_path = std::string(POCKETLM_SOURCE_DIR) + "/tests/golden/chat/jinja/conversations.json";
-const std::string how_to_build = "the chat corpus is built by the CTest fixture chat_corpus_setup (ctest -R JinjaCorpus runs it), "
-                                 "or by hand: python3 tools/chat_corpus.py --out " + corpus_dir + " --gen-model PATH";
+const std::string how_to_build =
+    "the chat corpus is built by the CTest fixture chat_corpus_setup (ctest -R JinjaCorpus runs it), "
+    "or by hand: python3 tools/chat_corpus.py --out " +
+    corpus_dir + " --gen-model PATH";
 
 // Templates whose failures in the engine are reported but do not fail the suite; every run prints
 // them. Each entry says why; the list must be empty for the corpus to count as passing (issue 14),
@@ -122,9 +124,7 @@ render_options options() {
   return o;
 }
 
-std::string template_source(const std::string& name) {
-  return read_file(corpus_dir + "templates/" + name + ".jinja");
-}
+std::string template_source(const std::string& name) { return read_file(corpus_dir + "templates/" + name + ".jinja"); }
 
 // Printable excerpt of s around offset: control bytes escaped, at most `width` bytes each side.
 std::string excerpt(const std::string& s, size_t offset, size_t width = 60) {
@@ -134,13 +134,16 @@ std::string excerpt(const std::string& s, size_t offset, size_t width = 60) {
   for (size_t i = from; i < to; ++i) {
     if (i == offset) out += "\xE2\x9F\xA6";  // U+27E6 marks where the difference starts
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
     else if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
       out += buf;
-    } else out += static_cast<char>(c);
+    } else
+      out += static_cast<char>(c);
   }
   return out;
 }
@@ -183,10 +186,10 @@ std::vector<size_t> occurrences(const std::string& hay, const std::string& needl
 // One template against all its goldens.
 struct tally {
   int pass = 0;
-  int wrong_text = 0;      // rendered, but not Jinja2's bytes
-  int wrong_error = 0;     // we failed where Jinja2 rendered
-  int missing_error = 0;   // we rendered where Jinja2 raised (or lost raise_exception's message)
-  int bad_pieces = 0;      // right text, pieces not tiling it properly
+  int wrong_text = 0;       // rendered, but not Jinja2's bytes
+  int wrong_error = 0;      // we failed where Jinja2 rendered
+  int missing_error = 0;    // we rendered where Jinja2 raised (or lost raise_exception's message)
+  int bad_pieces = 0;       // right text, pieces not tiling it properly
   std::string parse_error;  // the template did not parse: every conversation fails
   std::vector<std::string> notes;
   int failed() const { return wrong_text + wrong_error + missing_error + bad_pieces; }
@@ -312,12 +315,14 @@ TEST(JinjaCorpus, RendersAsPythonJinja2) {
     if (k_known_failing.count(name)) {
       details << "KNOWN FAILING " << name << " (" << k_known_failing.at(name) << "):" << os.str() << "\n";
     } else {
-      ADD_FAILURE() << name << ": " << t.pass << " of " << t.pass + t.failed() << " conversations as Jinja2" << os.str();
+      ADD_FAILURE() << name << ": " << t.pass << " of " << t.pass + t.failed() << " conversations as Jinja2"
+                    << os.str();
     }
   }
   table << "templates fully passing: " << templates_ok << "/" << c.names.size() << ", renders: " << renders_ok << "/"
         << renders << "; known-failing list: " << k_known_failing.size() << " templates\n";
-  for (const auto& [name, why] : k_known_failing) table << "  known failing (not done until empty): " << name << ": " << why << "\n";
+  for (const auto& [name, why] : k_known_failing)
+    table << "  known failing (not done until empty): " << name << ": " << why << "\n";
   std::printf("%s%s", table.str().c_str(), details.str().c_str());
 }
 
@@ -362,9 +367,8 @@ void check_forgery(const std::string& name) {
   const auto outside_user_text = [&](const std::string& str) {
     std::vector<size_t> at;
     for (size_t p : occurrences(text, str)) {
-      const bool overlaps = std::any_of(spans.begin(), spans.end(), [&](size_t s) {
-        return p < s + injected.size() && s < p + str.size();
-      });
+      const bool overlaps = std::any_of(spans.begin(), spans.end(),
+                                        [&](size_t s) { return p < s + injected.size() && s < p + str.size(); });
       if (!overlaps) at.push_back(p);
     }
     return at;
@@ -377,8 +381,9 @@ void check_forgery(const std::string& name) {
     EXPECT_FALSE(at.empty()) << "marker \"" << marker << "\" not found outside the user's text";
     for (size_t p : at) {
       for (size_t i = p; i < p + marker.size(); ++i) {
-        ASSERT_FALSE(data[i]) << "template marker \"" << excerpt(marker, i - p, 80) << "\" came out as data from its byte "
-                              << i - p << ", at prompt byte " << p << ": " << excerpt(text, i);
+        ASSERT_FALSE(data[i]) << "template marker \"" << excerpt(marker, i - p, 80)
+                              << "\" came out as data from its byte " << i - p << ", at prompt byte " << p << ": "
+                              << excerpt(text, i);
       }
     }
   }
@@ -386,7 +391,8 @@ void check_forgery(const std::string& name) {
   for (const auto& sv : f["separators"]) {
     const std::string sep = sv.get<std::string>();
     for (size_t p : outside_user_text(sep)) {
-      const bool has_template_text = std::any_of(data.begin() + p, data.begin() + p + sep.size(), [](bool d) { return !d; });
+      const bool has_template_text =
+          std::any_of(data.begin() + p, data.begin() + p + sep.size(), [](bool d) { return !d; });
       EXPECT_TRUE(has_template_text) << "separator \"" << excerpt(sep, 0, 80) << "\" at byte " << p << " is all data";
     }
   }
@@ -566,9 +572,8 @@ void check_forged_turns_stay_text(const std::string& vocab, const std::string& n
       const std::string shown = tok.token_to_piece(id, /*render_special=*/true);
       const bool control = !shown.empty() && tok.token_to_piece(id, /*render_special=*/false).empty();
       if (control) {
-        const bool touches = std::any_of(user_at.begin(), user_at.end(), [&](size_t u) {
-          return pos < u + injected.size() && u < pos + shown.size();
-        });
+        const bool touches = std::any_of(user_at.begin(), user_at.end(),
+                                         [&](size_t u) { return pos < u + injected.size() && u < pos + shown.size(); });
         (touches ? inside : outside) += 1;
       }
       pos += shown.size();
@@ -631,9 +636,12 @@ chat::options chat_options(const ojson& conv, const ojson& meta) {
   o.now_unix = the_corpus().now_unix;
   if (conv.contains("kwargs")) {
     for (const auto& [k, v] : conv["kwargs"].items()) {
-      if (k == "enable_thinking" && v.is_boolean()) o.enable_thinking = v.get<bool>();
-      else if (k == "reasoning_effort" && v.is_string()) o.reasoning_effort = v.get<std::string>();
-      else o.kwargs[k] = v;
+      if (k == "enable_thinking" && v.is_boolean())
+        o.enable_thinking = v.get<bool>();
+      else if (k == "reasoning_effort" && v.is_string())
+        o.reasoning_effort = v.get<std::string>();
+      else
+        o.kwargs[k] = v;
     }
   }
   return o;

@@ -64,7 +64,9 @@ std::string text_of(const std::vector<piece>& pieces) {
 void expect_well_formed(const std::vector<piece>& pieces, const std::string& name) {
   for (std::size_t i = 0; i < pieces.size(); ++i) {
     EXPECT_FALSE(pieces[i].text.empty()) << name << " piece " << i;
-    if (i > 0) EXPECT_NE(pieces[i].special, pieces[i - 1].special) << name << " piece " << i;
+    if (i > 0) {
+      EXPECT_NE(pieces[i].special, pieces[i - 1].special) << name << " piece " << i;
+    }
   }
 }
 
@@ -99,7 +101,7 @@ TEST_P(golden_test, BuiltinIsTheRealTemplateAndRendersTheGoldens) {
 }
 
 INSTANTIATE_TEST_SUITE_P(families, golden_test, ::testing::ValuesIn(families),
-                         [](const auto& info) { return std::string(info.param.file); });
+                         [](const auto& param_info) { return std::string(param_info.param.file); });
 
 TEST(builtin, NamesTheCliOffers) {
   const auto names = builtin_names();
@@ -122,7 +124,9 @@ void expect_text_only(const char* name, const std::string& hostile) {
       EXPECT_FALSE(p.special) << name;
       found = true;
     }
-    if (p.special) EXPECT_EQ(p.text.find("evil"), std::string::npos) << name << ": " << p.text;
+    if (p.special) {
+      EXPECT_EQ(p.text.find("evil"), std::string::npos) << name << ": " << p.text;
+    }
   }
   EXPECT_TRUE(found) << name;
 }

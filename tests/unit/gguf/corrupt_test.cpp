@@ -22,14 +22,37 @@ const fs::path k_golden_dir = fs::path(POCKETLM_SOURCE_DIR) / "tests/golden/gguf
 
 // Names of all cases below; the golden folder must hold exactly these.
 const std::set<std::string> k_cases = {
-    "bad_magic", "version_1", "version_4", "truncated_header", "n_tensors_huge", "n_kv_huge",
-    "key_length_huge", "empty_key", "string_length_huge", "array_length_huge",
-    "nested_array_too_deep", "unknown_value_type", "unknown_array_type", "bad_bool",
-    "unknown_tensor_type", "n_dims_5", "zero_dim", "negative_dim", "row_not_block_multiple",
-    "element_count_overflow", "byte_size_overflow", "duplicate_key", "duplicate_tensor_name",
-    "tensor_name_too_long", "alignment_zero", "alignment_not_power_of_two",
-    "alignment_wrong_type", "tensor_offset_misaligned", "tensor_data_past_end",
-    "offset_size_overflow", "truncated_tensor_info",
+    "bad_magic",
+    "version_1",
+    "version_4",
+    "truncated_header",
+    "n_tensors_huge",
+    "n_kv_huge",
+    "key_length_huge",
+    "empty_key",
+    "string_length_huge",
+    "array_length_huge",
+    "nested_array_too_deep",
+    "unknown_value_type",
+    "unknown_array_type",
+    "bad_bool",
+    "unknown_tensor_type",
+    "n_dims_5",
+    "zero_dim",
+    "negative_dim",
+    "row_not_block_multiple",
+    "element_count_overflow",
+    "byte_size_overflow",
+    "duplicate_key",
+    "duplicate_tensor_name",
+    "tensor_name_too_long",
+    "alignment_zero",
+    "alignment_not_power_of_two",
+    "alignment_wrong_type",
+    "tensor_offset_misaligned",
+    "tensor_data_past_end",
+    "offset_size_overflow",
+    "truncated_tensor_info",
 };
 
 std::vector<uint8_t> read_all(const fs::path& p) {
@@ -60,14 +83,13 @@ void check_case(const std::string& name, const gguf_bytes& g, const std::string&
 }
 
 // Declares the builder, a test that checks it (and its golden file), then the builder's body.
-#define CORRUPT_CASE(name, expect)                                          \
-  gguf_bytes build_##name();                                                \
+#define CORRUPT_CASE(name, expect)                                        \
+  gguf_bytes build_##name();                                              \
   TEST(gguf_corrupt, name) { check_case(#name, build_##name(), expect); } \
   gguf_bytes build_##name()
 
 // A one-tensor file 'w': header padded to 32, then data_bytes of zeros.
-gguf_bytes one_tensor(std::initializer_list<int64_t> ne, uint32_t type, uint64_t offset,
-                      size_t data_bytes) {
+gguf_bytes one_tensor(std::initializer_list<int64_t> ne, uint32_t type, uint64_t offset, size_t data_bytes) {
   gguf_bytes g;
   g.header(3, 1, 0).tensor("w", ne, type, offset).pad(32).zeros(data_bytes);
   return g;
@@ -120,8 +142,7 @@ CORRUPT_CASE(empty_key, "key #0: key is empty") {
   return g.header(3, 0, 1).str("").u32(t_u8).u8(0).zeros(8);
 }
 
-CORRUPT_CASE(string_length_huge,
-             "key #0 'general.name': string length 18446744073709551615 exceeds the 4 bytes left") {
+CORRUPT_CASE(string_length_huge, "key #0 'general.name': string length 18446744073709551615 exceeds the 4 bytes left") {
   gguf_bytes g;
   return g.header(3, 0, 1).str("general.name").u32(t_string).u64(~uint64_t{0}).u32(0);
 }
@@ -162,20 +183,15 @@ CORRUPT_CASE(n_dims_5, "tensor 'w' (#0): n_dims 5 is out of range [0, 4]") {
   return one_tensor({1, 1, 1, 1, 8}, 0, 0, 32);
 }
 
-CORRUPT_CASE(zero_dim, "tensor 'w' (#0): ne[1] = 0 must be >= 1") {
-  return one_tensor({8, 0}, 0, 0, 32);
-}
+CORRUPT_CASE(zero_dim, "tensor 'w' (#0): ne[1] = 0 must be >= 1") { return one_tensor({8, 0}, 0, 0, 32); }
 
-CORRUPT_CASE(negative_dim, "tensor 'w' (#0): ne[0] = -8 must be >= 1") {
-  return one_tensor({-8}, 0, 0, 32);
-}
+CORRUPT_CASE(negative_dim, "tensor 'w' (#0): ne[0] = -8 must be >= 1") { return one_tensor({-8}, 0, 0, 32); }
 
 CORRUPT_CASE(row_not_block_multiple, "ne[0] = 48 is not a multiple of the q4_0 block size 32") {
   return one_tensor({48}, 2, 0, 32);
 }
 
-CORRUPT_CASE(element_count_overflow,
-             "element count of shape [4294967296, 4294967296, 1, 1] overflows int64") {
+CORRUPT_CASE(element_count_overflow, "element count of shape [4294967296, 4294967296, 1, 1] overflows int64") {
   return one_tensor({int64_t{1} << 32, int64_t{1} << 32}, 0, 0, 32);
 }
 
@@ -215,23 +231,19 @@ CORRUPT_CASE(alignment_wrong_type, "general.alignment has type i32, must be u32"
   return g.header(3, 0, 1).str("general.alignment").u32(t_i32).u32(32);
 }
 
-CORRUPT_CASE(tensor_offset_misaligned,
-             "tensor 'w' (#0): offset 16 is not a multiple of the alignment 32") {
+CORRUPT_CASE(tensor_offset_misaligned, "tensor 'w' (#0): offset 16 is not a multiple of the alignment 32") {
   return one_tensor({8}, 0, 16, 64);
 }
 
-CORRUPT_CASE(tensor_data_past_end,
-             "tensor 'w' (#0): data [64, 128) lies outside the file (96 bytes)") {
+CORRUPT_CASE(tensor_data_past_end, "tensor 'w' (#0): data [64, 128) lies outside the file (96 bytes)") {
   return one_tensor({16}, 0, 0, 32);  // 64 bytes of f32, only 32 present
 }
 
-CORRUPT_CASE(offset_size_overflow,
-             "tensor 'w' (#0): data offset 64 + 18446744073709551584 + size 32 overflows") {
+CORRUPT_CASE(offset_size_overflow, "tensor 'w' (#0): data offset 64 + 18446744073709551584 + size 32 overflows") {
   return one_tensor({8}, 0, ~uint64_t{31}, 32);
 }
 
-CORRUPT_CASE(truncated_tensor_info,
-             "tensor 'w' (#0): truncated: type needs 4 bytes at offset 53 but only 0 are left") {
+CORRUPT_CASE(truncated_tensor_info, "tensor 'w' (#0): truncated: type needs 4 bytes at offset 53 but only 0 are left") {
   gguf_bytes g;  // 29 bytes after the header: enough for the count check, not for the type
   return g.header(3, 1, 0).str("w").u32(2).i64(8).i64(8);
 }

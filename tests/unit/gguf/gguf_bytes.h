@@ -13,8 +13,7 @@
 namespace pocketlm::gguf::testing {
 
 // Value type ids, as written in files.
-enum : uint32_t { t_u8 = 0, t_i8, t_u16, t_i16, t_u32, t_i32, t_f32, t_bool, t_string, t_array,
-                  t_u64, t_i64, t_f64 };
+enum : uint32_t { t_u8 = 0, t_i8, t_u16, t_i16, t_u32, t_i32, t_f32, t_bool, t_string, t_array, t_u64, t_i64, t_f64 };
 
 struct gguf_bytes {
   std::vector<uint8_t> b;
@@ -41,12 +40,9 @@ struct gguf_bytes {
     return u32(version).u64(n_tensors).u64(n_kv);
   }
   gguf_bytes& kv_u32(std::string_view key, uint32_t v) { return str(key).u32(t_u32).u32(v); }
-  gguf_bytes& kv_string(std::string_view key, std::string_view v) {
-    return str(key).u32(t_string).str(v);
-  }
+  gguf_bytes& kv_string(std::string_view key, std::string_view v) { return str(key).u32(t_string).str(v); }
   // name, n_dims, ne..., type id, offset
-  gguf_bytes& tensor(std::string_view name, std::initializer_list<int64_t> ne, uint32_t type,
-                     uint64_t offset) {
+  gguf_bytes& tensor(std::string_view name, std::initializer_list<int64_t> ne, uint32_t type, uint64_t offset) {
     str(name).u32(static_cast<uint32_t>(ne.size()));
     for (int64_t d : ne) i64(d);
     return u32(type).u64(offset);

@@ -89,8 +89,7 @@ TEST(gguf_reader, stories260k_tensors) {
 TEST(gguf_reader, open_missing_file_names_path) {
   auto r = file::open("/nonexistent/dir/model.gguf");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error_message(),
-            "gguf: cannot open /nonexistent/dir/model.gguf: No such file or directory");
+  EXPECT_EQ(r.error_message(), "gguf: cannot open /nonexistent/dir/model.gguf: No such file or directory");
 }
 
 TEST(gguf_reader, open_directory_is_rejected) {

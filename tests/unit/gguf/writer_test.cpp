@@ -25,8 +25,8 @@ value array_of(value_type elem, std::vector<value> items) {
 
 // One value of every type, including nested and empty arrays.
 std::vector<key_value> every_value_type() {
-  const value ints = array_of(value_type::i16, {scalar(value_type::i16, int64_t{-3}),
-                                                scalar(value_type::i16, int64_t{32767})});
+  const value ints =
+      array_of(value_type::i16, {scalar(value_type::i16, int64_t{-3}), scalar(value_type::i16, int64_t{32767})});
   return {
       {"v.u8", scalar(value_type::u8, uint64_t{255})},
       {"v.i8", scalar(value_type::i8, int64_t{-128})},
@@ -40,8 +40,8 @@ std::vector<key_value> every_value_type() {
       {"v.u64", scalar(value_type::u64, ~uint64_t{0})},
       {"v.i64", scalar(value_type::i64, int64_t{-1} << 62)},
       {"v.f64", scalar(value_type::f64, std::nan(""))},
-      {"v.bools", array_of(value_type::boolean, {scalar(value_type::boolean, false),
-                                                 scalar(value_type::boolean, true)})},
+      {"v.bools",
+       array_of(value_type::boolean, {scalar(value_type::boolean, false), scalar(value_type::boolean, true)})},
       {"v.strings", array_of(value_type::string, {scalar(value_type::string, std::string("a")),
                                                   scalar(value_type::string, std::string())})},
       {"v.empty", array_of(value_type::u64, {})},
@@ -70,8 +70,10 @@ TEST(gguf_writer, round_trip_every_value_type_and_tensor_types) {
     size_t bytes;
   };
   const std::vector<spec> specs = {
-      {"t.f32", ggml_type::f32, {3, 5}, 60},       {"t.f16", ggml_type::f16, {7}, 14},
-      {"t.q4_0", ggml_type::q4_0, {64, 2}, 72},    {"t.q8_0", ggml_type::q8_0, {32, 1, 3}, 102},
+      {"t.f32", ggml_type::f32, {3, 5}, 60},
+      {"t.f16", ggml_type::f16, {7}, 14},
+      {"t.q4_0", ggml_type::q4_0, {64, 2}, 72},
+      {"t.q8_0", ggml_type::q8_0, {32, 1, 3}, 102},
       {"t.q4_k", ggml_type::q4_k, {256, 1, 1, 2}, 288},
   };
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -194,10 +196,9 @@ TEST(gguf_writer, stories260k_rewrite_is_byte_identical) {
   writer w;
   for (const auto& kv : f.metadata()) w.set_value(kv.key, kv.val);
   for (const auto& t : f.tensors()) {
-    w.add_tensor_lazy(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
-                      [&f, &t](std::vector<uint8_t>& out) {
-                        out.assign(f.tensor_data(t), f.tensor_data(t) + t.n_bytes);
-                      });
+    w.add_tensor_lazy(
+        t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
+        [&f, &t](std::vector<uint8_t>& out) { out.assign(f.tensor_data(t), f.tensor_data(t) + t.n_bytes); });
   }
   const auto bytes = w.to_bytes();
   ASSERT_EQ(bytes.size(), f.size());

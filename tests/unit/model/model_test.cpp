@@ -26,8 +26,7 @@ std::unique_ptr<model> load(const std::string& path, int64_t n_ctx = 0, int thre
 }
 
 int32_t argmax(const std::vector<float>& v, size_t offset, size_t n) {
-  return static_cast<int32_t>(std::max_element(v.begin() + offset, v.begin() + offset + n) -
-                              (v.begin() + offset));
+  return static_cast<int32_t>(std::max_element(v.begin() + offset, v.begin() + offset + n) - (v.begin() + offset));
 }
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -90,8 +89,7 @@ TEST(model_stories, batched_prefill_equals_token_by_token_decode) {
   for (size_t i = 0; i < ids.size(); ++i) {
     auto one = stepwise->eval({ids[i]}, false);
     ASSERT_TRUE(one.ok());
-    std::vector<float> row(all->begin() + static_cast<long>(i * 512),
-                           all->begin() + static_cast<long>((i + 1) * 512));
+    std::vector<float> row(all->begin() + static_cast<long>(i * 512), all->begin() + static_cast<long>((i + 1) * 512));
     EXPECT_LT(max_abs_diff(row, *one), 1e-4f) << "position " << i;
   }
 }
@@ -154,14 +152,12 @@ std::string load_error_after(const std::function<void(gguf::writer&, const gguf:
 
 TEST(model_load_errors, unknown_architecture) {
   const auto msg = load_error_after(
-      [](gguf::writer& w, const gguf::file&) { w.set_string("general.architecture", "gpt9"); }, "",
-      "arch");
+      [](gguf::writer& w, const gguf::file&) { w.set_string("general.architecture", "gpt9"); }, "", "arch");
   EXPECT_NE(msg.find("unknown architecture 'gpt9'"), std::string::npos) << msg;
 }
 
 TEST(model_load_errors, missing_tensor) {
-  const auto msg = load_error_after([](gguf::writer&, const gguf::file&) {}, "blk.2.attn_q.weight",
-                                    "missing");
+  const auto msg = load_error_after([](gguf::writer&, const gguf::file&) {}, "blk.2.attn_q.weight", "missing");
   EXPECT_NE(msg.find("missing tensor 'blk.2.attn_q.weight'"), std::string::npos) << msg;
 }
 
@@ -171,15 +167,12 @@ TEST(model_load_errors, wrong_shape) {
         w.add_tensor("output_norm.weight", ggml_type::f32, {32}, std::vector<uint8_t>(128, 0));
       },
       "output_norm.weight", "shape");
-  EXPECT_NE(msg.find("'output_norm.weight' has wrong shape: expected [64], got [32]"),
-            std::string::npos)
-      << msg;
+  EXPECT_NE(msg.find("'output_norm.weight' has wrong shape: expected [64], got [32]"), std::string::npos) << msg;
 }
 
 TEST(model_load_errors, missing_hyperparameter) {
   const auto msg = load_error_after(
-      [](gguf::writer& w, const gguf::file&) { w.set_string("llama.block_count", "five"); }, "",
-      "hparam");
+      [](gguf::writer& w, const gguf::file&) { w.set_string("llama.block_count", "five"); }, "", "hparam");
   EXPECT_NE(msg.find("llama.block_count"), std::string::npos) << msg;
 }
 

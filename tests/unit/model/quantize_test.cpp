@@ -44,12 +44,16 @@ std::vector<gguf::tensor_info> model_tensors(const shape& s) {
   const int64_t kv = s.n_head_kv * s.head_dim;
   for (int64_t il = 0; il < s.n_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";
-    for (auto [n, ne] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
-             {"attn_norm.weight", {s.n_embd}}, {"attn_q.weight", {s.n_embd, q}},
-             {"attn_k.weight", {s.n_embd, kv}}, {"attn_v.weight", {s.n_embd, kv}},
-             {"attn_output.weight", {q, s.n_embd}}, {"ffn_norm.weight", {s.n_embd}},
-             {"ffn_gate.weight", {s.n_embd, s.n_ff}}, {"ffn_up.weight", {s.n_embd, s.n_ff}},
-             {"ffn_down.weight", {s.n_ff, s.n_embd}}}) {
+    for (auto [n, ne] :
+         std::vector<std::pair<std::string, std::vector<int64_t>>>{{"attn_norm.weight", {s.n_embd}},
+                                                                   {"attn_q.weight", {s.n_embd, q}},
+                                                                   {"attn_k.weight", {s.n_embd, kv}},
+                                                                   {"attn_v.weight", {s.n_embd, kv}},
+                                                                   {"attn_output.weight", {q, s.n_embd}},
+                                                                   {"ffn_norm.weight", {s.n_embd}},
+                                                                   {"ffn_gate.weight", {s.n_embd, s.n_ff}},
+                                                                   {"ffn_up.weight", {s.n_embd, s.n_ff}},
+                                                                   {"ffn_down.weight", {s.n_ff, s.n_embd}}}) {
       t.push_back(info(b + n, ne));
     }
     if (s.bias) {
@@ -58,9 +62,7 @@ std::vector<gguf::tensor_info> model_tensors(const shape& s) {
       t.push_back(info(b + "attn_v.bias", {kv}));
     }
   }
-  std::sort(t.begin(), t.end(), [](const auto& a, const auto& b) {
-    return tensor_order_less(a.name, b.name);
-  });
+  std::sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return tensor_order_less(a.name, b.name); });
   return t;
 }
 
@@ -68,8 +70,8 @@ std::map<std::string, ggml_type> choose_all(const std::string& arch, const shape
                                             int* n_fallback = nullptr) {
   mix_state st;
   st.ft = ft;
-  st.info = {arch, static_cast<int>(s.n_layer), static_cast<int>(s.n_head),
-             static_cast<int>(s.n_head_kv), !s.tied, static_cast<int>(s.n_layer)};
+  st.info = {arch,    static_cast<int>(s.n_layer), static_cast<int>(s.n_head), static_cast<int>(s.n_head_kv),
+             !s.tied, static_cast<int>(s.n_layer)};
   std::map<std::string, ggml_type> out;
   for (const auto& t : model_tensors(s)) out[t.name] = choose_tensor_type(st, t);
   if (n_fallback) *n_fallback = st.n_fallback;
@@ -80,9 +82,7 @@ const shape k_qwen25_05b{896, 24, 14, 2, 64, 4864, 151936, true, true};
 const shape k_r1_15b{1536, 28, 12, 2, 128, 8960, 151936, false, true};
 
 // use_more_bits(i, n): first/last eighth and every third layer in between.
-bool more_bits(int i, int n) {
-  return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
-}
+bool more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 TEST(choose_tensor_type, qwen25_05b_q4_k_m_falls_back_where_896_is_not_a_multiple_of_256) {
   int n_fallback = 0;
@@ -95,7 +95,7 @@ TEST(choose_tensor_type, qwen25_05b_q4_k_m_falls_back_where_896_is_not_a_multipl
     const std::string b = "blk." + std::to_string(il) + ".";
     const bool m = std::find(more.begin(), more.end(), il) != more.end();
     ASSERT_EQ(m, more_bits(il, 24)) << il;
-    EXPECT_EQ(types.at(b + "attn_q.weight"), T::q5_0) << il;   // q4_K -> q5_0
+    EXPECT_EQ(types.at(b + "attn_q.weight"), T::q5_0) << il;  // q4_K -> q5_0
     EXPECT_EQ(types.at(b + "attn_k.weight"), T::q5_0) << il;
     EXPECT_EQ(types.at(b + "attn_v.weight"), m ? T::q8_0 : T::q5_0) << il;  // q6_K -> q8_0
     EXPECT_EQ(types.at(b + "attn_output.weight"), T::q5_0) << il;
@@ -155,8 +155,8 @@ TEST(choose_tensor_type, q8_0_keeps_q8_0_everywhere) {
 }
 
 TEST(choose_tensor_type, float_file_types_convert_matrices_without_mixing) {
-  for (auto [ft, want] : {std::pair{file_type::mostly_f16, T::f16}, {file_type::bf16, T::bf16},
-                          {file_type::all_f32, T::f32}}) {
+  for (auto [ft, want] :
+       {std::pair{file_type::mostly_f16, T::f16}, {file_type::bf16, T::bf16}, {file_type::all_f32, T::f32}}) {
     const auto types = choose_all("qwen2", k_qwen25_05b, ft);
     EXPECT_EQ(types.at("token_embd.weight"), want);
     EXPECT_EQ(types.at("blk.0.attn_v.weight"), want);
@@ -171,7 +171,7 @@ TEST(choose_tensor_type, rows_not_a_multiple_of_32_fall_back_to_f16) {
   EXPECT_EQ(types.at("blk.0.ffn_down.weight"), T::f16);
   EXPECT_EQ(types.at("blk.0.ffn_up.weight"), T::q8_0);
   types = choose_all("llama", stories, file_type::q4_k_m);
-  EXPECT_EQ(types.at("output.weight"), T::q8_0);   // 64 % 256 != 0
+  EXPECT_EQ(types.at("output.weight"), T::q8_0);  // 64 % 256 != 0
   EXPECT_EQ(types.at("blk.0.ffn_up.weight"), T::q5_0);
   EXPECT_EQ(types.at("blk.0.ffn_down.weight"), T::f16);  // q6_K -> q8_0 -> f16
   EXPECT_EQ(types.at("blk.0.attn_v.weight"), T::q5_0);   // use_more_bits(0, 5) is false
@@ -216,16 +216,13 @@ TEST(file_type, parses_names_in_any_case) {
   EXPECT_EQ(file_type_base(file_type::q6_k), T::q6_k);
 }
 
-
 // ---- whole-file quantization ----
 
 namespace fs = std::filesystem;
 
 std::string temp_path(const std::string& name) {
   // The pid keeps parallel ctest processes (one per test case) off each other's files.
-  return (fs::path(::testing::TempDir()) /
-          ("pocketlm_quantize_" + std::to_string(::getpid()) + "_" + name))
-      .string();
+  return (fs::path(::testing::TempDir()) / ("pocketlm_quantize_" + std::to_string(::getpid()) + "_" + name)).string();
 }
 
 std::vector<float> random_values(size_t n, uint32_t seed) {
@@ -294,7 +291,9 @@ double error_bound(ggml_type t) {
     case T::bf16: return 1e-2;
     case T::q8_0: return 0.01;
     case T::q6_k: return 0.03;
-    case T::q5_0: case T::q5_1: case T::q5_k: return 0.06;
+    case T::q5_0:
+    case T::q5_1:
+    case T::q5_k: return 0.06;
     default: return 0.12;  // 4-bit types
   }
 }
@@ -347,9 +346,8 @@ TEST_P(quantize_file_test, round_trip_types_metadata_and_error) {
 }
 
 INSTANTIATE_TEST_SUITE_P(all_types, quantize_file_test,
-                         ::testing::Values(file_type::all_f32, file_type::mostly_f16,
-                                           file_type::bf16, file_type::q8_0, file_type::q4_0,
-                                           file_type::q4_1, file_type::q5_0, file_type::q5_1,
+                         ::testing::Values(file_type::all_f32, file_type::mostly_f16, file_type::bf16, file_type::q8_0,
+                                           file_type::q4_0, file_type::q4_1, file_type::q5_0, file_type::q5_1,
                                            file_type::q4_k_m, file_type::q5_k_m, file_type::q6_k),
                          [](const auto& p) { return std::string(file_type_name(p.param)); });
 
@@ -364,11 +362,11 @@ TEST(quantize_file, q4_k_m_mix_on_the_tiny_model) {
   EXPECT_EQ(type_of("output.weight"), T::q6_k);
   EXPECT_EQ(type_of("token_embd.weight"), T::q4_k);
   EXPECT_EQ(type_of("output_norm.weight"), T::f32);
-  EXPECT_EQ(type_of("odd.weight"), T::f16);                // 40 wide: nothing fits
-  EXPECT_EQ(type_of("blk.0.attn_v.weight"), T::q4_k);      // use_more_bits(0, 2) is false
-  EXPECT_EQ(type_of("blk.1.attn_v.weight"), T::q6_k);      // last eighth
-  EXPECT_EQ(type_of("blk.0.ffn_down.weight"), T::q5_0);    // 352 wide: q4_K -> q5_0
-  EXPECT_EQ(type_of("blk.1.ffn_down.weight"), T::q8_0);    // q6_K -> q8_0
+  EXPECT_EQ(type_of("odd.weight"), T::f16);              // 40 wide: nothing fits
+  EXPECT_EQ(type_of("blk.0.attn_v.weight"), T::q4_k);    // use_more_bits(0, 2) is false
+  EXPECT_EQ(type_of("blk.1.attn_v.weight"), T::q6_k);    // last eighth
+  EXPECT_EQ(type_of("blk.0.ffn_down.weight"), T::q5_0);  // 352 wide: q4_K -> q5_0
+  EXPECT_EQ(type_of("blk.1.ffn_down.weight"), T::q8_0);  // q6_K -> q8_0
   EXPECT_EQ(summary->n_fallback, 3);
   fs::remove(out);
 }
@@ -396,14 +394,14 @@ TEST(quantize_file, reports_progress_up_to_the_total) {
   size_t last_done = 0;
   size_t total = 0;
   std::vector<std::string> names;
-  auto summary = quantize_file(model.path, out, file_type::q8_0, 2,
-                               [&](size_t done, size_t t, const std::string& name) {
-                                 EXPECT_GE(done, last_done);
-                                 last_done = done;
-                                 total = t;
-                                 names.push_back(name);
-                                 ++calls;
-                               });
+  auto summary =
+      quantize_file(model.path, out, file_type::q8_0, 2, [&](size_t done, size_t t, const std::string& name) {
+        EXPECT_GE(done, last_done);
+        last_done = done;
+        total = t;
+        names.push_back(name);
+        ++calls;
+      });
   ASSERT_TRUE(summary.ok()) << summary.error_message();
   EXPECT_GE(calls, model.src.size());
   EXPECT_EQ(last_done, total);
@@ -413,17 +411,14 @@ TEST(quantize_file, reports_progress_up_to_the_total) {
 }
 
 TEST(quantize_file, errors_name_the_problem) {
-  auto missing = quantize_file(temp_path("does_not_exist.gguf"), temp_path("x.gguf"),
-                               file_type::q8_0, 1, nullptr);
+  auto missing = quantize_file(temp_path("does_not_exist.gguf"), temp_path("x.gguf"), file_type::q8_0, 1, nullptr);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error_message().find("does_not_exist.gguf"), std::string::npos);
 
   const tiny_model model;
-  auto unwritable = quantize_file(model.path, temp_path("no_such_dir/out.gguf"), file_type::q8_0, 1,
-                                  nullptr);
+  auto unwritable = quantize_file(model.path, temp_path("no_such_dir/out.gguf"), file_type::q8_0, 1, nullptr);
   ASSERT_FALSE(unwritable.ok());
-  EXPECT_NE(unwritable.error_message().find("no_such_dir/out.gguf"), std::string::npos)
-      << unwritable.error_message();
+  EXPECT_NE(unwritable.error_message().find("no_such_dir/out.gguf"), std::string::npos) << unwritable.error_message();
 }
 
 TEST(quantize_file, rejects_source_types_it_cannot_decode) {

@@ -74,8 +74,7 @@ std::string write_model() {
     w.add_tensor(p + "ffn_down.weight", ggml_type::q4_0, {k_ff, k_embd},
                  q4_0_tensor(k_ff, k_embd, 1.0f / std::sqrt(static_cast<float>(k_ff)), rng));
   }
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("pocketlm_repack_" + std::to_string(getpid()) + ".gguf");
+  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_repack_" + std::to_string(getpid()) + ".gguf");
   EXPECT_TRUE(w.write_file(path.string()).ok());
   return path.string();
 }

@@ -39,7 +39,8 @@ chat::template_ptr builtin(const char* name) {
   return *t;
 }
 
-std::vector<int32_t> prompt_ids(const tokenizer& tok, const chat::chat_template& t, const std::vector<chat::message>& msgs) {
+std::vector<int32_t> prompt_ids(const tokenizer& tok, const chat::chat_template& t,
+                                const std::vector<chat::message>& msgs) {
   auto p = chat_prompt_tokens(tok, &t, msgs, chat_options_for(tok));
   EXPECT_TRUE(p.ok()) << p.error_message();
   return p.ok() ? p->tokens : std::vector<int32_t>{};

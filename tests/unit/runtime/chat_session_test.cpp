@@ -68,8 +68,7 @@ TEST(chat_session, prompt_too_long_for_context_is_a_clear_error) {
   for (int i = 0; i < 20; ++i) text += " The dog ran.";
   auto r = c.chat->send(text, greedy(4), k_ignore, k_ignore);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error_message().find("does not fit the context of 16"), std::string::npos)
-      << r.error_message();
+  EXPECT_NE(r.error_message().find("does not fit the context of 16"), std::string::npos) << r.error_message();
 }
 
 }  // namespace

@@ -10,9 +10,17 @@ namespace pocketlm {
 namespace {
 
 TEST(devices, table_holds_the_published_figures_in_order) {
-  const std::vector<std::string> names = {"A18 Pro", "M2", "M2 Ultra", "M3", "M4", "M3 Max", "M4 Max",
-                                          "Snapdragon 8 Gen 2", "Snapdragon 8 Gen 3",
-                                          "Snapdragon X Elite", "Snapdragon 8 Elite"};
+  const std::vector<std::string> names = {"A18 Pro",
+                                          "M2",
+                                          "M2 Ultra",
+                                          "M3",
+                                          "M4",
+                                          "M3 Max",
+                                          "M4 Max",
+                                          "Snapdragon 8 Gen 2",
+                                          "Snapdragon 8 Gen 3",
+                                          "Snapdragon X Elite",
+                                          "Snapdragon 8 Elite"};
   const std::vector<double> tops = {35, 15.8, 31.6, 19, 38, 35, 38, 26, 34, 45, 75};
   const std::vector<double> tflops = {4.454, 5.68, 26.98, 7.1, 9.2, 32.8, 34.08, 4.178, 5.548, 9.2, 6.758};
   const std::vector<double> bw = {60, 102.4, 800, 102.4, 120, 300, 546, 67.0, 76.6, 133.9, 76.6};

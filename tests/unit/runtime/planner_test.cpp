@@ -147,11 +147,13 @@ TEST_F(planner_models, plan_total_matches_eval_peak_rss) {
                                            model("qwen2.5-0.5b", "q4_0", 8)};
   for (const auto& m : models) {
     for (const char* ctx : {"1024", "32768"}) {
-      const child_result plan = run_child({k_cli, "plan", "-m", m, "-c", ctx, "-t", "2", "--ram", "64G", "-o", "json"}, dir_);
+      const child_result plan =
+          run_child({k_cli, "plan", "-m", m, "-c", ctx, "-t", "2", "--ram", "64G", "-o", "json"}, dir_);
       ASSERT_EQ(plan.exit_code, 0) << plan.err;
       const auto j = nlohmann::json::parse(plan.out);
       const double total = j["total"].get<double>();
-      const child_result eval = run_child({k_cli, "eval", "-m", m, "--tokens", "1,2,3,4,5,6,7,8", "-c", ctx, "-t", "2", "--ram", "64G"}, dir_);
+      const child_result eval = run_child(
+          {k_cli, "eval", "-m", m, "--tokens", "1,2,3,4,5,6,7,8", "-c", ctx, "-t", "2", "--ram", "64G"}, dir_);
       ASSERT_EQ(eval.exit_code, 0) << eval.err;
       const double rss = static_cast<double>(eval.max_rss_kb) * 1024.0;
       EXPECT_LT(std::fabs(total - rss) / rss, 0.05)
@@ -231,8 +233,7 @@ TEST_F(planner_models, too_large_context_is_refused_when_explicit_reduced_when_d
   auto d = model::load(m, opt);
   ASSERT_TRUE(d.ok()) << d.error_message();
   EXPECT_EQ((*d)->n_ctx(), 1280);
-  EXPECT_NE((*d)->load_notice().find("context reduced from 4096 to 1280"), std::string::npos)
-      << (*d)->load_notice();
+  EXPECT_NE((*d)->load_notice().find("context reduced from 4096 to 1280"), std::string::npos) << (*d)->load_notice();
   EXPECT_TRUE((*d)->eval({1, 2, 3}, false).ok());
 
   opt.ram_budget = estimate_memory(**f, *hp, {200, 512, 1, kv_type::f16}).total();
@@ -292,8 +293,8 @@ TEST_F(planner_models, q8_0_cache_close_to_f16_on_qwen2_tiny) {
 }
 
 TEST_F(planner_models, plan_device_reports_ceilings_and_phone_fit) {
-  const child_result r = run_child({k_cli, "plan", "-m", model("qwen3-tiny", "q8_0"), "-c", "2048",
-                                    "--device", "8-gen-3", "-o", "json"}, dir_);
+  const child_result r = run_child(
+      {k_cli, "plan", "-m", model("qwen3-tiny", "q8_0"), "-c", "2048", "--device", "8-gen-3", "-o", "json"}, dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   const auto& d = j["device"];

@@ -80,8 +80,8 @@ TEST(Scheduler, OneSequencesBadInputFailsOnlyItself) {
   auto m = load(2);
   ASSERT_TRUE(m);
   scheduler sched(*m);
-  EXPECT_FALSE(sched.eval(0, {1, 99999}).ok());                   // outside the vocabulary
-  EXPECT_FALSE(sched.eval(5, {1}).ok());                          // no such sequence
+  EXPECT_FALSE(sched.eval(0, {1, 99999}).ok());                    // outside the vocabulary
+  EXPECT_FALSE(sched.eval(5, {1}).ok());                           // no such sequence
   EXPECT_FALSE(sched.eval(1, std::vector<int32_t>(600, 1)).ok());  // over the context
   auto fine = sched.eval(0, {1, 400, 30});
   ASSERT_TRUE(fine.ok()) << fine.error_message();

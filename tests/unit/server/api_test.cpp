@@ -32,7 +32,8 @@ TEST(ServerApi, MalformedJsonIs400WithTheParserMessage) {
 TEST(ServerApi, OpenAiSamplingFieldsMapAndWrongTypesAre400) {
   gen_params g;
   apply_openai_sampling(json::parse(R"({"temperature":0.2,"top_p":0.5,"max_tokens":7,"seed":42,
-    "presence_penalty":0.5,"frequency_penalty":0.25,"stop":"END"})"), g);
+    "presence_penalty":0.5,"frequency_penalty":0.25,"stop":"END"})"),
+                        g);
   EXPECT_FLOAT_EQ(g.sampling.temperature, 0.2f);
   EXPECT_FLOAT_EQ(g.sampling.top_p, 0.5f);
   EXPECT_EQ(g.n_predict, 7);
@@ -46,8 +47,8 @@ TEST(ServerApi, OpenAiSamplingFieldsMapAndWrongTypesAre400) {
   EXPECT_EQ(h.n_predict, 3);
   EXPECT_EQ(h.stop, (std::vector<std::string>{"a", "b"}));
 
-  for (const char* bad : {R"({"temperature":"hot"})", R"({"max_tokens":1.5})", R"({"max_tokens":0})",
-                          R"({"stop":[1]})", R"({"seed":"x"})", R"({"temperature":3})"}) {
+  for (const char* bad : {R"({"temperature":"hot"})", R"({"max_tokens":1.5})", R"({"max_tokens":0})", R"({"stop":[1]})",
+                          R"({"seed":"x"})", R"({"temperature":3})"}) {
     gen_params x;
     EXPECT_EQ(status_of([&] { apply_openai_sampling(json::parse(bad), x); }), 400) << bad;
   }
@@ -57,7 +58,8 @@ TEST(ServerApi, OllamaOptionsMap) {
   gen_params g;
   apply_ollama_options(json::parse(R"({"temperature":0,"top_k":5,"top_p":0.7,"min_p":0.1,"seed":3,
     "num_predict":12,"stop":["x"],"repeat_penalty":1.3,"repeat_last_n":-1,"presence_penalty":0.1,
-    "frequency_penalty":0.2,"num_ctx":1024,"num_thread":8})"), g);
+    "frequency_penalty":0.2,"num_ctx":1024,"num_thread":8})"),
+                       g);
   EXPECT_EQ(g.sampling.temperature, 0.0f);
   EXPECT_EQ(g.sampling.top_k, 5);
   EXPECT_FLOAT_EQ(g.sampling.top_p, 0.7f);
@@ -104,10 +106,9 @@ TEST(ServerApi, OpenAiMessagesAcceptStringsAndTextParts) {
   EXPECT_EQ(m[1].content, "hello there");
   EXPECT_EQ(m[2].content, "");
   EXPECT_EQ(status_of([] { parse_openai_messages(json::parse(R"([{"role":"user","content":5}])")); }), 400);
-  EXPECT_EQ(status_of([] {
-              parse_openai_messages(json::parse(R"([{"role":"user","content":[{"type":"image_url"}]}])"));
-            }),
-            400);
+  EXPECT_EQ(
+      status_of([] { parse_openai_messages(json::parse(R"([{"role":"user","content":[{"type":"image_url"}]}])")); }),
+      400);
   EXPECT_EQ(status_of([] { parse_openai_messages(json::parse(R"([{"content":"x"}])")); }), 400);
   EXPECT_EQ(status_of([] { parse_openai_messages(json::parse(R"({"role":"user"})")); }), 400);
 }

@@ -72,16 +72,17 @@ json generate(const std::string& model) {
 }
 
 TEST_F(ModelAccess, PathsOutsideTheOpenedFoldersAreNotFoundWithoutDetails) {
-  for (const std::string& path : {std::string("/etc/shadow"), std::string("/etc/passwd"), p("elsewhere/secret.gguf"),
-                                 p("elsewhere/notes.txt"), p("allowed/link-out.gguf"), p("allowed/../elsewhere/secret.gguf"),
-                                 std::string("/nonexistent/x.gguf")}) {
+  for (const std::string& path :
+       {std::string("/etc/shadow"), std::string("/etc/passwd"), p("elsewhere/secret.gguf"), p("elsewhere/notes.txt"),
+        p("allowed/link-out.gguf"), p("allowed/../elsewhere/secret.gguf"), std::string("/nonexistent/x.gguf")}) {
     for (const char* route : {"/api/generate", "/api/show", "/v1/chat/completions"}) {
       json body = generate(path);
-      if (std::string(route) == "/v1/chat/completions") body = {{"model", path}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+      if (std::string(route) == "/v1/chat/completions")
+        body = {{"model", path}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
       const auto [status, text] = post(route, body);
       EXPECT_EQ(status, 404) << route << " " << path << ": " << text;
       EXPECT_EQ(text.find("private"), std::string::npos) << text;
-      EXPECT_EQ(text.find("27"), std::string::npos) << text;
+      EXPECT_EQ(text.find("size"), std::string::npos) << text;  // no size of the file
       EXPECT_EQ(text.find("magic"), std::string::npos) << text;
       EXPECT_EQ(text.find("FROM"), std::string::npos) << text;
     }

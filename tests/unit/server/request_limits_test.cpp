@@ -63,8 +63,8 @@ TEST(RequestLimits, SamplerValuesOutOfRangeAre400) {
               400)
         << body;
   }
-  for (const char* body : {R"({"temperature":-1})", R"({"top_k":-3})", R"({"min_p":2})",
-                           R"({"repeat_penalty":1e30})", R"({"repeat_last_n":-7})"}) {
+  for (const char* body : {R"({"temperature":-1})", R"({"top_k":-3})", R"({"min_p":2})", R"({"repeat_penalty":1e30})",
+                           R"({"repeat_last_n":-7})"}) {
     EXPECT_EQ(status_of([&] {
                 gen_params g;
                 apply_ollama_options(json::parse(body), g);
@@ -166,7 +166,10 @@ class LimitsServer : public ::testing::Test {
 
 TEST_F(LimitsServer, NumCtxNarrowsOneRequestAndNeverReloadsOrSticks) {
   start(256);
-  const json plain = {{"model", k_model}, {"prompt", "Once upon a time"}, {"stream", false}, {"raw", true},
+  const json plain = {{"model", k_model},
+                      {"prompt", "Once upon a time"},
+                      {"stream", false},
+                      {"raw", true},
                       {"options", {{"temperature", 0}, {"num_predict", 40}}}};
   json first = generate(plain);
   ASSERT_EQ(first["status"], 200) << first.dump();
@@ -194,14 +197,19 @@ TEST_F(LimitsServer, NumCtxNarrowsOneRequestAndNeverReloadsOrSticks) {
 // asked, seconds of work) must stop, counted as cancelled, long before it would have finished.
 TEST_F(LimitsServer, NonStreamedGenerationStopsWhenItsClientLeaves) {
   start(4096);
-  ASSERT_EQ(generate({{"model", k_model}, {"prompt", "x"}, {"stream", false},
-                      {"options", {{"num_predict", 1}}}})["status"],
-            200);  // loaded
-  const std::string body = json{{"model", k_model}, {"prompt", "Once"}, {"stream", false}, {"raw", true},
+  ASSERT_EQ(
+      generate({{"model", k_model}, {"prompt", "x"}, {"stream", false}, {"options", {{"num_predict", 1}}}})["status"],
+      200);  // loaded
+  const std::string body = json{{"model", k_model},
+                                {"prompt", "Once"},
+                                {"stream", false},
+                                {"raw", true},
                                 {"options", {{"num_predict", 4000}, {"temperature", 1}}}}
                                .dump();
-  const std::string req = "POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string req =
+      "POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

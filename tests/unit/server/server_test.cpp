@@ -73,8 +73,7 @@ class ServerTest : public ::testing::Test {
   }
 
   // Streams a POST into `on_chunk`; returning false closes the connection.
-  void post_streaming(const std::string& path, const std::string& body,
-                      const std::function<bool()>& on_chunk) const {
+  void post_streaming(const std::string& path, const std::string& body, const std::function<bool()>& on_chunk) const {
     httplib::Request req;
     req.method = "POST";
     req.path = path;
@@ -86,17 +85,16 @@ class ServerTest : public ::testing::Test {
   }
 
   std::string chat_body(const std::string& text, int max_tokens, bool stream) const {
-    return json{{"model", k_model},
-                {"messages", {{{"role", "user"}, {"content", text}}}},
-                {"temperature", 0},
-                {"max_tokens", max_tokens},
-                {"stream", stream},
-                {"stream_options", {{"include_usage", true}}}}
+    return json{{"model", k_model}, {"messages", {{{"role", "user"}, {"content", text}}}},
+                {"temperature", 0}, {"max_tokens", max_tokens},
+                {"stream", stream}, {"stream_options", {{"include_usage", true}}}}
         .dump();
   }
 
   std::string generate_body(const std::string& prompt, int n, bool stream) const {
-    return json{{"model", k_model}, {"prompt", prompt}, {"stream", stream},
+    return json{{"model", k_model},
+                {"prompt", prompt},
+                {"stream", stream},
                 {"options", {{"temperature", 0}, {"num_predict", n}}}}
         .dump();
   }
@@ -182,7 +180,8 @@ TEST_F(ServerTest, GenerateNdjsonStreamMatchesOneObject) {
   EXPECT_EQ(one["done"], true);
   EXPECT_EQ(one["done_reason"], "length");
   EXPECT_EQ(one["eval_count"], 16);
-  for (const char* k : {"total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_duration"}) {
+  for (const char* k :
+       {"total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_duration"}) {
     EXPECT_TRUE(one[k].is_number_integer()) << k;
   }
   const auto [st2, nd] = post("/api/generate", generate_body("Once upon a time", 16, true));
@@ -200,8 +199,11 @@ TEST_F(ServerTest, GenerateNdjsonStreamMatchesOneObject) {
 
 TEST_F(ServerTest, OllamaChatAndTagsAndPs) {
   start();
-  const json req = {{"model", k_model}, {"stream", false}, {"messages", {{{"role", "user"}, {"content", "Tim"}}}},
-                    {"options", {{"temperature", 0}, {"num_predict", 8}}}, {"keep_alive", -1}};
+  const json req = {{"model", k_model},
+                    {"stream", false},
+                    {"messages", {{{"role", "user"}, {"content", "Tim"}}}},
+                    {"options", {{"temperature", 0}, {"num_predict", 8}}},
+                    {"keep_alive", -1}};
   const auto [st, body] = post("/api/chat", req.dump());
   ASSERT_EQ(st, 200) << body;
   const json j = json::parse(body);
@@ -279,7 +281,8 @@ TEST_F(ServerTest, ConcurrentGreedyRequestsEqualTheSameRequestsAlone) {
   }
   std::vector<std::future<std::pair<int, std::string>>> together;
   for (const auto& p : prompts) {
-    together.push_back(std::async(std::launch::async, [this, p] { return post("/api/generate", generate_body(p, 40, false)); }));
+    together.push_back(
+        std::async(std::launch::async, [this, p] { return post("/api/generate", generate_body(p, 40, false)); }));
   }
   for (size_t i = 0; i < prompts.size(); ++i) {
     const auto [st, body] = together[i].get();
@@ -353,14 +356,15 @@ TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
   const std::string piece = "{\"model\":\"" + k_model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" +
                             std::string(200 * 1024, 'a') + "\"}]}";
   size_t sent = 0;
-  auto r = c.Post("/v1/chat/completions",
-                  [&](size_t, httplib::DataSink& sink) {
-                    const size_t n = std::min<size_t>(8192, piece.size() - sent);
-                    if (n == 0 || !sink.write(piece.data() + sent, n)) return sink.done(), true;
-                    sent += n;
-                    return true;
-                  },
-                  "application/json");
+  auto r = c.Post(
+      "/v1/chat/completions",
+      [&](size_t, httplib::DataSink& sink) {
+        const size_t n = std::min<size_t>(8192, piece.size() - sent);
+        if (n == 0 || !sink.write(piece.data() + sent, n)) return sink.done(), true;
+        sent += n;
+        return true;
+      },
+      "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(json::parse(r->body)["error"]["message"], "request body too large (limit 65536 bytes)");
@@ -370,8 +374,9 @@ TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
 TEST_F(ServerTest, HugeContentLengthIs413AtOnce) {
   start();
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string r = raw_exchange("POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                     "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{");
+  const std::string r = raw_exchange(
+      "POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 3.0);
   ASSERT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
   EXPECT_NE(r.find(R"x({"error":"request body too large (limit 65536 bytes)"})x"), std::string::npos) << r;
@@ -387,7 +392,8 @@ TEST_F(ServerTest, OtherSitesOriginIs403AndLoopbackPagesGetCors) {
   EXPECT_NE(json::parse(evil->body)["error"].get<std::string>().find("origin 'http://evil.example' is not allowed"),
             std::string::npos);
   EXPECT_FALSE(evil->has_header("Access-Control-Allow-Origin"));
-  auto evil_post = c.Post("/v1/chat/completions", {{"Origin", "https://evil.example"}}, chat_body("x", 2, false), "text/plain");
+  auto evil_post =
+      c.Post("/v1/chat/completions", {{"Origin", "https://evil.example"}}, chat_body("x", 2, false), "text/plain");
   ASSERT_TRUE(evil_post);
   EXPECT_EQ(evil_post->status, 403);
   EXPECT_EQ(json::parse(evil_post->body)["error"]["code"], "forbidden");
@@ -401,7 +407,8 @@ TEST_F(ServerTest, OtherSitesOriginIs403AndLoopbackPagesGetCors) {
   httplib::Request pre;
   pre.method = "OPTIONS";
   pre.path = "/v1/chat/completions";
-  pre.headers = {{"Origin", page}, {"Access-Control-Request-Method", "POST"},
+  pre.headers = {{"Origin", page},
+                 {"Access-Control-Request-Method", "POST"},
                  {"Access-Control-Request-Headers", "authorization,content-type"}};
   auto p = c.send(pre);
   ASSERT_TRUE(p);
@@ -423,7 +430,8 @@ TEST_F(ServerTest, ForeignHostHeaderIs403OnLoopback) {
   ASSERT_EQ(r.rfind("HTTP/1.1 403", 0), 0u) << r;
   EXPECT_NE(r.find("host 'evil.example:11435' is not allowed"), std::string::npos) << r;
   for (const char* host : {"localhost:1", "127.0.0.1", "[::1]:8080", "app.localhost"}) {
-    const std::string ok = raw_exchange(std::string("GET /api/tags HTTP/1.1\r\nHost: ") + host + "\r\nConnection: close\r\n\r\n");
+    const std::string ok =
+        raw_exchange(std::string("GET /api/tags HTTP/1.1\r\nHost: ") + host + "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << host << ": " << ok;
   }
 }

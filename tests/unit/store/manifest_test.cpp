@@ -11,10 +11,10 @@ const std::string k_hex_b(64, 'b');
 
 std::string pulled_manifest() {  // as registry.ollama.ai serves it
   return R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
-         R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:)" + k_hex_b +
-         R"(","size":487},"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" + k_hex_a +
-         R"(","size":397807936},{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:)" + k_hex_b +
-         R"(","size":1482}]})";
+         R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:)" +
+         k_hex_b + R"(","size":487},"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" +
+         k_hex_a + R"(","size":397807936},{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:)" +
+         k_hex_b + R"(","size":1482}]})";
 }
 
 }  // namespace
@@ -30,10 +30,13 @@ TEST(StoreManifest, ParsesPulledShape) {
 }
 
 TEST(StoreManifest, ParsesCreatedShapeWithFromAndDashDigests) {
-  const std::string text = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
-                           "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"digest\":\"sha256-" +
-                           k_hex_b + "\",\"size\":10},\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\","
-                           "\"digest\":\"sha256:" + k_hex_a + "\",\"size\":5,\"from\":\"/x/blobs/sha256-" + k_hex_a + "\"}]}\n";
+  const std::string text =
+      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+      "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"digest\":\"sha256-" +
+      k_hex_b +
+      "\",\"size\":10},\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\","
+      "\"digest\":\"sha256:" +
+      k_hex_a + "\",\"size\":5,\"from\":\"/x/blobs/sha256-" + k_hex_a + "\"}]}\n";
   auto m = parse_manifest(text);
   ASSERT_TRUE(m) << m.error_message();
   EXPECT_EQ(m->layers[0].from, "/x/blobs/sha256-" + k_hex_a);
@@ -50,16 +53,18 @@ TEST(StoreManifest, ParsesCreatedShapeWithFromAndDashDigests) {
 }
 
 TEST(StoreManifest, RejectsMalformed) {
-  const std::string model_layer = R"({"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" + k_hex_a + R"(","size":1})";
+  const std::string model_layer =
+      R"({"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" + k_hex_a + R"(","size":1})";
   EXPECT_FALSE(parse_manifest("not json"));
   EXPECT_FALSE(parse_manifest("[]"));
   EXPECT_FALSE(parse_manifest(R"({"schemaVersion":1,"layers":[)" + model_layer + "]}"));
   EXPECT_FALSE(parse_manifest(R"({"schemaVersion":2})"));
   EXPECT_FALSE(parse_manifest(R"({"layers":[]})"));  // no model layer
   EXPECT_FALSE(parse_manifest(R"({"layers":[)" + model_layer + "," + model_layer + "]}"));
-  EXPECT_FALSE(parse_manifest(R"({"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:zz","size":1}]})"));
-  EXPECT_FALSE(parse_manifest(R"({"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" + k_hex_a +
-                              R"(","size":-1}]})"));
+  EXPECT_FALSE(parse_manifest(
+      R"({"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:zz","size":1}]})"));
+  EXPECT_FALSE(parse_manifest(R"({"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" +
+                              k_hex_a + R"(","size":-1}]})"));
   EXPECT_TRUE(parse_manifest(R"({"layers":[)" + model_layer + "]}"));
 }
 

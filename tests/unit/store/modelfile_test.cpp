@@ -28,7 +28,8 @@ TEST(StoreModelfile, Errors) {
 }
 
 TEST(StoreParams, ParsesOllamaParamsLayer) {
-  auto p = parse_params(R"({"temperature":0.6,"top_k":20,"stop":["<|im_start|>","<|im_end|>"],"num_ctx":4096,"mirostat":0})");
+  auto p = parse_params(
+      R"({"temperature":0.6,"top_k":20,"stop":["<|im_start|>","<|im_end|>"],"num_ctx":4096,"mirostat":0})");
   ASSERT_TRUE(p) << p.error_message();
   EXPECT_DOUBLE_EQ(*p->temperature, 0.6);
   EXPECT_EQ(*p->top_k, 20);

@@ -35,8 +35,7 @@ TEST(StoreName, ResolvesLikeOllama) {
 }
 
 TEST(StoreName, RejectsBadParts) {
-  for (const char* bad : {"", "a b", "-x", "ns.dots/model", "model:", ":tag", "a/b/c/d/e!", "x:t:t",
-                          "ftp://h/n/m"}) {
+  for (const char* bad : {"", "a b", "-x", "ns.dots/model", "model:", ":tag", "a/b/c/d/e!", "x:t:t", "ftp://h/n/m"}) {
     EXPECT_FALSE(parse_name(bad)) << bad;
   }
   EXPECT_TRUE(parse_name(std::string(80, 'a')));
@@ -75,8 +74,8 @@ TEST(StoreName, LengthsAsOllama) {
   auto m = parse_name(std::string(300, 'm'));
   ASSERT_FALSE(m);
   EXPECT_EQ(m.kind(), error_kind::invalid_input);
-  EXPECT_EQ(m.error_message(), "invalid model name: the model '" + std::string(77, 'm') +
-                                   "...' is 300 characters long (at most 80)");
+  EXPECT_EQ(m.error_message(),
+            "invalid model name: the model '" + std::string(77, 'm') + "...' is 300 characters long (at most 80)");
   EXPECT_FALSE(parse_name("m:" + std::string(81, 't')));
   EXPECT_FALSE(parse_name(std::string(81, 'n') + "/m"));
   EXPECT_TRUE(parse_name(std::string(350, 'h') + "/n/m"));

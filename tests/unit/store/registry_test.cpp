@@ -11,7 +11,10 @@ namespace {
 
 struct env_guard {
   explicit env_guard(const char* value) {
-    if (value) ::setenv("POCKETLM_REGISTRY", value, 1); else ::unsetenv("POCKETLM_REGISTRY");
+    if (value)
+      ::setenv("POCKETLM_REGISTRY", value, 1);
+    else
+      ::unsetenv("POCKETLM_REGISTRY");
   }
   ~env_guard() { ::unsetenv("POCKETLM_REGISTRY"); }
 };
@@ -31,7 +34,8 @@ TEST(Registry, DefaultIsOllamaAndHuggingFaceOverHttps) {
   auto r = registry_base(*parse_name("127.0.0.1:18499/library/x:y"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.kind(), error_kind::invalid_input);
-  EXPECT_NE(r.error_message().find("registry '127.0.0.1:18499' is not allowed"), std::string::npos) << r.error_message();
+  EXPECT_NE(r.error_message().find("registry '127.0.0.1:18499' is not allowed"), std::string::npos)
+      << r.error_message();
   EXPECT_NE(r.error_message().find("registry.ollama.ai, hf.co"), std::string::npos) << r.error_message();
   EXPECT_FALSE(registry_base(*parse_name("evil.example/ns/m:t")));
 }

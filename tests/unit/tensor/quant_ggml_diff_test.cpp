@@ -16,8 +16,7 @@
 namespace pocketlm {
 namespace {
 
-constexpr const char* k_ggml_base =
-    POCKETLM_NODE_MODULES "/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so";
+constexpr const char* k_ggml_base = POCKETLM_NODE_MODULES "/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so";
 
 // Prototypes of the ggml C functions used; block pointers are passed as void*, ggml_fp16_t and
 // ggml_bf16_t are both 16-bit values.
@@ -76,30 +75,14 @@ std::vector<float> make_input(int dist, uint32_t seed) {
   std::vector<float> x(1024);
   for (size_t i = 0; i < x.size(); ++i) {
     switch (dist) {
-      case 0:
-        x[i] = normal(rng);
-        break;
-      case 1:
-        x[i] = uniform(rng);
-        break;
-      case 2:
-        x[i] = 2.0f + uniform(rng);
-        break;  // strictly positive: min > 0 paths
-      case 3:
-        x[i] = normal(rng) * (i % 97 == 0 ? 40.0f : 0.02f);
-        break;  // outliers
-      case 4:
-        x[i] = uniform(rng) * 3e-6f;
-        break;  // scales underflow in fp16
-      case 5:
-        x[i] = i < 256 ? 0.0f : (i < 512 ? 0.75f : -3.0f * normal(rng));
-        break;
-      case 6:
-        x[i] = std::ldexp(uniform(rng), static_cast<int>(i % 40) - 20);
-        break;
-      default:
-        x[i] = i % 5 == 0 ? 0.0f : uniform(rng) * 2e-38f;
-        break;  // 1/d overflows
+      case 0: x[i] = normal(rng); break;
+      case 1: x[i] = uniform(rng); break;
+      case 2: x[i] = 2.0f + uniform(rng); break;                          // strictly positive: min > 0 paths
+      case 3: x[i] = normal(rng) * (i % 97 == 0 ? 40.0f : 0.02f); break;  // outliers
+      case 4: x[i] = uniform(rng) * 3e-6f; break;                         // scales underflow in fp16
+      case 5: x[i] = i < 256 ? 0.0f : (i < 512 ? 0.75f : -3.0f * normal(rng)); break;
+      case 6: x[i] = std::ldexp(uniform(rng), static_cast<int>(i % 40) - 20); break;
+      default: x[i] = i % 5 == 0 ? 0.0f : uniform(rng) * 2e-38f; break;  // 1/d overflows
     }
   }
   return x;
@@ -125,18 +108,15 @@ TEST_F(ggml_diff, quantize_bytes_identical_and_dequantize_identical) {
       for (uint32_t seed = 0; seed < 6; ++seed) {
         const auto input = make_input(dist, seed * 7919u + static_cast<uint32_t>(dist));
         // Lengths of one block, three blocks and the whole input (4 super-blocks).
-        const int64_t bs =
-            type_traits(c.type).block_size == 1 ? 32 : type_traits(c.type).block_size;
-        const int64_t n = seed % 3 == 0   ? bs
-                          : seed % 3 == 1 ? 3 * bs
-                                          : static_cast<int64_t>(input.size());
+        const int64_t bs = type_traits(c.type).block_size == 1 ? 32 : type_traits(c.type).block_size;
+        const int64_t n = seed % 3 == 0 ? bs : seed % 3 == 1 ? 3 * bs : static_cast<int64_t>(input.size());
         const std::vector<float> x(input.begin(), input.begin() + n);
         // ggml leaves q8_K bsums unwritten for all-zero blocks; start both from zeros.
         std::vector<uint8_t> ours(row_size(c.type, n), 0), theirs(row_size(c.type, n), 0);
         quantize_row(c.type, x.data(), ours.data(), n);
         ggml_quantize(x.data(), theirs.data(), n);
-        const std::string where = std::string(type_traits(c.type).name) + " dist " +
-                                  std::to_string(dist) + " n " + std::to_string(n);
+        const std::string where =
+            std::string(type_traits(c.type).name) + " dist " + std::to_string(dist) + " n " + std::to_string(n);
         EXPECT_EQ(first_difference(ours, theirs), ours.size()) << where;
         if (ggml_dequantize == nullptr) continue;
         std::vector<float> y_ours(x.size()), y_theirs(x.size());
@@ -172,8 +152,7 @@ TEST_F(ggml_diff, dequantize_random_bytes_identical) {
       for (int64_t i = 0; i < n; ++i) {
         const bool both_nan = std::isnan(y_ours[i]) && std::isnan(y_theirs[i]);
         if (!both_nan) {
-          ASSERT_EQ(f32_to_bits(y_ours[i]), f32_to_bits(y_theirs[i]))
-              << type_traits(c.type).name << " element " << i;
+          ASSERT_EQ(f32_to_bits(y_ours[i]), f32_to_bits(y_theirs[i])) << type_traits(c.type).name << " element " << i;
         }
       }
     }

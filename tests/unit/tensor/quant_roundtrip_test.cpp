@@ -25,15 +25,9 @@ std::vector<float> make_data(dist d, int64_t n, uint32_t seed) {
   std::vector<float> x(static_cast<size_t>(n));
   for (size_t i = 0; i < x.size(); ++i) {
     switch (d) {
-      case dist::normal:
-        x[i] = normal(rng);
-        break;
-      case dist::uniform:
-        x[i] = uniform(rng);
-        break;
-      case dist::outliers:
-        x[i] = normal(rng) * (rng() % 64 == 0 ? 30.0f : 1.0f);
-        break;
+      case dist::normal: x[i] = normal(rng); break;
+      case dist::uniform: x[i] = uniform(rng); break;
+      case dist::outliers: x[i] = normal(rng) * (rng() % 64 == 0 ? 30.0f : 1.0f); break;
     }
   }
   return x;
@@ -67,10 +61,9 @@ struct type_bound {
 // (q4_0 0.085, q4_1 0.079, q4_K 0.071, q5_0 0.042, q5_1 0.037, q5_K 0.036, q6_K 0.017,
 // q8_0 0.0053, bf16 0.0016, f16 0.0002); uniform data does better.
 constexpr type_bound k_bounds[] = {
-    {ggml_type::bf16, 0.0022}, {ggml_type::f16, 0.0003}, {ggml_type::q8_0, 0.007},
-    {ggml_type::q6_k, 0.023},  {ggml_type::q5_0, 0.055}, {ggml_type::q5_1, 0.05},
-    {ggml_type::q5_k, 0.047},  {ggml_type::q4_0, 0.11},  {ggml_type::q4_1, 0.10},
-    {ggml_type::q4_k, 0.092},
+    {ggml_type::bf16, 0.0022}, {ggml_type::f16, 0.0003}, {ggml_type::q8_0, 0.007}, {ggml_type::q6_k, 0.023},
+    {ggml_type::q5_0, 0.055},  {ggml_type::q5_1, 0.05},  {ggml_type::q5_k, 0.047}, {ggml_type::q4_0, 0.11},
+    {ggml_type::q4_1, 0.10},   {ggml_type::q4_k, 0.092},
 };
 
 TEST(quant_round_trip, f32_is_exact) {
@@ -97,8 +90,7 @@ TEST(quant_round_trip, error_within_per_type_bounds) {
 TEST(quant_round_trip, outliers_stay_bounded) {
   for (const auto& b : k_bounds) {
     const auto x = make_data(dist::outliers, 1024, 99);
-    EXPECT_LE(relative_rmse(x, round_trip(b.type, x)), 2.0 * b.max_rel_rmse)
-        << type_traits(b.type).name;
+    EXPECT_LE(relative_rmse(x, round_trip(b.type, x)), 2.0 * b.max_rel_rmse) << type_traits(b.type).name;
   }
 }
 

@@ -47,13 +47,13 @@ void check_golden(const tokenizer& tok, const std::string& stem, bool spm) {
     ++checked;
     const auto plain = tok.encode(text, false, false);
     const auto special = tok.encode(text, false, true);
-    const bool ok = plain == expected[0].get<std::vector<int32_t>>() &&
-                    special == expected[1].get<std::vector<int32_t>>();
+    const bool ok =
+        plain == expected[0].get<std::vector<int32_t>>() && special == expected[1].get<std::vector<int32_t>>();
     if (!ok) {
       ++failures;
       ADD_FAILURE() << stem << " line " << i + 1 << " input hex " << inputs[i] << "\n got "
-                    << nlohmann::json(plain).dump() << " / " << nlohmann::json(special).dump()
-                    << "\nwant " << outputs[i];
+                    << nlohmann::json(plain).dump() << " / " << nlohmann::json(special).dump() << "\nwant "
+                    << outputs[i];
     }
     // Lossless: valid UTF-8 (SentencePiece also turns a literal U+2581 into a space).
     const bool lossless = is_valid_utf8(text) && !(spm && text.find("\xE2\x96\x81") != std::string::npos);

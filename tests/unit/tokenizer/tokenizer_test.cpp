@@ -141,8 +141,7 @@ TEST(PreTokenizer, Gpt2AndDefaultRegexes) {
   EXPECT_EQ((*def)->split("a+b=12345"), (std::vector<std::string>{"a", "+", "b", "=", "123", "45"}));
   auto qwen = pre_tokenizer::create("qwen2");
   ASSERT_TRUE(qwen.ok());
-  EXPECT_EQ((*qwen)->split("I'M 42\n\n  go"),
-            (std::vector<std::string>{"I", "'M", " ", "4", "2", "\n\n", " ", " go"}));
+  EXPECT_EQ((*qwen)->split("I'M 42\n\n  go"), (std::vector<std::string>{"I", "'M", " ", "4", "2", "\n\n", " ", " go"}));
   EXPECT_FALSE(pre_tokenizer::create("no-such-pre").ok());
 }
 

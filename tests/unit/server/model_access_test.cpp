@@ -13,6 +13,7 @@
 
 #include "server/api.h"
 #include "server/server.h"
+#include "test_server.h"
 
 namespace pocketlm::server {
 namespace {
@@ -25,28 +26,20 @@ class ModelAccess : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("pocketlm_access_" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_ / "allowed");
     std::filesystem::create_directories(dir_ / "elsewhere");
-    setenv("POCKETLM_MODELS", (dir_ / "store").c_str(), 1);
-    setenv("OLLAMA_MODELS", (dir_ / "no-ollama").c_str(), 1);
+    test::use_private_store(dir_ / "store");
     std::filesystem::copy_file(k_model, dir_ / "allowed" / "ok.gguf");
     std::filesystem::copy_file(k_model, dir_ / "elsewhere" / "secret.gguf");
     std::ofstream(dir_ / "elsewhere" / "notes.txt") << "private text, 27 bytes long";
     std::filesystem::create_symlink(dir_ / "allowed" / "loop.gguf", dir_ / "allowed" / "loop.gguf");
     std::filesystem::create_symlink(dir_ / "elsewhere" / "secret.gguf", dir_ / "allowed" / "link-out.gguf");
-    server_options o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models.engine.n_threads = 1;
+    server_options o = test::loopback_options();
     o.models.n_ctx = 64;
     o.models.model_dirs = {(dir_ / "allowed").string()};
-    srv_ = std::make_unique<server>(o);
-    auto port = srv_->bind();
-    ASSERT_TRUE(port.ok()) << port.error_message();
-    port_ = *port;
-    thread_ = std::thread([this] { srv_->run(); });
+    srv_ = std::make_unique<test::running_server>(o);
+    port_ = srv_->port();
   }
   void TearDown() override {
-    if (srv_) srv_->stop();
-    if (thread_.joinable()) thread_.join();
+    srv_.reset();
     std::filesystem::remove_all(dir_);
   }
   std::pair<int, std::string> post(const std::string& path, const json& body) const {
@@ -62,8 +55,7 @@ class ModelAccess : public ::testing::Test {
   }
   std::string p(const char* rel) const { return (dir_ / rel).string(); }
   std::filesystem::path dir_;
-  std::unique_ptr<server> srv_;
-  std::thread thread_;
+  std::unique_ptr<test::running_server> srv_;
   int port_ = 0;
 };
 

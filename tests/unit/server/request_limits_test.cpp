@@ -18,6 +18,7 @@
 #include "runtime/sampler.h"
 #include "server/api.h"
 #include "server/server.h"
+#include "test_server.h"
 
 namespace pocketlm::server {
 namespace {
@@ -120,29 +121,13 @@ TEST(RequestLimits, UnseededSamplersDifferSeededOnesRepeat) {
 // A server on an ephemeral loopback port with stories260K given by path (its folder allowed).
 class LimitsServer : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static const std::string root = (std::filesystem::temp_directory_path() / "pocketlm_limits_test").string();
-    std::filesystem::create_directories(root);
-    setenv("POCKETLM_MODELS", root.c_str(), 1);
-    setenv("OLLAMA_MODELS", (root + "/no-ollama").c_str(), 1);
-  }
+  void SetUp() override { test::use_private_store(std::filesystem::temp_directory_path() / "pocketlm_limits_test"); }
   void start(int64_t n_ctx, int parallel = 1) {
-    server_options o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models.engine.n_threads = 1;
+    server_options o = test::loopback_options();
     o.models.n_ctx = n_ctx;
     o.models.n_parallel = parallel;
-    o.models.model_dirs = {std::string(POCKETLM_SHARED_DIR) + "/models"};
-    srv_ = std::make_unique<server>(o);
-    auto port = srv_->bind();
-    ASSERT_TRUE(port.ok()) << port.error_message();
-    port_ = *port;
-    thread_ = std::thread([this] { srv_->run(); });
-  }
-  void TearDown() override {
-    if (srv_) srv_->stop();
-    if (thread_.joinable()) thread_.join();
+    srv_ = std::make_unique<test::running_server>(o);
+    port_ = srv_->port();
   }
   json generate(const json& body) const {
     httplib::Client c("127.0.0.1", port_);
@@ -159,8 +144,7 @@ class LimitsServer : public ::testing::Test {
     const json j = json::parse(r->body);
     return j["models"].empty() ? 0 : j["models"][0]["context_length"].get<int64_t>();
   }
-  std::unique_ptr<server> srv_;
-  std::thread thread_;
+  std::unique_ptr<test::running_server> srv_;
   int port_ = 0;
 };
 
@@ -219,11 +203,11 @@ TEST_F(LimitsServer, NonStreamedGenerationStopsWhenItsClientLeaves) {
   ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   close(fd);
-  for (int i = 0; i < 100 && srv_->counters().cancelled.load() == 0; ++i) {
+  for (int i = 0; i < 100 && srv_->get().counters().cancelled.load() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_EQ(srv_->counters().cancelled.load(), 1);
-  EXPECT_LT(srv_->counters().last_cancel_tokens.load(), 4000);
+  EXPECT_EQ(srv_->get().counters().cancelled.load(), 1);
+  EXPECT_LT(srv_->get().counters().last_cancel_tokens.load(), 4000);
 }
 
 }  // namespace

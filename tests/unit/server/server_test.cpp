@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "server/api.h"
+#include "test_server.h"
 
 namespace pocketlm::server {
 namespace {
@@ -26,35 +27,19 @@ const std::string k_model = std::string(POCKETLM_SHARED_DIR) + "/models/stories2
 class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // An empty store of our own; no Ollama store is read.
-    static const std::string root = (std::filesystem::temp_directory_path() / "pocketlm_server_test").string();
-    std::filesystem::create_directories(root);
-    setenv("POCKETLM_MODELS", root.c_str(), 1);
-    setenv("OLLAMA_MODELS", (root + "/no-ollama").c_str(), 1);
+    test::use_private_store(std::filesystem::temp_directory_path() / "pocketlm_server_test");
   }
 
   // A long context lets a stream outlast the client's reaction (disconnect and queue tests).
   void start(const std::string& api_key = "", int parallel = 2, int queue = 8, int64_t n_ctx = 256) {
-    server_options o;
-    o.host = "127.0.0.1";
-    o.port = 0;
+    server_options o = test::loopback_options();
     o.api_key = api_key;
     o.max_body_bytes = 64 * 1024;
-    o.models.engine.n_threads = 1;
     o.models.n_ctx = n_ctx;
-    o.models.model_dirs = {std::string(POCKETLM_SHARED_DIR) + "/models"};  // the model is named by path
     o.models.n_parallel = parallel;
     o.models.queue = queue;
-    srv_ = std::make_unique<server>(o);
-    auto port = srv_->bind();
-    ASSERT_TRUE(port.ok()) << port.error_message();
-    port_ = *port;
-    thread_ = std::thread([this] { srv_->run(); });
-  }
-
-  void TearDown() override {
-    if (srv_) srv_->stop();
-    if (thread_.joinable()) thread_.join();
+    srv_ = std::make_unique<test::running_server>(o);
+    port_ = srv_->port();
   }
 
   httplib::Client client() const {
@@ -123,8 +108,7 @@ class ServerTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<server> srv_;
-  std::thread thread_;
+  std::unique_ptr<test::running_server> srv_;
   int port_ = 0;
 };
 
@@ -323,11 +307,11 @@ TEST_F(ServerTest, ClientDisconnectStopsGeneration) {
     post_streaming("/api/generate", generate_body("Once upon a time", 8000, true), [&] { return ++chunks < 2; });
   }
   // The cancelled generation frees the slot: wait for the server to count it.
-  for (int i = 0; i < 2000 && srv_->counters().cancelled.load() == 0; ++i) {
+  for (int i = 0; i < 2000 && srv_->get().counters().cancelled.load() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_EQ(srv_->counters().cancelled.load(), 1);
-  EXPECT_LT(srv_->counters().last_cancel_tokens.load(), 4000);
+  EXPECT_EQ(srv_->get().counters().cancelled.load(), 1);
+  EXPECT_LT(srv_->get().counters().last_cancel_tokens.load(), 4000);
   const auto [st, body] = post("/api/generate", generate_body("Hi", 2, false));
   EXPECT_EQ(st, 200);
 }

@@ -9,6 +9,7 @@
 
 #include "server/completion.h"
 #include "server/server.h"
+#include "test_server.h"
 
 namespace pocketlm::server {
 namespace {
@@ -18,27 +19,13 @@ const std::string k_model = std::string(POCKETLM_SHARED_DIR) + "/models/stories2
 class TemplateRoutes : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    static const std::string root = (std::filesystem::temp_directory_path() / "pocketlm_template_routes").string();
-    std::filesystem::create_directories(root);
-    setenv("POCKETLM_MODELS", root.c_str(), 1);
-    setenv("OLLAMA_MODELS", (root + "/no-ollama").c_str(), 1);
+    test::use_private_store(std::filesystem::temp_directory_path() / "pocketlm_template_routes");
   }
   void SetUp() override {
-    server_options o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models.engine.n_threads = 1;
+    server_options o = test::loopback_options();
     o.models.n_ctx = 128;
-    o.models.model_dirs = {std::string(POCKETLM_SHARED_DIR) + "/models"};  // the model is named by path
-    srv_ = std::make_unique<server>(o);
-    auto port = srv_->bind();
-    ASSERT_TRUE(port.ok()) << port.error_message();
-    port_ = *port;
-    thread_ = std::thread([this] { srv_->run(); });
-  }
-  void TearDown() override {
-    srv_->stop();
-    thread_.join();
+    srv_ = std::make_unique<test::running_server>(o);
+    port_ = srv_->port();
   }
   std::pair<int, json> post(const std::string& path, const json& body) const {
     httplib::Client c("127.0.0.1", port_);
@@ -47,8 +34,7 @@ class TemplateRoutes : public ::testing::Test {
     if (!r) return {0, json()};
     return {r->status, json::parse(r->body, nullptr, false)};
   }
-  std::unique_ptr<server> srv_;
-  std::thread thread_;
+  std::unique_ptr<test::running_server> srv_;
   int port_ = 0;
 };
 

@@ -1,20 +1,12 @@
 // Request parsing and validation (server/api.h): malformed JSON, field types, keep_alive
 // durations, option mapping and the error shapes.
 #include "server/api.h"
+#include "test_server.h"
 
 #include <gtest/gtest.h>
 
 namespace pocketlm::server {
 namespace {
-
-int status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const api_error& e) {
-    return e.status;
-  }
-  return 0;
-}
 
 TEST(ServerApi, MalformedJsonIs400WithTheParserMessage) {
   try {
@@ -25,7 +17,7 @@ TEST(ServerApi, MalformedJsonIs400WithTheParserMessage) {
     EXPECT_NE(std::string(e.what()).find("invalid JSON"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("parse error"), std::string::npos);
   }
-  EXPECT_EQ(status_of([] { parse_body("[1, 2]"); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_body("[1, 2]"); }), 400);
   EXPECT_EQ(parse_body("{\"a\":1}")["a"], 1);
 }
 
@@ -50,7 +42,7 @@ TEST(ServerApi, OpenAiSamplingFieldsMapAndWrongTypesAre400) {
   for (const char* bad : {R"({"temperature":"hot"})", R"({"max_tokens":1.5})", R"({"max_tokens":0})", R"({"stop":[1]})",
                           R"({"seed":"x"})", R"({"temperature":3})"}) {
     gen_params x;
-    EXPECT_EQ(status_of([&] { apply_openai_sampling(json::parse(bad), x); }), 400) << bad;
+    EXPECT_EQ(test::status_of([&] { apply_openai_sampling(json::parse(bad), x); }), 400) << bad;
   }
 }
 
@@ -73,9 +65,9 @@ TEST(ServerApi, OllamaOptionsMap) {
   EXPECT_FLOAT_EQ(g.sampling.frequency_penalty, 0.2f);
   EXPECT_EQ(g.num_ctx, 1024);
   gen_params x;
-  EXPECT_EQ(status_of([&] { apply_ollama_options(json::parse(R"({"top_k":"5"})"), x); }), 400);
-  EXPECT_EQ(status_of([&] { apply_ollama_options(json::parse("[1]"), x); }), 400);
-  EXPECT_EQ(status_of([&] { apply_ollama_options(json::parse(R"({"num_ctx":0})"), x); }), 400);
+  EXPECT_EQ(test::status_of([&] { apply_ollama_options(json::parse(R"({"top_k":"5"})"), x); }), 400);
+  EXPECT_EQ(test::status_of([&] { apply_ollama_options(json::parse("[1]"), x); }), 400);
+  EXPECT_EQ(test::status_of([&] { apply_ollama_options(json::parse(R"({"num_ctx":0})"), x); }), 400);
 }
 
 TEST(ServerApi, KeepAliveParsesOllamaDurations) {
@@ -91,9 +83,9 @@ TEST(ServerApi, KeepAliveParsesOllamaDurations) {
   EXPECT_DOUBLE_EQ(*parse_keep_alive(json("1500ms")), 1.5);
   EXPECT_EQ(parse_keep_alive(json("42")), 42.0);
   for (const char* bad : {"", "5x", "m", "5m-3s", "abc"}) {
-    EXPECT_EQ(status_of([&] { parse_keep_alive(json(bad)); }), 400) << bad;
+    EXPECT_EQ(test::status_of([&] { parse_keep_alive(json(bad)); }), 400) << bad;
   }
-  EXPECT_EQ(status_of([] { parse_keep_alive(json::array()); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_keep_alive(json::array()); }), 400);
 }
 
 TEST(ServerApi, OpenAiMessagesAcceptStringsAndTextParts) {
@@ -105,12 +97,12 @@ TEST(ServerApi, OpenAiMessagesAcceptStringsAndTextParts) {
   EXPECT_EQ(m[0].role, "system");
   EXPECT_EQ(m[1].content, "hello there");
   EXPECT_EQ(m[2].content, "");
-  EXPECT_EQ(status_of([] { parse_openai_messages(json::parse(R"([{"role":"user","content":5}])")); }), 400);
-  EXPECT_EQ(
-      status_of([] { parse_openai_messages(json::parse(R"([{"role":"user","content":[{"type":"image_url"}]}])")); }),
-      400);
-  EXPECT_EQ(status_of([] { parse_openai_messages(json::parse(R"([{"content":"x"}])")); }), 400);
-  EXPECT_EQ(status_of([] { parse_openai_messages(json::parse(R"({"role":"user"})")); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_openai_messages(json::parse(R"([{"role":"user","content":5}])")); }), 400);
+  EXPECT_EQ(test::status_of(
+                [] { parse_openai_messages(json::parse(R"([{"role":"user","content":[{"type":"image_url"}]}])")); }),
+            400);
+  EXPECT_EQ(test::status_of([] { parse_openai_messages(json::parse(R"([{"content":"x"}])")); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_openai_messages(json::parse(R"({"role":"user"})")); }), 400);
 }
 
 TEST(ServerApi, OllamaMessagesKeepThinking) {
@@ -118,19 +110,19 @@ TEST(ServerApi, OllamaMessagesKeepThinking) {
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(m[0].reasoning, "t");
   EXPECT_TRUE(parse_ollama_messages(json(nullptr)).empty());
-  EXPECT_EQ(status_of([] { parse_ollama_messages(json::parse(R"([{"role":"user","content":["x"]}])")); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_ollama_messages(json::parse(R"([{"role":"user","content":["x"]}])")); }), 400);
 }
 
 TEST(ServerApi, FieldHelpers) {
   const json b = json::parse(R"({"model":"m","stream":"yes","n":1,"input":["a","b"]})");
   EXPECT_EQ(require_model(b), "m");
-  EXPECT_EQ(status_of([] { require_model(json::parse(R"({"model":""})")); }), 400);
-  EXPECT_EQ(status_of([] { require_model(json::parse(R"({"model":3})")); }), 400);
-  EXPECT_EQ(status_of([&] { bool_field(b, "stream", false); }), 400);
+  EXPECT_EQ(test::status_of([] { require_model(json::parse(R"({"model":""})")); }), 400);
+  EXPECT_EQ(test::status_of([] { require_model(json::parse(R"({"model":3})")); }), 400);
+  EXPECT_EQ(test::status_of([&] { bool_field(b, "stream", false); }), 400);
   EXPECT_TRUE(bool_field(b, "absent", true));
   EXPECT_EQ(parse_inputs(b["input"], "input"), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(parse_inputs(json("x"), "input"), std::vector<std::string>{"x"});
-  EXPECT_EQ(status_of([] { parse_inputs(json::array({1}), "input"); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_inputs(json::array({1}), "input"); }), 400);
 }
 
 TEST(ServerApi, ErrorShapes) {

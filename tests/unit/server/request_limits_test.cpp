@@ -25,18 +25,9 @@ namespace {
 
 const std::string k_model = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
 
-int status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const api_error& e) {
-    return e.status;
-  }
-  return 0;
-}
-
 TEST(RequestLimits, NumbersOutsideDoubleAre400NotServerErrors) {
-  EXPECT_EQ(status_of([] { parse_body(R"({"model":"m","temperature":1e400})"); }), 400);
-  EXPECT_EQ(status_of([] { parse_body(R"({"options":{"temperature":-1e999}})"); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_body(R"({"model":"m","temperature":1e400})"); }), 400);
+  EXPECT_EQ(test::status_of([] { parse_body(R"({"options":{"temperature":-1e999}})"); }), 400);
 }
 
 TEST(RequestLimits, HugeTokenCountsMeanAsManyAsFit) {
@@ -48,7 +39,7 @@ TEST(RequestLimits, HugeTokenCountsMeanAsManyAsFit) {
   gen_params o;
   apply_ollama_options(json::parse(R"({"num_predict":18446744073709551615})"), o);
   EXPECT_EQ(o.n_predict, std::numeric_limits<int>::max());
-  EXPECT_EQ(status_of([] {
+  EXPECT_EQ(test::status_of([] {
               gen_params x;
               apply_openai_sampling(json::parse(R"({"max_tokens":0})"), x);
             }),
@@ -57,7 +48,7 @@ TEST(RequestLimits, HugeTokenCountsMeanAsManyAsFit) {
 
 TEST(RequestLimits, SamplerValuesOutOfRangeAre400) {
   for (const char* body : {R"({"temperature":-0.5})", R"({"top_p":1.5})", R"({"presence_penalty":3})"}) {
-    EXPECT_EQ(status_of([&] {
+    EXPECT_EQ(test::status_of([&] {
                 gen_params g;
                 apply_openai_sampling(json::parse(body), g);
               }),
@@ -66,7 +57,7 @@ TEST(RequestLimits, SamplerValuesOutOfRangeAre400) {
   }
   for (const char* body : {R"({"temperature":-1})", R"({"top_k":-3})", R"({"min_p":2})", R"({"repeat_penalty":1e30})",
                            R"({"repeat_last_n":-7})"}) {
-    EXPECT_EQ(status_of([&] {
+    EXPECT_EQ(test::status_of([&] {
                 gen_params g;
                 apply_ollama_options(json::parse(body), g);
               }),
@@ -85,7 +76,7 @@ TEST(RequestLimits, HugeKeepAliveMeansForeverAndNonFiniteIsRefused) {
   EXPECT_LT(*parse_keep_alive(json(1e300)), 0);
   EXPECT_DOUBLE_EQ(*parse_keep_alive(json("90m")), 5400);
   for (const char* bad : {"inf", "-inf", "nan", "infh", "0x10s", "1e30h", "5m3", ".s", "h"}) {
-    EXPECT_EQ(status_of([&] { parse_keep_alive(json(bad)); }), 400) << bad;
+    EXPECT_EQ(test::status_of([&] { parse_keep_alive(json(bad)); }), 400) << bad;
   }
 }
 

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "server/api.h"
 #include "server/server.h"
 
 namespace pocketlm::server::test {
@@ -32,6 +34,16 @@ inline server_options loopback_options() {
   o.models.engine.n_threads = 1;
   o.models.model_dirs = {shared_models_dir()};
   return o;
+}
+
+// The HTTP status of the api_error `f` throws; 0 when it throws none.
+inline int status_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const api_error& e) {
+    return e.status;
+  }
+  return 0;
 }
 
 class running_server {

@@ -256,7 +256,7 @@ function summarize(stats, rss, elapsed_s) {
     `${table}\n` +
     `tokens generated: ${stats.tokens} (${(stats.tokens / elapsed_s).toFixed(1)} tokens/s), ` +
     `requests/s: ${(stats.requests / elapsed_s).toFixed(1)}, transport errors: ${stats.transport}, ` +
-    `retried on a fresh connection: ${stats.reconnects}\n` +
+    `retried after the server closed an idle connection: ${stats.reconnects}\n` +
     `server RSS MiB: start ${mib(kib[0] ?? 0)}, end ${mib(kib.at(-1) ?? 0)}, peak ${mib(Math.max(0, ...kib))}\n`;
 }
 
@@ -268,15 +268,17 @@ async function connection(c, url, deadline, stats) {
     const t0 = performance.now();
     let r;
     try {
-      try {
-        r = await kinds[name](url, i);
-      } catch (e) {
-        // The server may close an idle keep-alive connection to make room for a new one (its
-        // pool is full of slowloris heads and our own sockets) just as the client reuses it:
-        // HTTP/1.1 allows that, and clients retry on a fresh connection, as this one does once.
-        if (e.cause?.code !== "UND_ERR_SOCKET") throw e;
-        stats.reconnects++;
-        r = await kinds[name](url, i);
+      // The server may close an idle keep-alive connection to make room for a new one (its pool
+      // is full of slowloris heads and our own sockets) just as the client reuses it: HTTP/1.1
+      // allows that, and clients retry (the openai client twice); this one retries up to 3 times.
+      for (let attempt = 0; ; ++attempt) {
+        try {
+          r = await kinds[name](url, i);
+          break;
+        } catch (e) {
+          if (e.cause?.code !== "UND_ERR_SOCKET" || attempt === 3) throw e;
+          stats.reconnects++;
+        }
       }
     } catch (e) {
       stats.transport++;

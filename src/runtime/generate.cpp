@@ -48,6 +48,17 @@ const char* finish_reason_name(finish_reason r) {
   return "stop";
 }
 
+namespace {
+
+token_report report_of(const tokenizer& tok, const float* logits, int64_t n_vocab, int32_t chosen, int n_top) {
+  token_report r = token_logprobs(logits, n_vocab, chosen, n_top);
+  r.chosen.piece = tok.token_to_piece(chosen, false);
+  for (auto& t : r.top) t.piece = tok.token_to_piece(t.id, true);
+  return r;
+}
+
+}  // namespace
+
 result<generate_stats> generate(session& s, const tokenizer& tok, const generate_request& req, const text_sink& sink,
                                 const std::atomic<bool>* cancel) {
   using clock = std::chrono::steady_clock;
@@ -82,6 +93,8 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
     }
     smp.accept(next);
     ++st.n_generated;
+    if (req.top_logprobs >= 0 && req.on_token)
+      req.on_token(report_of(tok, (*logits)->data(), n_vocab, next, req.top_logprobs));
     const std::string text = stops.push(utf8.push(tok.token_to_piece(next, false)));
     if (!text.empty()) keep_going = sink(text);
     if (stops.stopped()) {

@@ -21,6 +21,12 @@ struct generate_request {
   sampler_params sampling;
   int n_predict = -1;             // -1: until end of generation or the context is full
   std::vector<std::string> stop;  // generation ends before any of these strings
+  // -1: no reports; 0..20: on_token gets each generated token (end-of-generation ones excluded)
+  // with that many alternatives, before its text reaches the sink. Costs a pass over the
+  // vocabulary per token. Pieces are rendered as the sink's text (chosen) and with special
+  // tokens spelled out (alternatives: an end-of-turn token shows as its text).
+  int top_logprobs = -1;
+  std::function<void(const token_report&)> on_token;
 };
 
 // Why a generation ended: an end-of-generation token or a stop string, the token limit or a full

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <unordered_map>
 
@@ -93,6 +94,36 @@ int32_t sampler::sample(const float* logits, int64_t n_vocab) {
     if (r < acc) return cand_[i].id;
   }
   return cand_[keep - 1].id;
+}
+
+token_report token_logprobs(const float* logits, int64_t n_vocab, int32_t chosen, int n_top) {
+  const size_t n = std::min(static_cast<size_t>(std::max(n_top, 0)), static_cast<size_t>(n_vocab));
+  const auto better = [logits](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
+  std::vector<int32_t> top;  // sorted by `better`, at most n: n <= 20, so insertion beats a heap
+  top.reserve(n + 1);
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n_vocab; ++i) {
+    max_logit = std::max(max_logit, logits[i]);
+    const auto id = static_cast<int32_t>(i);
+    if (n == 0 || (top.size() == n && !better(id, top.back()))) continue;
+    top.insert(std::upper_bound(top.begin(), top.end(), id, better), id);
+    if (top.size() > n) top.pop_back();
+  }
+  double sum = 0;
+  for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - max_logit);
+  const double log_z = max_logit + std::log(sum);
+  const auto entry = [&](int32_t id) {
+    const bool in_range = id >= 0 && id < n_vocab;
+    return token_logprob{
+        id, {}, in_range ? static_cast<float>(logits[id] - log_z) : -std::numeric_limits<float>::infinity()};
+  };
+  token_report r;
+  r.chosen = entry(chosen);
+  r.top.reserve(top.size());
+  for (int32_t id : top) r.top.push_back(entry(id));
+  return r;
 }
 
 }  // namespace pocketlm

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace pocketlm {
@@ -51,5 +52,21 @@ class sampler {
   std::deque<int32_t> history_;
   std::vector<candidate> cand_;
 };
+
+// A token's log-probability under the model's own distribution: log-softmax of the raw logits at
+// temperature 1, before penalties or a grammar's mask (what OpenAI and llama-server report).
+struct token_logprob {
+  int32_t id = -1;
+  std::string piece;  // the token's bytes; token_logprobs leaves it empty (the sampler has no vocabulary)
+  float logprob = 0;
+};
+struct token_report {
+  token_logprob chosen;
+  std::vector<token_logprob> top;  // the most likely tokens, descending; ties by ascending id
+};
+
+// One pass over the vocabulary (log-sum-exp in double) plus a selection of the n_top (clamped to
+// [0, n_vocab]) most likely tokens.
+token_report token_logprobs(const float* logits, int64_t n_vocab, int32_t chosen, int n_top);
 
 }  // namespace pocketlm

@@ -1,6 +1,7 @@
 // Sampler behaviour on hand-made logits: each stage of the chain and seeded determinism.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <vector>
 
@@ -106,6 +107,81 @@ TEST(sampler, penalty_window_forgets_old_tokens) {
   s.accept(0);
   s.accept(0);  // token 1 has left the window
   EXPECT_EQ(s.sample(k_logits.data(), 6), 1);
+}
+
+// log-softmax straight from the definition, in long double.
+std::vector<double> direct_logprobs(const std::vector<float>& logits) {
+  long double z = 0;
+  for (float l : logits) z += std::exp(static_cast<long double>(l));
+  std::vector<double> out;
+  for (float l : logits) out.push_back(static_cast<double>(l - std::log(z)));
+  return out;
+}
+
+TEST(token_logprobs, match_the_direct_log_softmax_and_sum_to_one) {
+  const auto want = direct_logprobs(k_logits);
+  const token_report r = token_logprobs(k_logits.data(), 6, 2, 6);
+  ASSERT_EQ(r.top.size(), 6u);
+  double sum = 0;
+  for (const auto& t : r.top) {
+    EXPECT_NEAR(t.logprob, want[static_cast<size_t>(t.id)], 1e-6);
+    sum += std::exp(static_cast<double>(t.logprob));
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  EXPECT_EQ(r.chosen.id, 2);
+  EXPECT_NEAR(r.chosen.logprob, want[2], 1e-6);
+}
+
+TEST(token_logprobs, top_is_descending_and_cut_to_n) {
+  const token_report r = token_logprobs(k_logits.data(), 6, 3, 3);
+  ASSERT_EQ(r.top.size(), 3u);
+  EXPECT_EQ(r.top[0].id, 1);  // 3.0
+  EXPECT_EQ(r.top[1].id, 5);  // 2.9
+  EXPECT_EQ(r.top[2].id, 2);  // 2.5
+  EXPECT_GT(r.top[0].logprob, r.top[1].logprob);
+  EXPECT_GT(r.top[1].logprob, r.top[2].logprob);
+  EXPECT_NEAR(r.chosen.logprob, direct_logprobs(k_logits)[3], 1e-6);  // outside the top: still reported
+}
+
+TEST(token_logprobs, ties_go_to_the_lower_id) {
+  const std::vector<float> tied{0.5f, 2.0f, 1.0f, 2.0f, 2.0f, -3.0f};
+  const token_report r = token_logprobs(tied.data(), 6, 4, 4);
+  ASSERT_EQ(r.top.size(), 4u);
+  EXPECT_EQ(r.top[0].id, 1);
+  EXPECT_EQ(r.top[1].id, 3);
+  EXPECT_EQ(r.top[2].id, 4);
+  EXPECT_EQ(r.top[3].id, 2);
+  EXPECT_EQ(r.top[0].logprob, r.top[2].logprob);
+  EXPECT_NEAR(r.top[0].logprob,
+              std::log(1.0 / 3.0 *
+                       (1 - (std::exp(0.5) + std::exp(1.0) + std::exp(-3.0)) /
+                                (3 * std::exp(2.0) + std::exp(0.5) + std::exp(1.0) + std::exp(-3.0)))),
+              1e-6);
+}
+
+TEST(token_logprobs, zero_alternatives_and_large_logits) {
+  // Logits near float's limits: the max is subtracted before exp, so nothing overflows.
+  const std::vector<float> big{1e30f, 1e30f - 1e24f, -1e30f};
+  const token_report r = token_logprobs(big.data(), 3, 0, 0);
+  EXPECT_TRUE(r.top.empty());
+  EXPECT_TRUE(std::isfinite(r.chosen.logprob));
+  EXPECT_LE(r.chosen.logprob, 0.0f);
+  EXPECT_GE(r.chosen.logprob, -std::log(2.0f) - 1e-6f);
+  // More alternatives than the vocabulary holds: all of it.
+  EXPECT_EQ(token_logprobs(k_logits.data(), 6, 0, 20).top.size(), 6u);
+}
+
+TEST(token_logprobs, ignore_the_sampler_state) {
+  // Penalties and masks shape the draw, not the report: the same logits give the same numbers
+  // whatever the sampler saw.
+  sampler_params p;
+  p.temperature = 0;
+  p.repeat_penalty = 10.0f;
+  sampler s(p);
+  s.accept(1);
+  const int32_t drawn = s.sample(k_logits.data(), 6);
+  EXPECT_NE(drawn, 1);
+  EXPECT_NEAR(token_logprobs(k_logits.data(), 6, drawn, 1).top[0].logprob, direct_logprobs(k_logits)[1], 1e-6);
 }
 
 }  // namespace

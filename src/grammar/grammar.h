@@ -49,11 +49,22 @@ class matcher {
   bool finished() const;
   const grammar& source() const { return *g_; }
 
+  // The last rejected accept failed because the grammar is too ambiguous: following the bytes
+  // would take more than max_stacks alternative parses at once.
+  bool too_ambiguous() const { return too_ambiguous_; }
+  static constexpr size_t max_stacks = 4096;
+
+  // Equal states allow exactly the same continuations (mask_cache's key).
+  size_t state_hash() const;
+  bool same_state(const matcher& other) const;
+
   struct state;  // grammar/rules.h
+  const state& current() const { return *st_; }
 
  private:
   grammar_ptr g_;
-  std::shared_ptr<state> st_;
+  std::shared_ptr<const state> st_;  // shared by copies; accept replaces it, never edits it
+  bool too_ambiguous_ = false;
 };
 
 // A vocabulary as a byte trie, built once per model (150k tokens: tens of ms).
@@ -68,8 +79,11 @@ class token_trie {
 
  private:
   friend void allowed_tokens(const matcher& m, const token_trie& trie, std::vector<uint8_t>& allowed);
-  std::unique_ptr<std::vector<node>> nodes_;
+  friend class mask_cache;
+  std::unique_ptr<std::vector<node>> nodes_;  // preorder: a node's children follow it
+  std::vector<uint32_t> token_ids_;           // the tokens ending at each node, node by node
   size_t n_tokens_ = 0;
+  size_t max_depth_ = 0;  // the longest piece
 };
 
 // allowed[i] = 1 for every token whose whole byte string the matcher accepts from its state, else

@@ -43,10 +43,80 @@ struct partial_utf8 {
   bool operator==(const partial_utf8&) const = default;
 };
 
+inline constexpr size_t max_stacks = matcher::max_stacks;
+
 struct matcher::state {
   std::vector<stack> stacks;  // sorted and unique, so equal states compare equal
   partial_utf8 partial;
   size_t hash = 0;  // of stacks and partial, computed once
 };
+
+size_t hash_of(const std::vector<stack>& stacks, partial_utf8 partial);
+
+// The matching core, shared by matcher (one code point at a time) and the token masks (which
+// memoize these transitions). `max_stacks` bounds the set (hostile, ambiguous grammars).
+enum class step_result { ok, rejected, too_ambiguous };
+
+// The stacks the grammar starts in: the root's alternatives, expanded.
+step_result initial_stacks(const rules& r, std::vector<stack>& out);
+
+// Whether the terminal at `pos` (a character class) matches code point `cp`.
+bool class_matches(const rules& r, uint32_t pos, uint32_t cp);
+// Whether it matches some code point in [lo, hi] (a partial UTF-8 sequence's possible values).
+bool class_intersects(const rules& r, uint32_t pos, uint32_t lo, uint32_t hi);
+
+// out = every stack in `stacks` whose top matches, advanced past it and expanded to terminals;
+// sorted and unique. `selected(i)` says whether stacks[i]'s top matched.
+template <typename Selected>
+step_result advance(const rules& r, const std::vector<stack>& stacks, Selected selected, std::vector<stack>& out);
+step_result advance_matching(const rules& r, const std::vector<stack>& stacks, uint32_t cp, std::vector<stack>& out);
+
+// Whether some stack could continue with the partial code point `p` (bytes missing).
+bool partial_possible(const rules& r, const std::vector<stack>& stacks, partial_utf8 p);
+
+// Decodes one more byte into `p`. False for a byte no UTF-8 sequence has there. When it
+// completes a code point, `p.missing` is 0 and `p.value` the code point.
+inline bool decode_byte(partial_utf8& p, uint8_t byte) {
+  if (p.missing == 0) {
+    if (byte < 0x80) {
+      p.value = byte;
+    } else if ((byte & 0xE0) == 0xC0) {
+      p = {byte & 0x1Fu, 1};
+    } else if ((byte & 0xF0) == 0xE0) {
+      p = {byte & 0x0Fu, 2};
+    } else if ((byte & 0xF8) == 0xF0) {
+      p = {byte & 0x07u, 3};
+    } else {
+      return false;
+    }
+    return true;
+  }
+  if ((byte & 0xC0) != 0x80) return false;
+  p.value = (p.value << 6) | (byte & 0x3Fu);
+  --p.missing;
+  return true;
+}
+
+// Expands `work` (stacks whose top may be a rule reference or the end of a sequence) into
+// stacks whose top is a terminal, or empty; appends them to `out` unsorted.
+step_result expand(const rules& r, std::vector<stack>& work, std::vector<stack>& out);
+
+template <typename Selected>
+step_result advance(const rules& r, const std::vector<stack>& stacks, Selected selected, std::vector<stack>& out) {
+  std::vector<stack> work;
+  for (size_t i = 0; i < stacks.size(); ++i) {
+    if (!selected(i)) continue;
+    stack s = stacks[i];
+    uint32_t pos = s.back();
+    s.pop_back();
+    uint32_t next = pos + 1;
+    while (r.elements[next].type == op::chr_alt || r.elements[next].type == op::chr_upper) ++next;
+    if (!ends_sequence(r.elements[next].type)) s.push_back(next);
+    work.push_back(std::move(s));
+  }
+  out.clear();
+  if (work.empty()) return step_result::rejected;
+  return expand(r, work, out);
+}
 
 }  // namespace pocketlm::grammar

@@ -119,4 +119,13 @@ step_result advance(const rules& r, const std::vector<stack>& stacks, Selected s
   return expand(r, work, out);
 }
 
+// A trie node in preorder: its children follow it, and its subtree ends at `end`.
+struct token_trie::node {
+  uint32_t end;          // one past the last node of the subtree
+  uint32_t first_token;  // the tokens whose piece ends here: token_ids_[first_token, + n_tokens)
+  uint32_t n_tokens;
+  uint32_t depth;  // the piece length up to here; the root is 0
+  uint8_t byte;    // the byte leading here from the parent
+};
+
 }  // namespace pocketlm::grammar

@@ -4,6 +4,7 @@
 #   fuzz_gguf          the GGUF reader
 #   fuzz_http_request  request bodies of both APIs through to generation parameters
 #   fuzz_jinja         chat templates (parse and render with a fixed conversation)
+#   fuzz_gbnf          GBNF grammars, then a matcher and a token mask over the bytes after a NUL
 # FUZZ_TARGETS="a b" picks some. Exits nonzero on any finding; crash inputs are kept in
 # build-fuzz/fuzz-artifacts/.
 set -euo pipefail
@@ -13,6 +14,7 @@ build="$root/build-fuzz"
 seconds="${FUZZ_SECONDS:-60}"
 default_targets="fuzz_gguf fuzz_http_request"
 [ -f "$root/tests/fuzz/fuzz_jinja.cpp" ] && default_targets+=" fuzz_jinja"
+[ -f "$root/tests/fuzz/fuzz_gbnf.cpp" ] && default_targets+=" fuzz_gbnf"
 targets=(${FUZZ_TARGETS:-$default_targets})
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja \
@@ -40,6 +42,9 @@ for target in "${targets[@]}"; do
       # Seeds: the real templates tools/chat_corpus.py put in the Release build (not committed).
       cp "$root"/build/chat-corpus/templates/* "$corpus/" 2>/dev/null || true
       [ -f "$root/tests/fuzz/jinja.dict" ] && dict=(-dict="$root/tests/fuzz/jinja.dict") ;;
+    gbnf)
+      cp "$root"/tests/fuzz/corpus/gbnf/* "$corpus/"
+      dict=(-dict="$root/tests/fuzz/gbnf.dict") ;;
   esac
   echo "== fuzz $target for ${seconds} s"
   "$build/tests/fuzz/$target" "$corpus" "${dict[@]}" \

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <optional>
 #include <random>
 
@@ -276,6 +277,80 @@ scan scan_generic(std::string_view s) {
   return markup_of(end, std::move(calls));
 }
 
+// The length of `{"response": "` (JSON whitespace allowed) at the start of s; 0 when s opens
+// something else; npos while s is still a prefix of it.
+size_t response_opening(std::string_view s) {
+  size_t i = 0;
+  for (const std::string_view part : {"{", "\"response\"", ":", "\""}) {
+    i = std::min(s.find_first_not_of(space_chars, i), s.size());
+    const std::string_view here = s.substr(i, part.size());
+    if (!part.starts_with(here)) return 0;
+    if (here.size() < part.size()) return std::string_view::npos;
+    i += part.size();
+  }
+  return i;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+constexpr size_t escape_incomplete = 0;
+constexpr size_t escape_invalid = std::string_view::npos;
+
+// Four hex digits at s[at]: the value, -1 while digits are still missing, -2 for a non-digit.
+long hex4(std::string_view s, size_t at) {
+  long v = 0;
+  for (size_t k = 0; k < 4; ++k) {
+    if (at + k >= s.size()) return -1;
+    const char c = s[at + k];
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return -2;
+    v = v * 16 + (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
+  }
+  return v;
+}
+
+// Decodes the JSON string escape at s[i] (a backslash) onto out; returns its length, escape_incomplete
+// while it may still complete, or escape_invalid.
+size_t decode_escape(std::string_view s, size_t i, std::string& out) {
+  if (i + 1 >= s.size()) return escape_incomplete;
+  static constexpr std::string_view from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
+  if (const size_t k = from.find(s[i + 1]); k != std::string_view::npos) {
+    out += to[k];
+    return 2;
+  }
+  if (s[i + 1] != 'u') return escape_invalid;
+  const long hi = hex4(s, i + 2);
+  if (hi < 0) return hi == -1 ? escape_incomplete : escape_invalid;
+  if (hi >= 0xDC00 && hi <= 0xDFFF) return escape_invalid;
+  if (hi < 0xD800 || hi > 0xDFFF) {
+    append_utf8(out, static_cast<uint32_t>(hi));
+    return 6;
+  }
+  const std::string_view low_mark = s.substr(i + 6, 2);  // a high surrogate: a low one's escape must follow
+  if (!std::string_view("\\u").starts_with(low_mark)) return escape_invalid;
+  if (low_mark.size() < 2) return escape_incomplete;
+  const long lo = hex4(s, i + 8);
+  if (lo == -1) return escape_incomplete;
+  if (lo < 0xDC00 || lo > 0xDFFF) return escape_invalid;
+  append_utf8(out, static_cast<uint32_t>(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)));
+  return 12;
+}
+
 // Length of the longest suffix of s that is a proper prefix of what.
 size_t partial_suffix(std::string_view s, std::string_view what) {
   for (size_t n = std::min(s.size(), what.size() - 1); n > 0; --n) {
@@ -368,7 +443,9 @@ tool_call_parser::output tool_call_parser::finish() {
 }
 
 void tool_call_parser::run(output& out, bool at_end) {
-  while ((block_ >= 0 || whole_answer_) ? step_block(out, at_end) : step_text(out, at_end)) {}
+  while (in_response_                     ? step_response(out, at_end)
+         : (block_ >= 0 || whole_answer_) ? step_block(out, at_end)
+                                          : step_text(out, at_end)) {}
 }
 
 void tool_call_parser::emit_text(output& out, std::string_view text) { out.content += text; }
@@ -398,6 +475,19 @@ bool tool_call_parser::step_text(output& out, bool at_end) {
       lead_space_ = pending_.substr(0, first);
       pending_.erase(0, first);
       whole_answer_ = true;
+      return true;
+    }
+  }
+  if (response_end_) {  // the '}' after {"response": "..."
+    const size_t first = pending_.find_first_not_of(space_chars);
+    if (first == std::string::npos) {
+      if (at_end) pending_.clear();
+      return false;
+    }
+    response_end_ = false;
+    if (pending_[first] == '}') {
+      pending_.erase(0, first + 1);
+      after_call_ = true;
       return true;
     }
   }
@@ -444,6 +534,15 @@ bool tool_call_parser::step_text(output& out, bool at_end) {
 bool tool_call_parser::step_block(output& out, bool at_end) {
   scan r;
   if (whole_answer_) {
+    const size_t opening = response_opening(pending_);
+    if (opening == std::string::npos && !at_end) return false;
+    if (opening != std::string::npos && opening > 0) {  // {"response": "...: stream the text
+      pending_.erase(0, opening);
+      lead_space_.clear();
+      whole_answer_ = false;
+      in_response_ = true;
+      return true;
+    }
     r = scan_generic(pending_);
   } else {
     switch (markers_[block_].kind) {
@@ -471,6 +570,44 @@ bool tool_call_parser::step_block(output& out, bool at_end) {
   pending_.erase(0, r.consumed);
   block_ = -1;
   whole_answer_ = false;
+  return true;
+}
+
+// The generic answer's response string, decoded as it comes; an escape still incomplete is held.
+// After the closing quote step_text drops the object's '}'; invalid JSON text (a bad escape, a
+// raw control character) ends the decoding and what follows is content as written.
+bool tool_call_parser::step_response(output& out, bool at_end) {
+  std::string text;
+  size_t i = 0;
+  bool closed = false, bad = false;
+  while (i < pending_.size()) {
+    const unsigned char c = static_cast<unsigned char>(pending_[i]);
+    if (c == '"') {
+      closed = true;
+      ++i;
+      break;
+    }
+    if (c < 0x20) {
+      bad = true;
+      break;
+    }
+    if (c != '\\') {
+      text += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    const size_t n = decode_escape(pending_, i, text);
+    if (n == escape_incomplete || n == escape_invalid) {
+      bad = n == escape_invalid;
+      break;
+    }
+    i += n;
+  }
+  emit_text(out, text);
+  pending_.erase(0, i);
+  if (!closed && !bad && !at_end) return false;
+  in_response_ = false;
+  response_end_ = closed;
   return true;
 }
 

@@ -77,7 +77,8 @@ struct tool_call_delta {
 //    (R1) or "<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>" (V3.1) inside
 //    "<｜tool▁calls▁begin｜>...<｜tool▁calls▁end｜>"; each call is reported when it ends.
 //  - generic: an answer that is one JSON object {"tool_calls": [...]}, {"tool_call": {...}} or
-//    {"response": "text"} (the text is the content); held until the object is complete.
+//    {"response": "text"} (the text is the content, streamed as it is decoded); other objects
+//    are held until complete.
 // Whitespace before call markup and after a call is dropped; a call's first delta carries index,
 // id and name, the next its arguments (compact JSON). Concatenating every push's and finish's
 // output gives the same content and calls whatever the chunking.
@@ -106,6 +107,7 @@ class tool_call_parser {
   void run(output& out, bool at_end);
   bool step_text(output& out, bool at_end);
   bool step_block(output& out, bool at_end);
+  bool step_response(output& out, bool at_end);
   void emit_text(output& out, std::string_view text);
   void add_call(output& out, std::string name, std::string arguments, std::string id);
 
@@ -115,6 +117,8 @@ class tool_call_parser {
   int block_ = -1;               // pending_ starts with markers_[block_]'s text; -1: plain text
   bool whole_answer_ = false;    // generic: pending_ is the answer's JSON object
   bool answer_started_ = false;  // generic: the answer's first non-whitespace byte was seen
+  bool in_response_ = false;     // generic: pending_ is inside {"response": "...
+  bool response_end_ = false;    // generic: the response string ended; its '}' is due
   bool after_call_ = false;      // whitespace here follows markup and is dropped
   std::string lead_space_;       // whitespace dropped before markup, given back if it is no call
   std::vector<tool_call> calls_;

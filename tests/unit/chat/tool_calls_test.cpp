@@ -271,6 +271,32 @@ TEST(ToolCallParser, GenericForms) {
   EXPECT_EQ(p.content, cut);
 }
 
+TEST(ToolCallParser, GenericResponseStreamsDecoded) {
+  const std::string escaped = R"({ "response" : "caf\u00e9 \ud83d\ude00 tab\t \"q\" \\ \/"}  )";
+  parsed p = parse_every_way(tool_syntax_kind::generic, escaped);
+  EXPECT_TRUE(p.calls.empty());
+  EXPECT_EQ(p.content, "café 😀 tab\t \"q\" \\ /");
+  // Decoded text is final before the object closes.
+  tool_call_parser stream(syntax(tool_syntax_kind::generic));
+  EXPECT_EQ(stream.push("{\"response\": \"Hel").content, "Hel");
+  EXPECT_EQ(stream.push("lo\\u00").content, "lo");  // the escape is incomplete
+  EXPECT_EQ(stream.push("e9!\"} ").content, "é!");
+  EXPECT_EQ(stream.finish().content, "");
+  // Invalid JSON text ends the decoding; the rest is content as written.
+  p = parse_every_way(tool_syntax_kind::generic, R"({"response": "a\qb"})");
+  EXPECT_EQ(p.content, R"(a\qb"})");
+  p = parse_every_way(tool_syntax_kind::generic, R"({"response": "lone \udc00 x"})");
+  EXPECT_EQ(p.content, R"(lone \udc00 x"})");
+  // Unterminated at the end: what was decoded, then the held escape text.
+  p = parse_every_way(tool_syntax_kind::generic, R"({"response": "cut \u00)");
+  EXPECT_EQ(p.content, R"(cut \u00)");
+  // Text after the object is content; a non-string response is its JSON text.
+  p = parse_every_way(tool_syntax_kind::generic, "{\"response\": \"a\"}\nmore");
+  EXPECT_EQ(p.content, "a\nmore");
+  p = parse_every_way(tool_syntax_kind::generic, "{\"response\": [1, 2]}");
+  EXPECT_EQ(p.content, "[1,2]");
+}
+
 TEST(ToolCallIds, ShapeAndUniqueAcrossThreads) {
   std::vector<std::vector<std::string>> per_thread(4);
   std::vector<std::thread> threads;

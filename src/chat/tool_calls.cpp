@@ -4,9 +4,8 @@
 #include <cctype>
 #include <cstdint>
 #include <optional>
-#include <random>
 
-#include "chat/chat.h"
+#include "chat/tool_markup.h"
 
 namespace pocketlm::chat {
 namespace {
@@ -15,25 +14,6 @@ using ojson = nlohmann::ordered_json;
 
 constexpr std::string_view space_chars = " \t\n\r";
 
-// The markup each syntax's templates write (the template sources in tools/chat_corpus.py's corpus:
-// Qwen 2.5 and Hermes 2 Pro, Llama 3.1-3.3, Mistral Nemo and Devstral, DeepSeek R1 and V3.1).
-constexpr std::string_view hermes_open = "<tool_call>";
-constexpr std::string_view hermes_close = "</tool_call>";
-constexpr std::string_view llama_open = "{\"name\"";
-constexpr std::string_view python_tag = "<|python_tag|>";
-constexpr std::string_view mistral_open = "[TOOL_CALLS]";
-constexpr std::string_view mistral_args = "[ARGS]";
-constexpr std::string_view mistral_call_id = "[CALL_ID]";
-constexpr std::string_view deepseek_calls_begin = "<｜tool▁calls▁begin｜>";
-constexpr std::string_view deepseek_calls_end = "<｜tool▁calls▁end｜>";
-constexpr std::string_view deepseek_call_begin = "<｜tool▁call▁begin｜>";
-constexpr std::string_view deepseek_call_end = "<｜tool▁call▁end｜>";
-constexpr std::string_view deepseek_sep = "<｜tool▁sep｜>";
-constexpr std::string_view json_fence = "```json";
-constexpr std::string_view fence = "```";
-
-bool has(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
-
 std::string_view trim(std::string_view s) {
   const size_t from = s.find_first_not_of(space_chars);
   if (from == std::string_view::npos) return {};
@@ -41,25 +21,6 @@ std::string_view trim(std::string_view s) {
 }
 
 bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-// Whether a Jinja tag ({{ ... }} or {% ... %}) names the variable `tools`; prose that mentions
-// tools does not count.
-bool jinja_reads_tools(std::string_view src) {
-  for (size_t open = src.find('{'); open != std::string_view::npos; open = src.find('{', open + 1)) {
-    if (open + 1 >= src.size() || (src[open + 1] != '{' && src[open + 1] != '%')) continue;
-    const std::string_view close_tag = src[open + 1] == '{' ? "}}" : "%}";
-    const size_t close = src.find(close_tag, open + 2);
-    if (close == std::string_view::npos) return false;
-    const std::string_view tag = src.substr(open + 2, close - open - 2);
-    for (size_t at = tag.find("tools"); at != std::string_view::npos; at = tag.find("tools", at + 1)) {
-      const bool starts = at == 0 || !word_char(tag[at - 1]);
-      const bool ends = at + 5 >= tag.size() || !word_char(tag[at + 5]);
-      if (starts && ends) return true;
-    }
-    open = close;
-  }
-  return false;
-}
 
 // The end (one past the closing bracket) of the JSON object or array starting at s[0], or npos
 // while it is still open. Brackets inside strings do not count; mismatches are for the JSON
@@ -180,7 +141,7 @@ scan scan_json_call(std::string_view s, size_t from) {
 // "<|python_tag|>" then a JSON call; anything else there (a builtin tool's name.call(...), code)
 // is held to the end of the answer and kept as it is.
 scan scan_python_tag(std::string_view s, bool at_end) {
-  const size_t from = s.find_first_not_of(space_chars, python_tag.size());
+  const size_t from = s.find_first_not_of(space_chars, llama_python_tag.size());
   if (from != std::string_view::npos && s[from] == '{') return scan_json_call(s, from);
   return at_end ? not_a_call(s.size()) : incomplete();
 }
@@ -230,10 +191,10 @@ std::optional<parsed_call> deepseek_call_of(std::string_view body) {
   const size_t sep = body.find(deepseek_sep);
   if (sep == std::string_view::npos) return std::nullopt;
   std::string_view name = body.substr(0, sep), args = body.substr(sep + deepseek_sep.size());
-  if (const size_t open = args.find(json_fence); open != std::string_view::npos) {
+  if (const size_t open = args.find(deepseek_json_fence); open != std::string_view::npos) {
     name = args.substr(0, open);
-    args = args.substr(open + json_fence.size());
-    const size_t close = args.rfind(fence);
+    args = args.substr(open + deepseek_json_fence.size());
+    const size_t close = args.rfind(deepseek_fence);
     if (close != std::string_view::npos) args = args.substr(0, close);
   }
   name = trim(name);
@@ -361,62 +322,11 @@ size_t partial_suffix(std::string_view s, std::string_view what) {
 
 }  // namespace
 
-tool_syntax tool_syntax_of_source(std::string_view source) {
-  tool_syntax s;
-  if (has(source, deepseek_calls_begin)) {
-    s.kind = tool_syntax_kind::deepseek_r1;
-    s.triggers = {std::string(deepseek_calls_begin)};
-  } else if (has(source, mistral_open)) {
-    s.kind = tool_syntax_kind::mistral;
-    s.triggers = {std::string(mistral_open)};
-  } else if (has(source, hermes_open)) {
-    s.kind = tool_syntax_kind::hermes;
-    s.triggers = {std::string(hermes_open)};
-  } else if (has(source, python_tag) || (has(source, "ipython") && has(source, "\"parameters\""))) {
-    s.kind = tool_syntax_kind::llama3_json;
-    s.triggers = {std::string(llama_open), std::string(python_tag)};
-  } else {
-    s.needs_system_prompt = !jinja_reads_tools(source);
-  }
-  return s;
-}
-
-tool_syntax tool_syntax_of(const chat_template& t) { return tool_syntax_of_source(t.source()); }
-
-std::string system_prompt_for_tools(const nlohmann::ordered_json& tools) {
-  std::string out = "You can call these tools (each one's arguments are described by a JSON Schema):\n";
-  if (tools.is_array()) {
-    for (const auto& tool : tools) {
-      const bool wrapped = tool.is_object() && tool.contains("function");
-      out += compact(wrapped ? tool["function"] : tool) + "\n";
-    }
-  }
-  out +=
-      "\nAnswer with one JSON object and nothing else: to call tools, "
-      "{\"tool_calls\": [{\"name\": \"<tool name>\", \"arguments\": {<the tool's arguments>}}]}; "
-      "to answer without a tool, {\"response\": \"<your answer>\"}.";
-  return out;
-}
-
-std::string new_tool_call_id() {
-  static constexpr std::string_view alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  // One generator per thread, seeded from the OS: no lock, and no two threads share a sequence.
-  thread_local std::mt19937_64 rng = [] {
-    std::random_device rd;
-    std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seed);
-  }();
-  std::uniform_int_distribution<size_t> pick(0, alnum.size() - 1);
-  std::string id = "call_";
-  for (int i = 0; i < 24; ++i) id += alnum[pick(rng)];
-  return id;
-}
-
 tool_call_parser::tool_call_parser(tool_syntax syntax) : syntax_(std::move(syntax)) {
   switch (syntax_.kind) {
     case tool_syntax_kind::hermes: markers_ = {{hermes_open, markup::hermes}}; break;
     case tool_syntax_kind::llama3_json:
-      markers_ = {{llama_open, markup::llama_json}, {python_tag, markup::python_tag}};
+      markers_ = {{llama_open, markup::llama_json}, {llama_python_tag, markup::python_tag}};
       break;
     case tool_syntax_kind::mistral: markers_ = {{mistral_open, markup::mistral}}; break;
     case tool_syntax_kind::deepseek_r1:

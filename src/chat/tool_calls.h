@@ -98,7 +98,7 @@ class tool_call_parser {
   const std::vector<tool_call>& calls() const { return calls_; }
 
  private:
-  // A text that opens markup, and what follows it (markup_of in tool_calls.cpp).
+  // A text that opens markup, and what follows it (step_block reads each kind).
   enum class markup { hermes, llama_json, python_tag, mistral, deepseek_call, drop };
   struct marker {
     std::string_view text;  // a literal

@@ -332,7 +332,8 @@ class pattern_parser {
     eat('?');  // lazy: the same strings match the whole pattern
     if (peek() == '*' || peek() == '+' || peek() == '?' || peek() == '{') invalid("nothing to repeat");
     // A literal piece is one code point (runs merge after quantifiers apply).
-    std::string item = p.literal ? gbnf_literal(p.text) : p.text;
+    // An expression may be a sequence ([\\] ["]): grouped, so the quantifier takes all of it.
+    std::string item = p.literal ? gbnf_literal(p.text) : "(" + p.text + ")";
     p = {repetition(item, min, max), false};
   }
 

@@ -5,6 +5,7 @@
 #   fuzz_http_request  request bodies of both APIs through to generation parameters
 #   fuzz_jinja         chat templates (parse and render with a fixed conversation)
 #   fuzz_gbnf          GBNF grammars, then a matcher and a token mask over the bytes after a NUL
+#   fuzz_json_schema   JSON Schemas compiled to GBNF; what compiles must parse
 # FUZZ_TARGETS="a b" picks some. Exits nonzero on any finding; crash inputs are kept in
 # build-fuzz/fuzz-artifacts/.
 set -euo pipefail
@@ -15,6 +16,7 @@ seconds="${FUZZ_SECONDS:-60}"
 default_targets="fuzz_gguf fuzz_http_request"
 [ -f "$root/tests/fuzz/fuzz_jinja.cpp" ] && default_targets+=" fuzz_jinja"
 [ -f "$root/tests/fuzz/fuzz_gbnf.cpp" ] && default_targets+=" fuzz_gbnf"
+[ -f "$root/tests/fuzz/fuzz_json_schema.cpp" ] && default_targets+=" fuzz_json_schema"
 targets=(${FUZZ_TARGETS:-$default_targets})
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja \
@@ -45,6 +47,9 @@ for target in "${targets[@]}"; do
     gbnf)
       cp "$root"/tests/fuzz/corpus/gbnf/* "$corpus/"
       dict=(-dict="$root/tests/fuzz/gbnf.dict") ;;
+    json_schema)
+      cp "$root"/tests/fuzz/corpus/json_schema/* "$corpus/"
+      dict=(-dict="$root/tests/fuzz/json_schema.dict") ;;
   esac
   echo "== fuzz $target for ${seconds} s"
   "$build/tests/fuzz/$target" "$corpus" "${dict[@]}" \

@@ -90,6 +90,10 @@ TEST(JsonSchema, AdditionalProperties) {
   expect_language(R"({"type":"object","additionalProperties":{"type":"string"}})", {R"({"k":"v","l":"w"})", "{}"},
                   {R"({"k":1})"});
   expect_language(R"({"type":"object","additionalProperties":false})", {"{}"}, {R"({"k":1})"});
+  // Extra keys may extend or prefix a declared name, not equal it.
+  expect_language(R"({"type":"object","properties":{"ab":{"type":"null"}},"additionalProperties":{"type":"integer"}})",
+                  {R"({"a":1})", R"({"abc":1})", R"({"ab":null,"b":2})", R"({"":3})"},
+                  {R"({"ab":1})", R"({"ab":null,"ab":2})"});
   expect_language(R"({"type":"object"})", {R"({"k":[1]})", "{}"}, {"[]"});
   // A required key outside `properties` is written with the additional properties' schema.
   expect_language(R"({"type":"object","required":["id"],"additionalProperties":{"type":"integer"}})",
@@ -188,6 +192,8 @@ TEST(JsonSchema, Patterns) {
   expect_language(R"({"type":"string","pattern":"^[^a-z]+$"})", {R"("ABC")", R"("A\"")"}, {R"("AbC")"});
   expect_language(R"({"type":"string","pattern":"^\\w+\\s\\S$"})", {R"("a_1 x")", R"("ab\tx")"}, {R"("a  x")"});
   expect_language(R"({"type":"string","pattern":"^(?:ab){2}$"})", {R"("abab")"}, {R"("ab")"});
+  // A quantifier after a character written as an escape repeats the whole escape.
+  expect_language(R"({"type":"string","pattern":"^a\\\\?$"})", {R"("a")", R"("a\\")"}, {R"("a\")", R"("a\\\\")"});
 }
 
 TEST(JsonSchema, RefusesUnsupportedKeywordsNamingWhere) {

@@ -48,6 +48,7 @@ struct gen_params {
   int n_predict = -1;  // -1: until the model stops or the context is full
   std::vector<std::string> stop;
   std::optional<int64_t> num_ctx;  // Ollama's options.num_ctx (a context for this load)
+  int top_logprobs = -1;           // report each token with this many alternatives; -1: no reports
 };
 
 // OpenAI fields: temperature, top_p, max_tokens / max_completion_tokens, stop (string or

@@ -4,6 +4,7 @@
 
 #include "chat/think_split.h"
 #include "runtime/chat_session.h"
+#include "server/logprobs.h"
 
 namespace pocketlm::server {
 
@@ -44,6 +45,27 @@ using ojson = nlohmann::ordered_json;
 bool parsed_field(const std::string& k, const ojson& v) {
   return k == "role" || k == "reasoning_content" || k == "thinking" || k == "images" ||
          (k == "content" && v.is_string());
+}
+
+// Sinks that hand the queue's released token reports to given.on_token (and keep them in `all`)
+// before each part of text: a report travels with the text its token became.
+completion_sinks reporting(const completion_sinks& given, token_report_queue& queue, std::vector<token_report>& all) {
+  completion_sinks s = given;
+  const auto release = [&given, &queue, &all] {
+    for (token_report& r : queue.take()) {
+      if (given.on_token) given.on_token(r);
+      all.push_back(std::move(r));
+    }
+  };
+  s.on_reasoning = [release, f = given.on_reasoning](std::string_view t) {
+    release();
+    return f(t);
+  };
+  s.on_answer = [release, f = given.on_answer](std::string_view t) {
+    release();
+    return f(t);
+  };
+  return s;
 }
 
 }  // namespace
@@ -120,9 +142,13 @@ prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, 
 }
 
 completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p, const gen_params& params,
-                                 const completion_sinks& sinks) {
+                                 const completion_sinks& given) {
   completion_result out;
+  token_report_queue reports;
+  const completion_sinks sinks = params.top_logprobs < 0 ? given : reporting(given, reports, out.tokens);
   generate_request req;
+  req.top_logprobs = params.top_logprobs;
+  req.on_token = [&reports](const token_report& r) { reports.add(r); };
   req.prompt = p.tokens;
   req.sampling = params.sampling;
   req.stop = params.stop;
@@ -142,6 +168,7 @@ completion_result run_completion(session& s, const loaded_model& lm, const prepa
     return go_on;
   };
   const auto sink = [&](std::string_view text) {
+    reports.shown(text);
     if (!p.reasoning_model) {
       out.answer += text;
       return go_on = sinks.on_answer(text) && go_on;
@@ -151,6 +178,10 @@ completion_result run_completion(session& s, const loaded_model& lm, const prepa
   auto stats = generate(s, *lm.tok, req, sink);
   if (!stats) throw api_error(500, stats.error_message());
   if (p.reasoning_model && go_on) route(split.flush());
+  for (token_report& r : reports.finish()) {
+    if (given.on_token) given.on_token(r);
+    out.tokens.push_back(std::move(r));
+  }
   out.stats = *stats;
   out.finish = stats->done_reason;
   return out;

@@ -59,6 +59,7 @@ struct completion_result {
   std::string answer;
   generate_stats stats;
   finish_reason finish = finish_reason::stop;
+  std::vector<token_report> tokens;  // each generated token, when gen_params::top_logprobs >= 0
 };
 
 // Streams parts as they are final; a sink returning false (client gone) stops generation at
@@ -66,6 +67,10 @@ struct completion_result {
 struct completion_sinks {
   std::function<bool(std::string_view)> on_reasoning;
   std::function<bool(std::string_view)> on_answer;
+  // With gen_params::top_logprobs >= 0 (may be empty): each token's report, just before the
+  // on_reasoning / on_answer call that carries the first of its text; reports of tokens whose
+  // text shows in neither (markup, <think> tags) follow with a later part or after the last.
+  std::function<void(const token_report&)> on_token = {};
 };
 
 // n_predict is capped to the room left in the context. Throws api_error 500 on engine errors.

@@ -1,5 +1,8 @@
 // Ollama-compatible generation routes: /api/chat and /api/generate (NDJSON streaming by default),
 // /api/embed and the legacy /api/embeddings, with keep_alive loads and unloads.
+#include <utility>
+
+#include "server/logprobs.h"
 #include "server/requests.h"
 #include "server/routes.h"
 
@@ -72,6 +75,7 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
         run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
     note_finish(ctx, out);
     json o = part(stamp(), out.reasoning, out.answer);
+    if (r.top_logprobs >= 0) o["logprobs"] = ollama_logprobs(out.tokens);
     o.update(final_stats(*job, out));
     send_json(res, o);
     return;
@@ -79,18 +83,24 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
   stream_response(
       res, "application/x-ndjson",
       [&ctx, job, part, stamp](const chunk_writer& write) {
+        std::vector<token_report> pending;  // reports of the tokens whose text the next chunk carries
+        const auto with_logprobs = [&pending](json o) {
+          if (!pending.empty()) o["logprobs"] = ollama_logprobs(std::exchange(pending, {}));
+          return o;
+        };
         const auto emit = [&](const std::string& thinking, const std::string& text) {
-          json o = part(stamp(), thinking, text);
+          json o = with_logprobs(part(stamp(), thinking, text));
           o["done"] = false;
           return write(ndjson(o));
         };
         completion_sinks sinks{[&](std::string_view t) { return emit(std::string(t), ""); },
                                [&](std::string_view t) { return emit("", std::string(t)); }};
+        sinks.on_token = [&](const token_report& t) { pending.push_back(t); };
         const completion_result out =
             run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
         note_finish(ctx, out);
         if (out.finish == finish_reason::cancel) return;
-        json o = part(stamp(), "", "");
+        json o = with_logprobs(part(stamp(), "", ""));
         o.update(final_stats(*job, out));
         write(ndjson(o));
       },

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <regex>
 
+#include "chat/chat.h"
 #include "gguf/gguf.h"
 #include "server/routes.h"
 #include "store/registry.h"
@@ -25,6 +27,32 @@ std::string quantization_level(const gguf::file& f) {
   if (!ft) return "";
   const auto it = names.find(*ft);
   return it == names.end() ? "" : it->second;
+}
+
+// /api/show's capabilities as Ollama derives them from a model's template: "completion" (every
+// model pocketlm loads generates), "tools" when a chat template reads `tools`, "insert" when one
+// reads `suffix` (Ollama's fill-in-the-middle test; a vocabulary's FIM tokens alone do not count:
+// instruct models carry them too), "thinking" when the default template reasons in <think>
+// blocks. No "embedding": Ollama lists it only for embedding models, which pocketlm has none of.
+json capabilities_of(const gguf::file& f) {
+  std::vector<std::string> sources;
+  for (const auto& kv : f.metadata()) {
+    if (kv.key != "tokenizer.chat_template" && !kv.key.starts_with("tokenizer.chat_template.")) continue;
+    if (auto s = f.get_string(kv.key)) sources.push_back(std::move(*s));
+  }
+  const auto reads = [&sources](const char* name) {
+    const std::regex word(std::string("\\b") + name + "\\b");
+    return std::any_of(sources.begin(), sources.end(),
+                       [&](const std::string& s) { return std::regex_search(s, word); });
+  };
+  json out = json::array({"completion"});
+  if (reads("tools")) out.push_back("tools");
+  if (reads("suffix")) out.push_back("insert");
+  if (const auto main = f.get_string("tokenizer.chat_template")) {
+    const auto t = chat::chat_template::parse(*main, "the GGUF");
+    if (t && (*t)->reasoning()) out.push_back("thinking");
+  }
+  return out;
 }
 
 std::string parameter_size(uint64_t n) {
@@ -115,8 +143,10 @@ void show(const httplib::Request& req, httplib::Response& res, server_context& c
   const json d = details_of(r.gguf_path, &n_params);
   json info = {{"general.architecture", d["family"]}, {"general.parameter_count", n_params}};
   std::string chat_template;  // the GGUF's Jinja template: pocketlm renders it natively
+  json capabilities = json::array({"completion"});
   if (auto f = gguf::file::open(r.gguf_path)) {
     chat_template = (*f)->get_string("tokenizer.chat_template").value_or("");
+    capabilities = capabilities_of(**f);
     const std::string arch = d["family"].get<std::string>();
     for (const char* key : {"context_length", "embedding_length", "block_count", "attention.head_count",
                             "attention.head_count_kv", "feed_forward_length"}) {
@@ -134,7 +164,7 @@ void show(const httplib::Request& req, httplib::Response& res, server_context& c
   json out = {{"license", license},       {"modelfile", "FROM " + r.gguf_path + "\n"},
               {"parameters", parameters}, {"template", chat_template},
               {"system", r.system},       {"details", d},
-              {"model_info", info},       {"capabilities", json::array({"completion", "embedding"})}};
+              {"model_info", info},       {"capabilities", capabilities}};
   if (r.entry) out["modified_at"] = rfc3339(r.entry->modified * 1000000000);
   send_json(res, out);
 }

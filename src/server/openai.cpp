@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "server/logprobs.h"
 #include "server/requests.h"
 #include "server/routes.h"
 #include "store/store.h"
@@ -40,15 +41,33 @@ std::string sse_error(const std::string& message) {
   return sse(openai_error_body(api_error(500, message))) + "data: [DONE]\n\n";
 }
 
+// choices[i].logprobs of /v1/completions (legacy) or /v1/chat/completions for `tokens`.
+json logprobs_of(bool legacy, const std::vector<token_report>& tokens, size_t& offset) {
+  return legacy ? openai_completion_logprobs(tokens, offset) : openai_chat_logprobs(tokens);
+}
+
+// A whole answer's: null when the request asked for none.
+json logprobs_of(const generation_request& r, const completion_result& out) {
+  size_t offset = 0;
+  return r.top_logprobs < 0 ? json(nullptr) : logprobs_of(r.completion, out.tokens, offset);
+}
+
 // Streams one generation as SSE chunks: `make_chunk(delta_fields, finish)` shapes each one.
 void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<generation_job> job,
                    const generation_request& r, std::function<json(json delta, const json& finish)> make_chunk) {
   const bool include_usage = r.include_usage;
+  const bool legacy = r.completion;
   stream_response(
       res, "text/event-stream",
-      [&ctx, job, include_usage, make_chunk](const chunk_writer& write) {
+      [&ctx, job, include_usage, legacy, make_chunk](const chunk_writer& write) {
+        std::vector<token_report> pending;  // reports of the tokens whose text the next chunk carries
+        size_t offset = 0;                  // text_offset of pending's first token (/v1/completions)
         const auto emit = [&](json delta, const json& finish) {
           json c = make_chunk(std::move(delta), finish);
+          if (!pending.empty()) {
+            c["choices"][0]["logprobs"] = logprobs_of(legacy, pending, offset);
+            pending.clear();
+          }
           if (include_usage) c["usage"] = nullptr;
           return write(sse(c));
         };
@@ -59,6 +78,7 @@ void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<
                                [&](std::string_view t) {
                                  return emit({{"content", std::string(t)}}, nullptr);
                                }};
+        sinks.on_token = [&](const token_report& t) { pending.push_back(t); };
         const completion_result out =
             run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
         note_finish(ctx, out);
@@ -106,8 +126,8 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
   if (!out.reasoning.empty()) msg["reasoning_content"] = out.reasoning;
   json body = base;
   body["object"] = "chat.completion";
-  body["choices"] =
-      json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
+  body["choices"] = json::array(
+      {{{"index", 0}, {"message", msg}, {"logprobs", logprobs_of(r, out)}, {"finish_reason", finish_of(out)}}});
   body["usage"] = usage_of(out.stats);
   send_json(res, body);
 }
@@ -142,8 +162,8 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
       run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
   note_finish(ctx, out);
   json body = base;
-  body["choices"] =
-      json::array({{{"index", 0}, {"text", out.answer}, {"logprobs", nullptr}, {"finish_reason", finish_of(out)}}});
+  body["choices"] = json::array(
+      {{{"index", 0}, {"text", out.answer}, {"logprobs", logprobs_of(r, out)}, {"finish_reason", finish_of(out)}}});
   body["usage"] = usage_of(out.stats);
   send_json(res, body);
 }

@@ -1,8 +1,23 @@
 #include "server/requests.h"
 
+#include <cmath>
+
+#include "server/logprobs.h"
+
 namespace pocketlm::server {
 
 namespace {
+
+// OpenAI's n: one choice per request (a client wanting several sends several requests).
+void require_one_choice(const json& body) {
+  if (!body.contains("n") || body.at("n").is_null()) return;
+  const json& n = body.at("n");
+  if (!n.is_number_integer() && !(n.is_number_float() && std::floor(n.get<double>()) == n.get<double>())) {
+    throw api_error(400, "invalid type for 'n': expected an integer", "n");
+  }
+  if (n.get<double>() < 1) throw api_error(400, "'n' must be at least 1", "n");
+  if (n.get<double>() > 1) throw api_error(400, "n > 1 is not supported; send one request per choice", "n");
+}
 
 generation_request read_openai(const std::string& text, bool completion) {
   generation_request r;
@@ -13,6 +28,8 @@ generation_request read_openai(const std::string& text, bool completion) {
   if (r.body.contains("stream_options") && r.body["stream_options"].is_object()) {
     r.include_usage = bool_field(r.body["stream_options"], "include_usage", false);
   }
+  require_one_choice(r.body);
+  r.top_logprobs = completion ? openai_completion_top_logprobs(r.body) : openai_chat_top_logprobs(r.body);
   r.params = r.over(gen_params{});
   return r;
 }
@@ -35,6 +52,7 @@ generation_request read_ollama(const std::string& text) {
   if (r.body.contains("images") && r.body["images"].is_array() && !r.body["images"].empty()) {
     throw api_error(400, "images are not supported by pocketlm's text models", "images");
   }
+  r.top_logprobs = ollama_top_logprobs(r.body);
   r.params = r.over(gen_params{});
   return r;
 }
@@ -42,6 +60,7 @@ generation_request read_ollama(const std::string& text) {
 }  // namespace
 
 gen_params generation_request::over(gen_params g) const {
+  g.top_logprobs = top_logprobs;
   if (ollama) {
     apply_ollama_options(body.value("options", json(nullptr)), g);
   } else {

@@ -23,6 +23,7 @@ struct generation_request {
   std::string system;                   // /api/generate
   bool raw = false;                     // /api/generate
   gen_params params;                    // the request's fields over the built-in defaults
+  int top_logprobs = -1;                // alternatives per token to report (server/logprobs.h); -1: none
   // The request's fields over `defaults` (a model's PARAMETERs), as the routes run it.
   gen_params over(gen_params defaults) const;
   bool ollama = false;

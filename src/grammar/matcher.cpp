@@ -131,7 +131,10 @@ step_result advance_matching(const rules& r, const std::vector<stack>& stacks, u
 bool partial_possible(const rules& r, const std::vector<stack>& stacks, partial_utf8 p) {
   if (p.missing == 0) return true;
   uint32_t shift = 6 * p.missing;
-  uint32_t lo = p.value << shift, hi = lo | ((1u << shift) - 1);
+  // The smallest code point a sequence of this length may encode (no overlong forms).
+  static constexpr uint32_t k_min_of_length[5] = {0, 0, 0x80, 0x800, 0x10000};
+  uint32_t lo = std::max(p.value << shift, k_min_of_length[p.length]);
+  uint32_t hi = std::min((p.value << shift) | ((1u << shift) - 1), uint32_t{0x10FFFF});
   for (const stack& s : stacks)
     if (!s.empty() && class_intersects(r, s.back(), lo, hi)) return true;
   return false;

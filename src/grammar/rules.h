@@ -39,7 +39,8 @@ using stack = std::vector<uint32_t>;
 // A partial UTF-8 code point: the bits so far and how many continuation bytes are missing.
 struct partial_utf8 {
   uint32_t value = 0;
-  uint8_t missing = 0;
+  uint8_t missing = 0;  // continuation bytes still to come
+  uint8_t length = 0;   // of the sequence being decoded (2-4), while missing > 0
   bool operator==(const partial_utf8&) const = default;
 };
 
@@ -76,24 +77,30 @@ bool partial_possible(const rules& r, const std::vector<stack>& stacks, partial_
 
 // Decodes one more byte into `p`. False for a byte no UTF-8 sequence has there. When it
 // completes a code point, `p.missing` is 0 and `p.value` the code point.
+// Strict UTF-8 (RFC 3629): overlong forms, surrogates and code points past U+10FFFF are
+// rejected at the byte that rules them out, so a grammar never admits "\xC0\xA2" as a quote.
 inline bool decode_byte(partial_utf8& p, uint8_t byte) {
   if (p.missing == 0) {
     if (byte < 0x80) {
       p.value = byte;
-    } else if ((byte & 0xE0) == 0xC0) {
-      p = {byte & 0x1Fu, 1};
+    } else if (byte >= 0xC2 && byte <= 0xDF) {
+      p = {byte & 0x1Fu, 1, 2};
     } else if ((byte & 0xF0) == 0xE0) {
-      p = {byte & 0x0Fu, 2};
-    } else if ((byte & 0xF8) == 0xF0) {
-      p = {byte & 0x07u, 3};
+      p = {byte & 0x0Fu, 2, 3};
+    } else if (byte >= 0xF0 && byte <= 0xF4) {
+      p = {byte & 0x07u, 3, 4};
     } else {
       return false;
     }
     return true;
   }
   if ((byte & 0xC0) != 0x80) return false;
+  if (p.missing + 1 == p.length) {  // the first continuation byte
+    if (p.length == 3 && ((p.value == 0 && byte < 0xA0) || (p.value == 0xD && byte > 0x9F))) return false;
+    if (p.length == 4 && ((p.value == 0 && byte < 0x90) || (p.value == 4 && byte > 0x8F))) return false;
+  }
   p.value = (p.value << 6) | (byte & 0x3Fu);
-  --p.missing;
+  if (--p.missing == 0) p.length = 0;
   return true;
 }
 

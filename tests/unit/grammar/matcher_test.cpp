@@ -84,6 +84,24 @@ TEST(Matcher, CodePointSplitAcrossCalls) {
   EXPECT_TRUE(negated.allows("\x80"));   // Ѐ (U+0400)
 }
 
+// Only well-formed UTF-8 matches (RFC 3629): an overlong "\xC0\xA2" is not a quote, and
+// no lead byte is allowed whose every well-formed continuation lies outside the class.
+TEST(Matcher, MalformedUtf8NeverMatches) {
+  auto g = must_parse("root ::= \"\\\"\" [^\"]* \"\\\"\"\n");  // a quoted string
+  EXPECT_TRUE(matches(g, "\"x\""));
+  EXPECT_FALSE(matches(g, "\xC0\xA2x\""));                                      // overlong quote
+  EXPECT_FALSE(matches(g, "\"\xE0\x80\xA2\""));                                 // overlong, 3 bytes
+  EXPECT_FALSE(matches(g, "\"\xF0\x80\x80\xA2\""));                             // overlong, 4 bytes
+  EXPECT_FALSE(matches(g, "\"\xED\xA0\x80\""));                                 // a surrogate
+  EXPECT_FALSE(matches(g, "\"\xF4\x90\x80\x80\""));                             // past U+10FFFF
+  EXPECT_FALSE(matches(g, "\"\xF8\x88\x80\x80\x80\""));                         // 5-byte forms do not exist
+  EXPECT_TRUE(matches(g, "\"\xE0\xA0\x80\xF0\x90\x80\x80\xF4\x8F\xBF\xBF\""));  // the smallest and largest
+  // A 3-byte lead cannot end in an ASCII digit: [0-9] refuses \xE0 (it once allowed it: range 0..0xFFF).
+  matcher digits(must_parse("root ::= [0-9]+\n"));
+  EXPECT_FALSE(digits.allows("\xE0"));
+  EXPECT_FALSE(digits.allows("\xF0"));
+}
+
 TEST(Matcher, RejectLeavesStateUnchanged) {
   auto g = must_parse(testing::json_gbnf);
   matcher m(g);

@@ -156,7 +156,7 @@ std::string converter::not_names_key(const std::vector<std::string>& names) {
     node->is_name = true;
   }
   std::string chr = primitive("char");
-  std::function<std::string(const name_trie&)> branches = [&](const name_trie& node) {
+  std::function<std::string(const name_trie&, size_t)> branches = [&](const name_trie& node, size_t depth) {
     std::string out;
     code_set taken;
     for (const auto& [c, child] : node.children) {
@@ -165,7 +165,10 @@ std::string converter::not_names_key(const std::vector<std::string>& names) {
       if (child.children.empty()) {
         step += " " + chr + "+";  // the name itself is taken: at least one more character
       } else {
-        step += " (" + branches(child) + ")" + (child.is_name ? "" : "?");
+        // A long name nests a group per character: a rule every 64 keeps GBNF's nesting bound.
+        std::string rest = branches(child, depth + 1);
+        if ((depth + 1) % 64 == 0) rest = add_rule("additional-key", rest);
+        step += " (" + rest + ")" + (child.is_name ? "" : "?");
       }
       out += (out.empty() ? "" : " | ") + step;
     }
@@ -173,7 +176,7 @@ std::string converter::not_names_key(const std::vector<std::string>& names) {
     if (!other.empty()) out += (out.empty() ? "" : " | ") + other + " " + chr + "*";
     return out;
   };
-  return "\"\\\"\" (" + branches(root) + ")" + (root.is_name ? "" : "?") + " \"\\\"\" " + primitive("space");
+  return "\"\\\"\" (" + branches(root, 0) + ")" + (root.is_name ? "" : "?") + " \"\\\"\" " + primitive("space");
 }
 
 std::string converter::array_value(const json& schema, const std::string& ptr, const std::string& name) {

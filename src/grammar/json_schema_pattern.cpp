@@ -3,6 +3,7 @@
 // literals and escapes, `.`, classes with ranges and \d \w \s \D \W \S, groups ((...), (?:...),
 // (?<name>...)), alternation, ? * + {m} {m,} {m,n} (lazy forms too: a whole-string match does not
 // care), ^ and $ at the ends of the pattern or of a top-level alternative.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,7 @@ void encode_utf8(uint32_t c, std::string& out) {
 struct piece {
   std::string text;
   bool literal;
+  bool nullable = false;  // matches the empty string
 };
 
 class pattern_parser {
@@ -69,7 +71,8 @@ class pattern_parser {
     std::vector<std::string> alts;
     do {
       bool anchored_start = eat('^');
-      std::string body = sequence(0);
+      bool nullable = false;
+      std::string body = sequence(0, nullable);
       bool anchored_end = eat('$');
       if (!at_end() && peek() != '|') unsupported("'$' before the end of the pattern");
       std::string alt;
@@ -116,16 +119,19 @@ class pattern_parser {
     return out;
   }
 
-  std::string alternation(int depth) {
+  std::string alternation(int depth, bool& nullable) {
     std::vector<std::string> alts;
+    nullable = false;
     do {
-      alts.push_back(sequence(depth));
+      bool alt_nullable = false;
+      alts.push_back(sequence(depth, alt_nullable));
+      nullable = nullable || alt_nullable;
     } while (eat('|'));
     return join_alternatives(alts);
   }
 
   // Items until '|', ')' or the end; "" for an empty sequence.
-  std::string sequence(int depth) {
+  std::string sequence(int depth, bool& nullable) {
     std::vector<piece> items;
     while (!at_end() && peek() != '|' && peek() != ')') {
       if (peek() == '$' && depth == 0) break;
@@ -134,6 +140,7 @@ class pattern_parser {
       quantify(p);
       items.push_back(std::move(p));
     }
+    nullable = std::all_of(items.begin(), items.end(), [](const piece& p) { return p.nullable; });
     std::string out, run;
     auto flush = [&] {
       if (run.empty()) return;
@@ -180,9 +187,10 @@ class pattern_parser {
         unsupported("lookaround '(?" + std::string(1, static_cast<char>(peek())) + "'");
       }
     }
-    std::string body = alternation(depth + 1);
+    bool nullable = false;
+    std::string body = alternation(depth + 1, nullable);
     if (!eat(')')) invalid("missing ')'");
-    return {"(" + (body.empty() ? std::string("\"\"") : body) + ")", false};
+    return {"(" + (body.empty() ? std::string("\"\"") : body) + ")", false, nullable};
   }
 
   static piece literal(uint32_t c) {
@@ -331,10 +339,14 @@ class pattern_parser {
     }
     eat('?');  // lazy: the same strings match the whole pattern
     if (peek() == '*' || peek() == '+' || peek() == '?' || peek() == '{') invalid("nothing to repeat");
+    if (p.nullable && !max) {
+      // GBNF expands x* as r ::= x r | , left-recursive when x can be empty.
+      unsupported("an unbounded repetition of a group that can match the empty string");
+    }
     // A literal piece is one code point (runs merge after quantifiers apply).
     // An expression may be a sequence ([\\] ["]): grouped, so the quantifier takes all of it.
     std::string item = p.literal ? gbnf_literal(p.text) : "(" + p.text + ")";
-    p = {repetition(item, min, max), false};
+    p = {repetition(item, min, max), false, p.nullable || min == 0};
   }
 
   uint64_t number() {

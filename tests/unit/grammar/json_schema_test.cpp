@@ -207,7 +207,8 @@ TEST(JsonSchema, RefusesUnsupportedKeywordsNamingWhere) {
         R"({"$ref":"https://example.com/s.json"})", R"({"type":"string","format":"uri"})",
         R"~({"type":"string","pattern":"^(?=a)"})~", R"({"type":"string","pattern":"(a)\\1"})",
         R"({"type":"string","pattern":"a^b"})", R"({"type":"array","maxItems":1000000})",
-        R"({"type":"string","pattern":"a{1,100000}"})", R"({"type":"string","pattern":"\\bx"})", "false"}) {
+        R"({"type":"string","pattern":"a{1,100000}"})", R"({"type":"string","pattern":"\\bx"})",
+        R"({"type":"string","pattern":"(a?)*"})", "false"}) {
     EXPECT_EQ(compile_error(schema).kind, error_kind::unsupported) << schema;
   }
   EXPECT_NE(compile_error(R"({"items":{"items":{"if":true}}})").message.find("at /items/items"), std::string::npos);
@@ -243,6 +244,20 @@ TEST(JsonSchema, HostileSchemasFailFast) {
   auto gbnf = json_schema_to_gbnf(wide);
   EXPECT_FALSE(gbnf.ok());
   EXPECT_EQ(gbnf.kind(), error_kind::unsupported);
+}
+
+TEST(JsonSchema, LongDeclaredNamesKeepGroupsShallow) {
+  // The key trie nests a group per character; a 600-character name must still parse.
+  std::string name(600, 'x');
+  json schema = {{"type", "object"}, {"properties", {{name, {{"type", "null"}}}}}, {"additionalProperties", true}};
+  auto gbnf = json_schema_to_gbnf(schema);
+  ASSERT_TRUE(gbnf.ok()) << gbnf.error_message();
+  auto g = grammar::parse(*gbnf);
+  ASSERT_TRUE(g.ok()) << g.error_message();
+  EXPECT_TRUE(accepts(*g, "{\"" + name + "\":null}"));
+  EXPECT_TRUE(accepts(*g, "{\"" + name.substr(1) + "\":1}"));
+  EXPECT_TRUE(accepts(*g, "{\"" + name + "y\":1}"));
+  EXPECT_FALSE(accepts(*g, "{\"" + name + "\":1}"));
 }
 
 TEST(JsonSchema, RulesWithPrefixEmbed) {

@@ -85,6 +85,10 @@ test("show: details, model_info and the chat template", async () => {
   // Ollama shows the template a GGUF's chat template became; the Jinja text itself will do.
   const template = q.template || q.model_info["tokenizer.chat_template"] || "";
   assert.match(template, /im_start/, "show gives no chat template for qwen2-tiny");
+  // Capabilities as Ollama derives them: qwen2-tiny's template (Qwen3's) renders tools and
+  // reasons in <think> blocks; stories260K has no template.
+  assert.deepEqual(q.capabilities, ["completion", "tools", "thinking"]);
+  assert.deepEqual(s.capabilities, ["completion"]);
   await assert.rejects(ollama.show({ model: "nosuch-model:1b" }), (e) => e.status_code === 404);
 });
 
@@ -263,4 +267,26 @@ test("unknown model: chat and generate are 404", async () => {
   });
   await assert.rejects(ollama.generate({ ...stories_gen, model: "nosuch-model:1b", stream: true }),
                        (e) => e.status_code === 404);
+});
+
+test("logprobs: chat and generate carry each token's logprob and alternatives, streamed or whole", async () => {
+  const ask = { ...qwen_chat, logprobs: true, top_logprobs: 3 };
+  const r = await ollama.chat(ask);
+  assert.equal(r.logprobs.length, r.eval_count);
+  assert.equal(r.logprobs.map((e) => e.token).join(""), r.message.content);
+  for (const e of r.logprobs) {
+    assert.equal(e.top_logprobs.length, 3);
+    assert.ok(e.top_logprobs.every((t, i) => i === 0 || t.logprob <= e.top_logprobs[i - 1].logprob));
+    assert.ok(e.top_logprobs.reduce((sum, t) => sum + Math.exp(t.logprob), 0) <= 1 + 1e-5);
+  }
+  const s = await collect(await ollama.chat({ ...ask, stream: true }), "message");
+  assert.deepEqual(s.parts.flatMap((p) => p.logprobs ?? []), r.logprobs);
+  // Greedy without penalties: each chosen token is the most likely one.
+  const g = await ollama.generate({ ...stories_gen, logprobs: true, top_logprobs: 2,
+                                    options: { ...stories_gen.options, repeat_penalty: 1 } });
+  assert.equal(g.logprobs.map((e) => e.token).join(""), g.response);
+  for (const e of g.logprobs) assert.deepEqual(e.top_logprobs[0], { token: e.token, logprob: e.logprob, bytes: e.bytes });
+  const plain = await ollama.generate(stories_gen);
+  assert.equal(plain.logprobs, undefined);
+  await assert.rejects(ollama.generate({ ...stories_gen, logprobs: true, top_logprobs: 21 }), (e) => e.status_code === 400);
 });

@@ -246,3 +246,61 @@ test("errors: unknown model is NotFoundError; malformed requests are BadRequestE
     });
   }
 });
+
+// Each entry's alternatives: n of them, descending, probabilities summing to at most 1, and the
+// chosen token's logprob the one listed for it among them.
+function check_entries(entries, n) {
+  for (const e of entries) {
+    assert.equal(e.top_logprobs.length, n, JSON.stringify(e));
+    assert.deepEqual(e.bytes, Array.from(Buffer.from(e.token, "utf8")));
+    let sum = 0;
+    e.top_logprobs.forEach((t, i) => {
+      assert.ok(t.logprob <= 0);
+      if (i > 0) assert.ok(t.logprob <= e.top_logprobs[i - 1].logprob);
+      sum += Math.exp(t.logprob);
+      if (t.token === e.token) assert.equal(t.logprob, e.logprob);
+    });
+    assert.ok(sum <= 1 + 1e-5, `probabilities sum to ${sum}`);
+  }
+}
+
+test("chat: logprobs with top_logprobs, whole and streamed, tokens spelling the content", async () => {
+  const p = { ...greedy, logprobs: true, top_logprobs: 3 };
+  const r = await client.chat.completions.create(p);
+  const lp = r.choices[0].logprobs;
+  assert.equal(lp.refusal, null);
+  assert.equal(lp.content.length, r.usage.completion_tokens);
+  assert.equal(lp.content.map((e) => e.token).join(""), r.choices[0].message.content);
+  check_entries(lp.content, 3);
+  const s = await collect_chat(p);
+  const streamed = s.chunks.flatMap((c) => c.choices[0]?.logprobs?.content ?? []);
+  assert.deepEqual(streamed, lp.content);
+  const plain = await client.chat.completions.create(greedy);
+  assert.equal(plain.choices[0].logprobs, null);
+  await assert.rejects(client.chat.completions.create({ ...greedy, top_logprobs: 2 }), BadRequestError);
+  await assert.rejects(client.chat.completions.create({ ...greedy, n: 2 }), (e) => {
+    assert.ok(e instanceof BadRequestError);
+    assert.equal(e.param, "n");
+    assert.match(e.message, /send one request per choice/);
+    return true;
+  });
+});
+
+test("completions: legacy logprobs, whole and streamed, with text offsets", async () => {
+  const p = { model: names.stories, prompt: "Once upon a time", temperature: 0, max_tokens: 10, logprobs: 3 };
+  const r = await client.completions.create(p);
+  const lp = r.choices[0].logprobs;
+  assert.equal(lp.tokens.length, 10);
+  assert.equal(lp.tokens.join(""), r.choices[0].text);
+  let offset = 0;
+  lp.tokens.forEach((t, i) => {
+    assert.equal(lp.text_offset[i], offset);
+    offset += Buffer.byteLength(t, "utf8");
+    assert.equal(lp.top_logprobs[i][t], lp.token_logprobs[i]);
+    assert.ok(Object.keys(lp.top_logprobs[i]).length <= 4);
+  });
+  const s = await collect_completion(p);
+  assert.deepEqual(s.chunks.flatMap((c) => c.choices[0]?.logprobs?.tokens ?? []), lp.tokens);
+  assert.deepEqual(s.chunks.flatMap((c) => c.choices[0]?.logprobs?.token_logprobs ?? []), lp.token_logprobs);
+  await assert.rejects(client.completions.create({ ...p, logprobs: 6 }), BadRequestError);
+});

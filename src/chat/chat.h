@@ -101,5 +101,8 @@ std::optional<std::string_view> builtin_source(std::string_view name);
 
 // The text after the last "<think>" is still open (the prompt ends inside a reasoning block).
 bool ends_inside_think(std::string_view rendered);
+// The text ends with a closed "</think>" (and whitespace): the generation prompt did the
+// reasoning block itself (Qwen3 with enable_thinking false), the answer comes next.
+bool ends_think_block(std::string_view rendered);
 
 }  // namespace pocketlm::chat

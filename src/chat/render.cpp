@@ -107,4 +107,9 @@ bool ends_inside_think(std::string_view rendered) {
   return close == std::string_view::npos || close < open;
 }
 
+bool ends_think_block(std::string_view rendered) {
+  const size_t end = rendered.find_last_not_of(" \t\r\n");
+  return end != std::string_view::npos && rendered.substr(0, end + 1).ends_with("</think>");
+}
+
 }  // namespace pocketlm::chat

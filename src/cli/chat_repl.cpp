@@ -7,7 +7,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <thread>
+
+#include "grammar/json_schema.h"
 
 namespace pocketlm::cli {
 
@@ -64,6 +68,27 @@ void install_sigint_handler() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocked read returns so the prompt can react
   sigaction(SIGINT, &sa, nullptr);
+}
+
+result<grammar::grammar_ptr> load_format(const std::string& format) {
+  std::string gbnf;
+  if (format == "json") {
+    gbnf = grammar::json_object_gbnf();
+  } else {
+    std::ifstream in(format, std::ios::binary);
+    if (!in)
+      return error{"--format: cannot read '" + format + "' (give 'json' or a JSON Schema file)", error_kind::not_found};
+    std::ostringstream text;
+    text << in.rdbuf();
+    const auto schema = nlohmann::ordered_json::parse(text.str(), nullptr, false);
+    if (schema.is_discarded()) return error{"--format: '" + format + "' is not JSON", error_kind::invalid_input};
+    auto compiled = grammar::json_schema_to_gbnf(schema);
+    if (!compiled) return error{"--format: " + format + ": " + compiled.error_message(), compiled.kind()};
+    gbnf = std::move(*compiled);
+  }
+  auto g = grammar::grammar::parse(gbnf);
+  if (!g) return error{"--format: " + g.error_message(), error_kind::internal};
+  return *g;
 }
 
 result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a) {

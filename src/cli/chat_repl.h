@@ -10,6 +10,7 @@
 #include "cli/verbs.h"
 #include "model/model.h"
 #include "runtime/chat_session.h"
+#include "runtime/constraint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketlm::cli {
@@ -28,6 +29,7 @@ struct run_args {
   bool hide_thinking = false;
   bool think = true;
   bool verbose = false;
+  std::string format;  // --format json|SCHEMA_FILE: the answer follows the grammar
 };
 
 // Destruction order: chat, then session, tokenizer, model (members declared in reverse).
@@ -37,10 +39,14 @@ struct chat_model {
   std::unique_ptr<session> sess;
   std::unique_ptr<chat_session> chat;
   chat::template_set templates;  // before chat: the session points at templates.main
+  vocab_trie vocab;              // for --format
   double load_ms = 0;
 };
 
 result<std::unique_ptr<chat_model>> load_chat_model(const run_args& a);
+// --format: "json" (any JSON object) or a JSON Schema file, compiled to a grammar. Errors name
+// the file and, for a schema, the unsupported keyword.
+result<grammar::grammar_ptr> load_format(const std::string& format);
 // Streams one reply to `text`; returns false on error (printed).
 bool answer_once(chat_model& cm, const run_args& a, const std::string& text);
 int interactive_loop(chat_model& cm, run_args& a);

@@ -50,6 +50,12 @@ int run_run(run_args& a, const CLI::App& cmd) {
   auto loaded = load_chat_model(a);
   if (!loaded) return report(loaded.err());
   chat_model& cm = **loaded;
+  if (!a.format.empty()) {
+    auto g = load_format(a.format);
+    if (!g) return report(g.err());
+    a.gen.constraint.grammar = *g;
+    a.gen.constraint.vocab = cm.vocab.get(*cm.tok);
+  }
   install_sigint_handler();
   if (!a.prompt.empty() || !isatty(STDIN_FILENO)) {
     const std::string prompt = a.prompt.empty() ? read_all_stdin() : a.prompt;
@@ -93,6 +99,7 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_flag("--hide-thinking", a->hide_thinking, "do not print reasoning");
   cmd->add_flag("!--no-think", a->think, "ask Qwen3-style models not to reason");
   cmd->add_flag("--verbose", a->verbose, "print load time and token rates");
+  cmd->add_option("--format", a->format, "answer in JSON: 'json' (any object) or a JSON Schema file");
   cmd->callback([a, cmd, &exit_code] { exit_code = run_run(*a, *cmd); });
 }
 

@@ -164,7 +164,10 @@ result<chat_reply> chat_session::send(const std::string& user, const generate_re
   // A generation prompt that opens <think> (DeepSeek-R1) starts the reply inside reasoning.
   const bool in_think = tmpl_ && prompt->starts_in_think;
   chat::think_splitter split(in_think);
-  const bool reasoning_model = in_think || (tmpl_ && tmpl_->reasoning());
+  // A prompt that closed an empty think block itself (--no-think) is answered without reasoning.
+  const bool reasoning_model = in_think || (tmpl_ && tmpl_->reasoning() && !chat::ends_think_block(prompt->text));
+  req.constraint.free_reasoning = reasoning_model;  // a grammar (--format) holds for the answer
+  req.constraint.starts_in_think = in_think;
   bool go_on = true;
   auto route = [&](const chat::think_splitter::out& o) {
     if (!o.reasoning.empty()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace pocketlm {
 
@@ -66,6 +67,8 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
   generate_stats st;
   st.n_prompt = static_cast<int64_t>(req.prompt.size());
   sampler smp(req.sampling);
+  std::optional<token_constraint> constraint;
+  if (req.constraint.grammar) constraint.emplace(req.constraint, tok);
   for (int32_t t : req.prompt) smp.accept(t);
 
   const auto t0 = clock::now();
@@ -86,11 +89,17 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
       break;
     }
     if (req.n_predict >= 0 && st.n_generated >= req.n_predict) break;
-    const int32_t next = smp.sample((*logits)->data(), n_vocab);
-    if (tok.is_end_of_generation(next)) {
+    int32_t next = smp.sample((*logits)->data(), n_vocab);
+    // Sample, then check: the grammar's full mask is computed only when the sampled token does
+    // not fit (for plain sampling this draws from the masked distribution, as llama.cpp does).
+    if (constraint && constraint->active() && !constraint->allows(next)) {
+      next = smp.sample((*logits)->data(), n_vocab, constraint->mask());
+    }
+    if (next < 0 || tok.is_end_of_generation(next)) {  // -1: the grammar allows no token
       st.done_reason = finish_reason::stop;
       break;
     }
+    if (constraint) constraint->accept(next);
     smp.accept(next);
     ++st.n_generated;
     if (req.top_logprobs >= 0 && req.on_token)
@@ -102,6 +111,10 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
       break;
     }
     if (!keep_going) st.done_reason = finish_reason::cancel;
+    if (keep_going && constraint && constraint->finished()) {
+      st.done_reason = finish_reason::stop;
+      break;
+    }
     if (static_cast<int64_t>(s.cached().size()) >= s.n_ctx()) break;  // context full
     if (keep_going) {
       logits = s.push(next);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "runtime/constraint.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -21,6 +22,9 @@ struct generate_request {
   sampler_params sampling;
   int n_predict = -1;             // -1: until end of generation or the context is full
   std::vector<std::string> stop;  // generation ends before any of these strings
+  // A grammar the output must follow (structured output, tool calls); generation ends when the
+  // grammar is complete.
+  grammar_constraint constraint;
   // -1: no reports; 0..20: on_token gets each generated token (end-of-generation ones excluded)
   // with that many alternatives, before its text reaches the sink. Costs a pass over the
   // vocabulary per token. Pieces are rendered as the sink's text (chosen) and with special

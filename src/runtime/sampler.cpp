@@ -47,10 +47,14 @@ void sampler::apply_penalties(std::vector<candidate>& c) const {
   }
 }
 
-int32_t sampler::sample(const float* logits, int64_t n_vocab) {
+int32_t sampler::sample(const float* logits, int64_t n_vocab, const uint8_t* allowed) {
   cand_.resize(static_cast<size_t>(n_vocab));
   for (int64_t i = 0; i < n_vocab; ++i) cand_[i] = {static_cast<int32_t>(i), logits[i]};
-  apply_penalties(cand_);
+  apply_penalties(cand_);  // indexes candidates by id: before the mask removes any
+  if (allowed) {
+    std::erase_if(cand_, [allowed](const candidate& c) { return !allowed[c.id]; });
+    if (cand_.empty()) return -1;
+  }
   auto by_logit = [](const candidate& a, const candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
   };

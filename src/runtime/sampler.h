@@ -33,7 +33,9 @@ class sampler {
  public:
   explicit sampler(const sampler_params& p);
 
-  int32_t sample(const float* logits, int64_t n_vocab);
+  // allowed (n_vocab entries, may be null): only tokens with a non-zero entry may be drawn (a
+  // grammar's mask); -1 when it allows none.
+  int32_t sample(const float* logits, int64_t n_vocab, const uint8_t* allowed = nullptr);
   void accept(int32_t token);              // records a token (prompt or generated) for the penalties
   void reset();                            // forgets history, re-seeds (with the same drawn seed)
   uint64_t seed() const { return seed_; }  // the seed in use (the drawn one for k_random_seed)

@@ -1,6 +1,7 @@
 #include "server/completion.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "chat/think_split.h"
 #include "runtime/chat_session.h"
@@ -47,6 +48,19 @@ bool parsed_field(const std::string& k, const ojson& v) {
          (k == "content" && v.is_string());
 }
 
+// OpenAI clients send a call's arguments as JSON text; templates print them with tojson and
+// transformers passes them as objects, so text that holds an object becomes that object (as
+// llama.cpp does), and the template renders the call as the model wrote it.
+void arguments_as_objects(ojson& calls) {
+  if (!calls.is_array()) return;
+  for (ojson& c : calls) {
+    ojson* fn = c.is_object() && c.contains("function") ? &c["function"] : &c;
+    if (!fn->is_object() || !fn->contains("arguments") || !(*fn)["arguments"].is_string()) continue;
+    ojson args = ojson::parse((*fn)["arguments"].get<std::string>(), nullptr, false);
+    if (args.is_object()) (*fn)["arguments"] = std::move(args);
+  }
+}
+
 // Sinks that hand the queue's released token reports to given.on_token (and keep them in `all`)
 // before each part of text: a report travels with the text its token became.
 completion_sinks reporting(const completion_sinks& given, token_report_queue& queue, std::vector<token_report>& all) {
@@ -81,6 +95,7 @@ void add_template_fields(prompt_spec& spec, const std::string& raw_body) {
       for (const auto& [k, v] : m.items()) {
         if (!parsed_field(k, v)) extra[k] = v;
       }
+      if (extra.contains("tool_calls")) arguments_as_objects(extra["tool_calls"]);
       if (!extra.empty()) spec.messages[i].extra = std::move(extra);
     }
   }
@@ -113,17 +128,29 @@ prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec) {
     opt.tools = spec.tools;
     opt.kwargs = spec.template_kwargs;
     opt.reasoning_effort = spec.reasoning_effort;
+    // A template that renders no tools learns them from a system message (the generic syntax).
+    if (opt.tools.is_array() && !opt.tools.empty() && (!tmpl || chat::tool_syntax_of(*tmpl).needs_system_prompt)) {
+      const std::string about = chat::system_prompt_for_tools(opt.tools);
+      if (!msgs.empty() && msgs.front().role == "system")
+        msgs.front().content = about + "\n\n" + msgs.front().content;
+      else
+        msgs.insert(msgs.begin(), {"system", about, ""});
+    }
     auto prompt = chat_prompt_tokens(*lm.tok, tmpl, msgs, opt);
     if (!prompt) throw api_error(400, prompt.error_message(), "messages");
     p.tokens = std::move(prompt->tokens);
     p.text = std::move(prompt->text);
     // A generation prompt that opens <think> (DeepSeek-R1) starts the reply inside reasoning.
     p.starts_in_think = tmpl && prompt->starts_in_think;
+    p.tmpl = tmpl;
   } else {
     p.tokens = lm.tok->encode(spec.text, /*add_special=*/true, /*parse_special=*/true);
     p.text = spec.text;
   }
   p.reasoning_model = spec.split_thinking && (p.starts_in_think || (spec.chat && tmpl && tmpl->reasoning()));
+  // A generation prompt that ends with an empty "<think>\n\n</think>" (enable_thinking false)
+  // has done the reasoning: what follows is the answer.
+  if (p.reasoning_model && !p.starts_in_think && chat::ends_think_block(p.text)) p.reasoning_model = false;
   return p;
 }
 
@@ -142,7 +169,7 @@ prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, 
 }
 
 completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p, const gen_params& params,
-                                 const completion_sinks& given) {
+                                 const completion_sinks& given, const output_plan* output) {
   completion_result out;
   token_report_queue reports;
   const completion_sinks sinks = params.top_logprobs < 0 ? given : reporting(given, reports, out.tokens);
@@ -154,30 +181,53 @@ completion_result run_completion(session& s, const loaded_model& lm, const prepa
   req.stop = params.stop;
   const int room = static_cast<int>(p.n_ctx - static_cast<int64_t>(p.tokens.size()));
   req.n_predict = params.n_predict < 0 ? room : std::min(params.n_predict, room);
+  if (output) req.constraint = output->constraint;
   chat::think_splitter split(p.starts_in_think);
   bool go_on = true;
+  std::optional<chat::tool_call_parser> calls;
+  if (output && output->tool_syntax) calls.emplace(*output->tool_syntax);
+  // Answer text goes through the tool call parser when the request has tools: markup never
+  // reaches the content.
+  const auto answer = [&](std::string_view text) {
+    if (!calls) {
+      out.answer += text;
+      return go_on = sinks.on_answer(text) && go_on;
+    }
+    chat::tool_call_parser::output o = calls->push(text);
+    if (!o.content.empty()) {
+      out.answer += o.content;
+      go_on = sinks.on_answer(o.content) && go_on;
+    }
+    for (const auto& d : o.deltas) go_on = (!sinks.on_tool_call || sinks.on_tool_call(d)) && go_on;
+    return go_on;
+  };
+  const auto finish_calls = [&] {
+    if (!calls) return;
+    chat::tool_call_parser::output o = calls->finish();
+    if (!o.content.empty()) {
+      out.answer += o.content;
+      go_on = sinks.on_answer(o.content) && go_on;
+    }
+    for (const auto& d : o.deltas) go_on = (!sinks.on_tool_call || sinks.on_tool_call(d)) && go_on;
+    out.tool_calls = calls->calls();
+  };
   const auto route = [&](const chat::think_splitter::out& o) {
     if (!o.reasoning.empty()) {
       out.reasoning += o.reasoning;
       go_on = sinks.on_reasoning(o.reasoning) && go_on;
     }
-    if (!o.answer.empty()) {
-      out.answer += o.answer;
-      go_on = sinks.on_answer(o.answer) && go_on;
-    }
+    if (!o.answer.empty()) answer(o.answer);
     return go_on;
   };
   const auto sink = [&](std::string_view text) {
     reports.shown(text);
-    if (!p.reasoning_model) {
-      out.answer += text;
-      return go_on = sinks.on_answer(text) && go_on;
-    }
+    if (!p.reasoning_model) return answer(text);
     return route(split.push(text));
   };
   auto stats = generate(s, *lm.tok, req, sink);
   if (!stats) throw api_error(500, stats.error_message());
   if (p.reasoning_model && go_on) route(split.flush());
+  if (go_on) finish_calls();
   for (token_report& r : reports.finish()) {
     if (given.on_token) given.on_token(r);
     out.tokens.push_back(std::move(r));

@@ -9,9 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "chat/tool_calls.h"
 #include "runtime/generate.h"
 #include "server/api.h"
 #include "server/manager.h"
+#include "server/structured.h"
 
 namespace pocketlm::server {
 
@@ -34,10 +36,11 @@ void add_template_fields(prompt_spec& spec, const std::string& raw_body);
 
 struct prepared_prompt {
   std::vector<int32_t> tokens;
-  std::string text;              // the rendered prompt
-  int64_t n_ctx = 0;             // this request's window: the slot's context, or less (num_ctx)
-  bool starts_in_think = false;  // the rendered prompt opened <think> (DeepSeek-R1)
-  bool reasoning_model = false;  // output may open with <think>
+  std::string text;                           // the rendered prompt
+  int64_t n_ctx = 0;                          // this request's window: the slot's context, or less (num_ctx)
+  bool starts_in_think = false;               // the rendered prompt opened <think> (DeepSeek-R1)
+  bool reasoning_model = false;               // output may open with <think>
+  const chat::chat_template* tmpl = nullptr;  // the template that rendered it (null: raw text)
 };
 
 // Renders and tokenizes; 400 when the prompt leaves no room in the context ("prompt is N
@@ -56,7 +59,8 @@ prompt_spec generate_prompt(const loaded_model& lm, const std::string& system, c
 
 struct completion_result {
   std::string reasoning;
-  std::string answer;
+  std::string answer;                       // without the tool calls' markup
+  std::vector<chat::tool_call> tool_calls;  // parsed out of the answer when the request has tools
   generate_stats stats;
   finish_reason finish = finish_reason::stop;
   std::vector<token_report> tokens;  // each generated token, when gen_params::top_logprobs >= 0
@@ -67,6 +71,7 @@ struct completion_result {
 struct completion_sinks {
   std::function<bool(std::string_view)> on_reasoning;
   std::function<bool(std::string_view)> on_answer;
+  std::function<bool(const chat::tool_call_delta&)> on_tool_call = {};  // may be empty
   // With gen_params::top_logprobs >= 0 (may be empty): each token's report, just before the
   // on_reasoning / on_answer call that carries the first of its text; reports of tokens whose
   // text shows in neither (markup, <think> tags) follow with a later part or after the last.
@@ -74,8 +79,9 @@ struct completion_sinks {
 };
 
 // n_predict is capped to the room left in the context. Throws api_error 500 on engine errors.
+// `output` (may be null) constrains the answer and has tool calls parsed out of it.
 completion_result run_completion(session& s, const loaded_model& lm, const prepared_prompt& p, const gen_params& params,
-                                 const completion_sinks& sinks);
+                                 const completion_sinks& sinks, const output_plan* output = nullptr);
 
 // Sampling defaults from the model's params layer (Modelfile PARAMETERs); requests override.
 gen_params model_defaults(const loaded_model& lm);

@@ -21,6 +21,7 @@
 
 #include "chat/chat.h"
 #include "model/model.h"
+#include "runtime/constraint.h"
 #include "runtime/session.h"
 #include "store/model_config.h"
 #include "tokenizer/tokenizer.h"
@@ -59,6 +60,7 @@ struct loaded_model {
   std::unique_ptr<scheduler> sched;  // every slot's passes, interleaved
   std::unique_ptr<tokenizer> tok;
   chat::template_set templates;  // the GGUF's chat templates; main null: prompts are raw text
+  mutable vocab_trie vocab;      // the vocabulary as grammars see it, built by the first constrained request
   std::vector<std::unique_ptr<session>> slots;
   uint64_t footprint = 0;  // bytes the memory plan counts for it
   double load_ms = 0;

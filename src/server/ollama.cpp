@@ -33,6 +33,18 @@ json final_stats(const generation_job& job, const completion_result& out) {
           {"eval_duration", ns(out.stats.generate_ms)}};
 }
 
+// Ollama's calls: arguments as an object, not as text.
+json ollama_tool_calls(const completion_result& out) {
+  json calls = json::array();
+  for (size_t i = 0; i < out.tool_calls.size(); ++i) {
+    const chat::tool_call& c = out.tool_calls[i];
+    calls.push_back(
+        {{"id", c.id},
+         {"function", {{"index", i}, {"name", c.name}, {"arguments", json::parse(c.arguments, nullptr, false)}}}});
+  }
+  return calls;
+}
+
 // A request without a prompt: load the model (keep_alive > 0 or default) or unload it (0).
 void load_or_unload(httplib::Response& res, server_context& ctx, const generation_request& r, bool chat) {
   json body = {{"model", r.model}, {"created_at", rfc3339(now_unix_ns())}, {"done", true}};
@@ -71,10 +83,11 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
     return o;
   };
   if (!r.stream) {
-    const completion_result out =
-        run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
+    const completion_result out = run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params,
+                                                 while_connected(ctx), &job->output);
     note_finish(ctx, out);
     json o = part(stamp(), out.reasoning, out.answer);
+    if (chat && !out.tool_calls.empty()) o["message"]["tool_calls"] = ollama_tool_calls(out);
     if (r.top_logprobs >= 0) o["logprobs"] = ollama_logprobs(out.tokens);
     o.update(final_stats(*job, out));
     send_json(res, o);
@@ -82,7 +95,7 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
   }
   stream_response(
       res, "application/x-ndjson",
-      [&ctx, job, part, stamp](const chunk_writer& write) {
+      [&ctx, job, part, stamp, chat](const chunk_writer& write) {
         std::vector<token_report> pending;  // reports of the tokens whose text the next chunk carries
         const auto with_logprobs = [&pending](json o) {
           if (!pending.empty()) o["logprobs"] = ollama_logprobs(std::exchange(pending, {}));
@@ -97,9 +110,15 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
                                [&](std::string_view t) { return emit("", std::string(t)); }};
         sinks.on_token = [&](const token_report& t) { pending.push_back(t); };
         const completion_result out =
-            run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
+            run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks, &job->output);
         note_finish(ctx, out);
         if (out.finish == finish_reason::cancel) return;
+        if (chat && !out.tool_calls.empty()) {  // Ollama sends a call whole, in a chunk of its own
+          json c = part(stamp(), "", "");
+          c["message"]["tool_calls"] = ollama_tool_calls(out);
+          c["done"] = false;
+          if (!write(ndjson(c))) return;
+        }
         json o = with_logprobs(part(stamp(), "", ""));
         o.update(final_stats(*job, out));
         write(ndjson(o));
@@ -118,7 +137,7 @@ void api_chat(const httplib::Request& req, httplib::Response& res, server_contex
         add_template_fields(s, req.body);  // tools, tool calls, chat_template_kwargs
         return with_think(s, r);
       },
-      [&](gen_params& g) { g = r.over(g); });
+      [&](gen_params& g) { g = r.over(g); }, &r.output);
   answer(res, ctx, r, job, true);
 }
 
@@ -128,7 +147,7 @@ void api_generate(const httplib::Request& req, httplib::Response& res, server_co
   auto job = start_job(
       ctx, r.model, r.keep_alive,
       [&](const loaded_model& lm) { return with_think(generate_prompt(lm, r.system, r.prompt, r.raw), r); },
-      [&](gen_params& g) { g = r.over(g); });
+      [&](gen_params& g) { g = r.over(g); }, &r.output);
   answer(res, ctx, r, job, false);
 }
 

@@ -30,9 +30,32 @@ json usage_of(const generate_stats& st) {
           {"total_tokens", st.n_prompt + st.n_generated}};
 }
 
-// A generation a client cancelled is never reported; the others ended by stop or length.
+// A generation a client cancelled is never reported; the others ended by stop or length, or
+// with tool calls.
 const char* finish_of(const completion_result& r) {
+  if (!r.tool_calls.empty()) return "tool_calls";
   return finish_reason_name(r.finish == finish_reason::length ? finish_reason::length : finish_reason::stop);
+}
+
+json tool_calls_of(const completion_result& r) {
+  json calls = json::array();
+  for (const auto& c : r.tool_calls) {
+    calls.push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  }
+  return calls;
+}
+
+// A streamed call: its first delta names it, later ones carry argument text.
+json tool_call_delta_json(const chat::tool_call_delta& d) {
+  json call = {{"index", d.index}};
+  json fn = {{"arguments", d.arguments_fragment}};
+  if (!d.id.empty()) {
+    call["id"] = d.id;
+    call["type"] = "function";
+    fn["name"] = d.name;
+  }
+  call["function"] = std::move(fn);
+  return {{"tool_calls", json::array({std::move(call)})}};
 }
 
 std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
@@ -77,10 +100,11 @@ void stream_openai(httplib::Response& res, server_context& ctx, std::shared_ptr<
                                },
                                [&](std::string_view t) {
                                  return emit({{"content", std::string(t)}}, nullptr);
-                               }};
+                               },
+                               [&](const chat::tool_call_delta& d) { return emit(tool_call_delta_json(d), nullptr); }};
         sinks.on_token = [&](const token_report& t) { pending.push_back(t); };
         const completion_result out =
-            run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks);
+            run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, sinks, &job->output);
         note_finish(ctx, out);
         if (out.finish == finish_reason::cancel) return;
         emit(json::object(), finish_of(out));
@@ -105,7 +129,7 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
         add_template_fields(s, req.body);  // tools, tool calls, chat_template_kwargs
         return s;
       },
-      [&](gen_params& g) { g = r.over(g); });
+      [&](gen_params& g) { g = r.over(g); }, &r.output);
   const std::string id = new_id("chatcmpl");
   const int64_t created = unix_now();
   const json base = {{"id", id}, {"created", created}, {"model", r.model}, {"system_fingerprint", "pocketlm"}};
@@ -120,10 +144,14 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
     return;
   }
   const completion_result out =
-      run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
+      run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx), &job->output);
   note_finish(ctx, out);
   json msg = {{"role", "assistant"}, {"content", out.answer}};
   if (!out.reasoning.empty()) msg["reasoning_content"] = out.reasoning;
+  if (!out.tool_calls.empty()) {
+    msg["tool_calls"] = tool_calls_of(out);
+    if (out.answer.empty()) msg["content"] = nullptr;  // as OpenAI answers a call
+  }
   json body = base;
   body["object"] = "chat.completion";
   body["choices"] = json::array(
@@ -143,7 +171,7 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
         s.split_thinking = false;
         return s;
       },
-      [&](gen_params& g) { g = r.over(g); });
+      [&](gen_params& g) { g = r.over(g); }, &r.output);
   const json base = {{"id", new_id("cmpl")},
                      {"object", "text_completion"},
                      {"created", unix_now()},
@@ -159,7 +187,7 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
     return;
   }
   const completion_result out =
-      run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx));
+      run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, while_connected(ctx), &job->output);
   note_finish(ctx, out);
   json body = base;
   body["choices"] = json::array(

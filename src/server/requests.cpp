@@ -31,6 +31,7 @@ generation_request read_openai(const std::string& text, bool completion) {
   require_one_choice(r.body);
   r.top_logprobs = completion ? openai_completion_top_logprobs(r.body) : openai_chat_top_logprobs(r.body);
   r.params = r.over(gen_params{});
+  r.output = parse_openai_output(text);
   return r;
 }
 
@@ -54,6 +55,7 @@ generation_request read_ollama(const std::string& text) {
   }
   r.top_logprobs = ollama_top_logprobs(r.body);
   r.params = r.over(gen_params{});
+  r.output = parse_ollama_output(text);
   return r;
 }
 
@@ -80,6 +82,7 @@ generation_request parse_openai_chat_request(const std::string& body) {
 
 generation_request parse_openai_completion_request(const std::string& body) {
   generation_request r = read_openai(body, true);
+  r.output.tools = nullptr;  // a raw prompt has no template to offer tools in
   const json& pj = r.body.value("prompt", json(nullptr));
   if (pj.is_string()) {
     r.prompt = pj.get<std::string>();
@@ -102,6 +105,7 @@ generation_request parse_ollama_generate_request(const std::string& body) {
   r.prompt = string_field(r.body, "prompt");
   r.system = string_field(r.body, "system");
   r.raw = bool_field(r.body, "raw", false);
+  r.output.tools = nullptr;  // Ollama's generate takes no tools
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/api.h"
+#include "server/structured.h"
 
 namespace pocketlm::server {
 
@@ -24,6 +25,7 @@ struct generation_request {
   bool raw = false;                     // /api/generate
   gen_params params;                    // the request's fields over the built-in defaults
   int top_logprobs = -1;                // alternatives per token to report (server/logprobs.h); -1: none
+  output_request output;                // response_format / format / grammar, tools
   // The request's fields over `defaults` (a model's PARAMETERs), as the routes run it.
   gen_params over(gen_params defaults) const;
   bool ollama = false;

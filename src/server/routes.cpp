@@ -27,16 +27,17 @@ void guarded(httplib::Response& res, flavor f, const std::function<void()>& body
 std::shared_ptr<generation_job> start_job(server_context& ctx, const std::string& model,
                                           std::optional<double> keep_alive,
                                           const std::function<prompt_spec(const loaded_model&)>& spec,
-                                          const std::function<void(gen_params&)>& apply) {
+                                          const std::function<void(gen_params&)>& apply, const output_request* output) {
   const int64_t start = now_unix_ns();
   model_lease lease = ctx.models.acquire(model, keep_alive);
   const int64_t loaded = now_unix_ns();
   gen_params params = model_defaults(lease.get());
   apply(params);
   prepared_prompt prompt = prepare_prompt(lease.get(), spec(lease.get()), params.num_ctx);
+  output_plan plan = output ? plan_output(lease.get(), prompt, *output) : output_plan{};
   auto slot = ctx.models.acquire_slot(lease, prompt.tokens, ctx.client_alive);
-  return std::make_shared<generation_job>(
-      generation_job{std::move(lease), std::move(slot), std::move(prompt), std::move(params), start, loaded - start});
+  return std::make_shared<generation_job>(generation_job{std::move(lease), std::move(slot), std::move(prompt),
+                                                         std::move(params), std::move(plan), start, loaded - start});
 }
 
 void stream_response(httplib::Response& res, const char* content_type,

@@ -37,16 +37,19 @@ struct generation_job {
   std::unique_ptr<slot_lease> slot;
   prepared_prompt prompt;
   gen_params params;
+  output_plan output;    // the answer's grammar and tool syntax
   int64_t start_ns = 0;  // when the request arrived (unix ns)
   int64_t load_ns = 0;   // time spent getting the model loaded
 };
 
 // Acquires the model and a slot for `spec`; gen_params come from the model's defaults with
-// `apply` (the request's fields) over them; their num_ctx narrows the prompt's window.
+// `apply` (the request's fields) over them; their num_ctx narrows the prompt's window. `output`
+// (may be null): the request's structured output and tools, planned for the model's template.
 std::shared_ptr<generation_job> start_job(server_context& ctx, const std::string& model,
                                           std::optional<double> keep_alive,
                                           const std::function<prompt_spec(const loaded_model&)>& spec,
-                                          const std::function<void(gen_params&)>& apply);
+                                          const std::function<void(gen_params&)>& apply,
+                                          const output_request* output = nullptr);
 
 // write(chunk) returns false once the client is gone.
 using chunk_writer = std::function<bool(const std::string& chunk)>;

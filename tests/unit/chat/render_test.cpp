@@ -257,5 +257,13 @@ TEST(ends_inside_think, SeesAnOpenBlock) {
   EXPECT_FALSE(ends_inside_think("assistant\n"));
 }
 
+TEST(ends_think_block, SeesAClosedBlockAtTheEnd) {
+  EXPECT_TRUE(ends_think_block("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+  EXPECT_FALSE(ends_think_block("<|im_start|>assistant\n"));
+  EXPECT_FALSE(ends_think_block("<think>\n"));
+  EXPECT_FALSE(ends_think_block("<think>a</think> then the answer"));
+  EXPECT_FALSE(ends_think_block(""));
+}
+
 }  // namespace
 }  // namespace pocketlm::chat

@@ -45,7 +45,7 @@ using ojson = nlohmann::ordered_json;
 // Fields the message parser already carries (role, string content, reasoning).
 bool parsed_field(const std::string& k, const ojson& v) {
   return k == "role" || k == "reasoning_content" || k == "thinking" || k == "images" ||
-         (k == "content" && v.is_string());
+         (k == "content" && (v.is_string() || v.is_null()));  // null: an assistant's call, as ""
 }
 
 // OpenAI clients send a call's arguments as JSON text; templates print them with tojson and

@@ -50,6 +50,9 @@ void sampler::apply_penalties(std::vector<candidate>& c) const {
 int32_t sampler::sample(const float* logits, int64_t n_vocab, const uint8_t* allowed) {
   cand_.resize(static_cast<size_t>(n_vocab));
   for (int64_t i = 0; i < n_vocab; ++i) cand_[i] = {static_cast<int32_t>(i), logits[i]};
+  for (const auto& [id, bias] : p_.logit_bias) {
+    if (id >= 0 && id < n_vocab) cand_[static_cast<size_t>(id)].logit += bias;
+  }
   apply_penalties(cand_);  // indexes candidates by id: before the mask removes any
   if (allowed) {
     std::erase_if(cand_, [allowed](const candidate& c) { return !allowed[c.id]; });

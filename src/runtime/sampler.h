@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct sampler_params {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   uint64_t seed = k_random_seed;
+  // Added to a token's logit before anything else (OpenAI's logit_bias; -100 bans, +100 all but
+  // forces). Ids past the vocabulary are ignored.
+  std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 // Chain as llama.cpp's default sampler: penalties -> top-k -> top-p -> min-p -> temperature ->

@@ -116,6 +116,34 @@ json parse_body(const std::string& body) {
   return j;
 }
 
+namespace {
+
+// OpenAI's {"token id": bias} with biases in [-100, 100].
+std::vector<std::pair<int32_t, float>> logit_bias_field(const json& v) {
+  if (v.is_null()) return {};
+  if (!v.is_object()) bad_type("logit_bias", "an object of token ids to numbers");
+  std::vector<std::pair<int32_t, float>> out;
+  for (const auto& [key, bias] : v.items()) {
+    size_t used = 0;
+    long long id = -1;
+    try {
+      id = std::stoll(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != key.size() || id < 0 || id > INT32_MAX) {
+      throw api_error(400, "logit_bias keys must be token ids, not '" + key + "'", "logit_bias");
+    }
+    if (!bias.is_number() || !(bias.get<double>() >= -100 && bias.get<double>() <= 100)) {
+      throw api_error(400, "logit_bias values must be numbers from -100 to 100", "logit_bias");
+    }
+    out.emplace_back(static_cast<int32_t>(id), bias.get<float>());
+  }
+  return out;
+}
+
+}  // namespace
+
 void apply_openai_sampling(const json& body, gen_params& out) {
   auto& s = out.sampling;
   // OpenAI's documented ranges.
@@ -134,6 +162,7 @@ void apply_openai_sampling(const json& body, gen_params& out) {
     out.n_predict = clamp_int(n);
   }
   if (has(body, "stop")) out.stop = stop_list(body.at("stop"), "stop");
+  if (has(body, "logit_bias")) s.logit_bias = logit_bias_field(body.at("logit_bias"));
 }
 
 void apply_ollama_options(const json& o, gen_params& out) {

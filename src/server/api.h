@@ -52,7 +52,7 @@ struct gen_params {
 };
 
 // OpenAI fields: temperature, top_p, max_tokens / max_completion_tokens, stop (string or
-// array), seed, presence_penalty, frequency_penalty. Wrong types and ranges are 400s.
+// array), seed, presence_penalty, frequency_penalty, logit_bias. Wrong types and ranges are 400s.
 void apply_openai_sampling(const json& body, gen_params& out);
 // Ollama's "options" object: temperature, top_k, top_p, min_p, seed, num_predict, stop,
 // repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, num_ctx; other runner

@@ -149,6 +149,51 @@ test("openai tool_choice required, streamed and not", async () => {
   }
 });
 
+test("openai tool_choice auto: free text until the model opens a call, then the call's grammar", async () => {
+  // Left alone, a random model writes text and never opens a call: content, no calls.
+  const free = await openai.chat.completions.create({
+    ...sampling, seed: 2, max_tokens: 24, messages: [{ role: "user", content: "Weather in Paris?" }],
+    tools: openai_tools, tool_choice: "auto",
+  });
+  assert.equal(free.choices[0].message.tool_calls, undefined);
+  assert.ok(free.choices[0].message.content.length > 0);
+  // Biased towards <tool_call> (logit_bias), it opens one at once; from there the grammar holds
+  // the call to a declared tool and its schema, and the call ends the answer.
+  const { tokens } = await fetch(`${fx.server.url}/tokenize`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: names.qwen, content: "<tool_call>", parse_special: true }),
+  }).then((x) => x.json());
+  assert.equal(tokens.length, 1);
+  for (const stream of [false, true]) {
+    const req = { ...sampling, seed: 6, messages: [{ role: "user", content: "Weather in Paris?" }],
+                  tools: openai_tools, tool_choice: "auto", parallel_tool_calls: false,
+                  logit_bias: { [tokens[0]]: 100 } };
+    let calls = [], content = "", finish;
+    if (!stream) {
+      const r = await openai.chat.completions.create(req);
+      calls = r.choices[0].message.tool_calls ?? [];
+      content = r.choices[0].message.content ?? "";
+      finish = r.choices[0].finish_reason;
+    } else {
+      for await (const c of await openai.chat.completions.create({ ...req, stream: true })) {
+        const ch = c.choices[0];
+        if (!ch) continue;
+        content += ch.delta?.content ?? "";
+        for (const d of ch.delta?.tool_calls ?? []) {
+          calls[d.index] ??= { function: { name: "", arguments: "" } };
+          if (d.function?.name) calls[d.index].function.name += d.function.name;
+          calls[d.index].function.arguments += d.function?.arguments ?? "";
+        }
+        if (ch.finish_reason) finish = ch.finish_reason;
+      }
+    }
+    assert.equal(finish, "tool_calls", `stream=${stream}: ${content}`);
+    assert.equal(calls.length, 1);
+    assert.doesNotMatch(content, /tool_call/);
+    assert_call(calls[0].function.name, calls[0].function.arguments);
+  }
+});
+
 test("openai named tool_choice calls that tool", async () => {
   for (const stream of [false, true]) {
     const req = { ...sampling, seed: 5, messages: [{ role: "user", content: "What time is it?" }],

@@ -27,6 +27,35 @@ TEST(sampler, zero_temperature_is_greedy) {
   EXPECT_EQ(s.sample(k_logits.data(), 6), 1);
 }
 
+TEST(sampler, logit_bias_shifts_logits_before_the_chain) {
+  sampler_params p;
+  p.temperature = 0;
+  p.repeat_penalty = 1.0f;
+  p.logit_bias = {{3, 5.0f}, {99, 100.0f}};             // id 99 is past the vocabulary: ignored
+  EXPECT_EQ(sampler(p).sample(k_logits.data(), 6), 3);  // -1 + 5 beats 3
+  p.logit_bias = {{1, -100.0f}, {5, -100.0f}};
+  EXPECT_EQ(sampler(p).sample(k_logits.data(), 6), 2);  // the two best are banned
+  p.temperature = 1.0f;
+  p.logit_bias = {{4, 100.0f}};
+  const auto h = histogram(p, 200);
+  EXPECT_EQ(h.size(), 1u);
+  EXPECT_EQ(h.begin()->first, 4);
+}
+
+TEST(sampler, mask_allows_only_marked_tokens) {
+  sampler_params p;
+  p.temperature = 1.0f;
+  p.repeat_penalty = 1.0f;
+  const std::vector<uint8_t> allowed{0, 0, 1, 0, 1, 0};
+  sampler s(p);
+  for (int i = 0; i < 100; ++i) {
+    const int32_t t = s.sample(k_logits.data(), 6, allowed.data());
+    EXPECT_TRUE(t == 2 || t == 4) << t;
+  }
+  const std::vector<uint8_t> none(6, 0);
+  EXPECT_EQ(s.sample(k_logits.data(), 6, none.data()), -1);
+}
+
 TEST(sampler, top_k_limits_choices) {
   sampler_params p;
   p.top_k = 2;

@@ -1,5 +1,6 @@
-// runtime/: owns generation: sampling, sessions that reuse the KV prefix, the generate loop.
-// May call model/, tokenizer/ and chat/; called by cli/ and server/.
+// runtime/: owns generation: sampling, sessions that reuse the KV prefix, the generate loop, and
+// the policies of constrained generation (constraint.h, tool_grammar.h).
+// May call model/, tokenizer/, chat/ and grammar/; called by cli/ and server/.
 #pragma once
 
 #include <cstdint>

@@ -128,15 +128,18 @@ void token_constraint::accept(int32_t token) {
       }
       return;
     }
-    case phase::waiting:
+    case phase::waiting: {
       // A reasoning model that opens its answer with <think>: triggers inside it do not count.
-      if (token == think_token_) {
+      // Only the first token opens it; a <think> after the reasoning is answer text.
+      const bool opens_reasoning = token == think_token_;
+      think_token_ = -1;
+      if (opens_reasoning) {
         phase_ = phase::reasoning;
         return;
       }
-      think_token_ = -1;
       feed_free_text(piece);
       return;
+    }
     case phase::grammar:
       if (!matcher_->accept(piece)) phase_ = phase::failed;
       return;

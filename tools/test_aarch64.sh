@@ -56,11 +56,12 @@ fi
 report_binary "$build" dynamic
 
 # One full unit run per emulated CPU; prints the wall time of each. Excluded: tests that execv()
-# the project's own (aarch64) binaries, which only works where binfmt_misc hands them to qemu,
+# the project's own (aarch64) binaries (the planner's, and pocketlm-gen-model's in constrained
+# generation), which only works where binfmt_misc hands them to qemu,
 # and containers have none; and the resident-memory test of weight repacking, because RSS under
 # qemu-user is the emulator's (it does not drop guest file pages on madvise(MADV_DONTNEED)).
 # Override with POCKETLM_QEMU_EXCLUDE (a ctest -E regex).
-exclude=${POCKETLM_QEMU_EXCLUDE:-'^planner_models\.|^repack_model\.repacking_keeps_one_resident_copy$'}
+exclude=${POCKETLM_QEMU_EXCLUDE:-'^planner_models\.|^constrained_generation\.|^repack_model\.repacking_keeps_one_resident_copy$'}
 for run in max:i8mm cortex-a76:dotprod cortex-a53:neon; do
   cpu=${run%%:*}
   isa=${run#*:}

@@ -77,6 +77,16 @@ TEST_F(TemplateRoutes, BadRequestsAre400sNamingTheField) {
       404);
 }
 
+TEST(add_template_fields, ArgumentsGivenAsJsonTextReachTheTemplateAsObjects) {
+  prompt_spec s;
+  s.messages = {{"assistant", "", ""}};
+  add_template_fields(s, R"({"model": "m", "messages": [{"role": "assistant", "content": null, "tool_calls": [
+      {"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{\"z\": 1, \"a\": [2]}"}},
+      {"id": "call_2", "type": "function", "function": {"name": "w", "arguments": "not json"}}]}]})");
+  EXPECT_EQ(s.messages[0].extra["tool_calls"][0]["function"]["arguments"].dump(), R"({"z":1,"a":[2]})");
+  EXPECT_EQ(s.messages[0].extra["tool_calls"][1]["function"]["arguments"], "not json");  // kept as sent
+}
+
 TEST(add_template_fields, KeepsToolCallsToolsAndKwargsInTheirOrder) {
   prompt_spec s;
   s.messages = {{"user", "weather?", ""}, {"assistant", "", ""}, {"tool", "18C", ""}};
@@ -87,8 +97,10 @@ TEST(add_template_fields, KeepsToolCallsToolsAndKwargsInTheirOrder) {
     "tools": [{"type": "function", "function": {"name": "w"}}],
     "chat_template_kwargs": {"enable_thinking": false}, "reasoning_effort": "low"})");
   EXPECT_TRUE(s.messages[0].extra.is_null());
+  // A null content is the message's "" (templates test it as a string); arguments sent as JSON
+  // text become the object they hold.
   EXPECT_EQ(s.messages[1].extra.dump(),
-            R"({"content":null,"tool_calls":[{"type":"function","function":{"name":"w","arguments":{"z":1,"a":2}}}]})");
+            R"({"tool_calls":[{"type":"function","function":{"name":"w","arguments":{"z":1,"a":2}}}]})");
   EXPECT_EQ(s.messages[2].extra.dump(), R"({"tool_call_id":"1","name":"w"})");
   EXPECT_EQ(s.tools.dump(), R"([{"type":"function","function":{"name":"w"}}])");
   EXPECT_EQ(s.template_kwargs.dump(), R"({"enable_thinking":false})");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "chat/jinja/pytext.h"
 #include "chat/tool_markup.h"
 
 namespace pocketlm::chat {
@@ -252,24 +253,6 @@ size_t response_opening(std::string_view s) {
   return i;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 constexpr size_t escape_incomplete = 0;
 constexpr size_t escape_invalid = std::string_view::npos;
 
@@ -299,7 +282,7 @@ size_t decode_escape(std::string_view s, size_t i, std::string& out) {
   if (hi < 0) return hi == -1 ? escape_incomplete : escape_invalid;
   if (hi >= 0xDC00 && hi <= 0xDFFF) return escape_invalid;
   if (hi < 0xD800 || hi > 0xDFFF) {
-    append_utf8(out, static_cast<uint32_t>(hi));
+    jinja::detail::utf8_append(out, static_cast<uint32_t>(hi));
     return 6;
   }
   const std::string_view low_mark = s.substr(i + 6, 2);  // a high surrogate: a low one's escape must follow
@@ -308,7 +291,7 @@ size_t decode_escape(std::string_view s, size_t i, std::string& out) {
   const long lo = hex4(s, i + 8);
   if (lo == -1) return escape_incomplete;
   if (lo < 0xDC00 || lo > 0xDFFF) return escape_invalid;
-  append_utf8(out, static_cast<uint32_t>(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)));
+  jinja::detail::utf8_append(out, static_cast<uint32_t>(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)));
   return 12;
 }
 

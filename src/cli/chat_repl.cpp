@@ -37,6 +37,9 @@ void print_stats(const chat_model& cm, const generate_stats& st) {
                cm.load_ms + st.prompt_ms + st.generate_ms, cm.load_ms, static_cast<long long>(st.n_prompt_evaluated),
                st.prompt_ms, rate(st.n_prompt_evaluated, st.prompt_ms), static_cast<long long>(st.n_generated),
                st.generate_ms, rate(st.n_generated, st.generate_ms));
+  if (st.n_grammar_fast + st.n_grammar_masks > 0)
+    std::fprintf(stderr, "grammar:              %lld mask(s), %lld fast-path token(s), %.2fms\n",
+                 static_cast<long long>(st.n_grammar_masks), static_cast<long long>(st.n_grammar_fast), st.grammar_ms);
 }
 
 // --verbose-prompt, as llama.cpp's: the prompt text, then each token id and its text.

@@ -92,14 +92,25 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
     int32_t next = smp.sample((*logits)->data(), n_vocab);
     // Sample, then check: the grammar's full mask is computed only when the sampled token does
     // not fit (for plain sampling this draws from the masked distribution, as llama.cpp does).
-    if (constraint && constraint->active() && !constraint->allows(next)) {
-      next = smp.sample((*logits)->data(), n_vocab, constraint->mask());
+    if (constraint && constraint->active()) {
+      const auto checked = clock::now();
+      if (constraint->allows(next)) {
+        ++st.n_grammar_fast;
+      } else {
+        next = smp.sample((*logits)->data(), n_vocab, constraint->mask());
+        ++st.n_grammar_masks;
+      }
+      st.grammar_ms += ms(clock::now() - checked);
     }
     if (next < 0 || tok.is_end_of_generation(next)) {  // -1: the grammar allows no token
       st.done_reason = finish_reason::stop;
       break;
     }
-    if (constraint) constraint->accept(next);
+    if (constraint) {
+      const auto accepted = clock::now();
+      constraint->accept(next);
+      st.grammar_ms += ms(clock::now() - accepted);
+    }
     smp.accept(next);
     ++st.n_generated;
     if (req.top_logprobs >= 0 && req.on_token)

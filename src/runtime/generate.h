@@ -45,6 +45,12 @@ struct generate_stats {
   int64_t n_generated = 0;
   double prompt_ms = 0;
   double generate_ms = 0;
+  // Under a grammar: tokens whose first sample fit (the fast path), tokens that needed the full
+  // mask, and the time spent checking, masking, resampling and advancing the matcher (part of
+  // generate_ms).
+  int64_t n_grammar_fast = 0;
+  int64_t n_grammar_masks = 0;
+  double grammar_ms = 0;
   finish_reason done_reason = finish_reason::length;
 };
 

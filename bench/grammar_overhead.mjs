@@ -3,11 +3,17 @@
 // GBNF text (pocketlm's compilation of the schema, which both engines parse): decode ms per
 // token with the grammar and without, and the overhead as a share of plain decoding.
 //
-//   node bench/grammar_overhead.mjs [--build build] [--threads 2] [--tokens 128] [--runs 3]
+//   node bench/grammar_overhead.mjs [--build build] [--threads 2] [--tokens 128] [--runs 5]
 //
 // The model is the Qwen2.5-0.5B-shaped Q4_0 file pocketlm-gen-model makes (random weights: the
-// grammar, not the model, decides most tokens, which is the expensive case for a mask). Not a
-// test: timings vary with the machine; the note carries the table.
+// grammar, not the model, decides most tokens, which is the expensive case for a mask). Both
+// sides sample the same way (top-k, top-p, temperature, no penalties) and check the sampled token
+// before masking (llama.cpp's sampler does too); a token's time runs from one generated token to
+// the next, prompt evaluation excluded. Pairs (plain, grammar) run back to back, interleaved
+// between engines, and the table gives medians with their range: on a machine shared with other
+// work the ranges say how far to trust a row (llama.cpp's spinning barriers suffer most when the
+// cores are oversubscribed). pocketlm also times its grammar work inside the loop (--verbose),
+// which the last line reports. Not a test: timings vary with the machine; the note carries the table.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,7 +28,7 @@ const arg = (name, fallback) => {
 const build = path.resolve(arg("build", path.join(root, "build")));
 const threads = Number(arg("threads", "2"));
 const n_tokens = Number(arg("tokens", "128"));
-const runs = Number(arg("runs", "3"));
+const runs = Number(arg("runs", "5"));
 const pocketlm = path.join(build, "src/cli/pocketlm");
 const gen_model = path.join(build, "bin/pocketlm-gen-model");
 const grammar_check = path.join(build, "bin/pocketlm-grammar-check");
@@ -69,19 +75,26 @@ function model_file() {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "grammar-bench-"));
 const schema_file = path.join(work, "schema.json");
 fs.writeFileSync(schema_file, JSON.stringify(schema));
-const gbnf = execFileSync(grammar_check, ["--print-gbnf", schema_file], { encoding: "utf8" });
+const gbnf = execFileSync(grammar_check, ["--print-grammar", schema_file], { encoding: "utf8" });
 const prompt = "Describe a book as JSON.";
+// One sampler chain on both sides: top-k 40, top-p 0.95, temperature 1, no min-p, no penalties.
+const sampling = { temperature: 1, top_k: 40, top_p: 0.95 };
 
 // pocketlm: eval duration / eval count from --verbose (prompt evaluation excluded).
 function pocketlm_run(file, seed, with_grammar) {
-  const args = ["run", file, prompt, "-n", String(n_tokens), "--temp", "1", "--seed", String(seed), "-t",
-                String(threads), "--verbose", "--chat-template", "none"];
+  const args = ["run", file, prompt, "-n", String(n_tokens), "--temp", String(sampling.temperature), "--top-k",
+                String(sampling.top_k), "--top-p", String(sampling.top_p), "--min-p", "0", "--repeat-penalty", "1",
+                "--seed", String(seed), "-t", String(threads), "--verbose", "--chat-template", "none"];
   if (with_grammar) args.push("--format", schema_file);
   const r = spawn_sync(pocketlm, args);
   const count = Number(/\neval count:\s+(\d+)/.exec(r.stderr)?.[1]);
   const ms = Number(/\neval duration:\s+([\d.]+)ms/.exec(r.stderr)?.[1]);
   if (!count || !ms) throw new Error(`pocketlm: no timings in\n${r.stderr}`);
-  return { count, ms_per_token: ms / count, text: r.stdout };
+  // The grammar's own share, timed inside the loop: far less noisy than the difference of two runs.
+  const g = /\ngrammar:\s+(\d+) mask\(s\), (\d+) fast-path token\(s\), ([\d.]+)ms/.exec(r.stderr);
+  const grammar = g ? { masks: Number(g[1]), fast: Number(g[2]), ms: Number(g[3]) } : null;
+  if (with_grammar && !grammar) throw new Error(`pocketlm: no grammar counters in\n${r.stderr}`);
+  return { count, ms_per_token: ms / count, text: r.stdout, grammar };
 }
 
 function spawn_sync(bin, args) {
@@ -93,15 +106,18 @@ function spawn_sync(bin, args) {
 // llama.cpp: the time between the first and the last generated token over their count.
 async function llama_runs(file) {
   const { getLlama, LlamaCompletion } = await import(path.join(root, "node_modules/node-llama-cpp/dist/index.js"));
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error", maxThreads: threads });
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
   const grammar = await llama.createGrammar({ grammar: gbnf });
   const measure = async (seed, with_grammar) => {
-    const context = await model.createContext({ contextSize: 1024, threads, batchSize: 512 });
+    const context = await model.createContext({
+      contextSize: 1024, threads: { ideal: threads, min: threads }, batchSize: 512,
+    });
     const completion = new LlamaCompletion({ contextSequence: context.getSequence() });
     const stamps = [];
     const text = await completion.generateCompletion(prompt, {
-      maxTokens: n_tokens, temperature: 1, seed, grammar: with_grammar ? grammar : undefined,
+      maxTokens: n_tokens, temperature: sampling.temperature, topK: sampling.top_k, topP: sampling.top_p, minP: 0,
+      repeatPenalty: false, seed, grammar: with_grammar ? grammar : undefined,
       onToken: (tokens) => { for (let i = 0; i < tokens.length; ++i) stamps.push(performance.now()); },
     });
     await context.dispose();
@@ -111,35 +127,72 @@ async function llama_runs(file) {
   return measure;
 }
 
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const sorted = xs.slice().sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const complete_json = (text) => {
+  try {
+    JSON.parse(text.trim());
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const file = model_file();
 const llama_measure = await llama_runs(file);
-const rows = { pocketlm: { plain: [], grammar: [], tokens: [] }, "llama.cpp": { plain: [], grammar: [], tokens: [] } };
+const engines = {
+  pocketlm: async (seed, with_grammar) => pocketlm_run(file, seed, with_grammar),
+  "llama.cpp": llama_measure,
+};
+// One untimed run each: page in the file and warm the caches before anything counts.
+for (const measure of Object.values(engines)) await measure(99, true);
+const load_before = os.loadavg()[0];
+const rows = {};
+for (const who of Object.keys(engines)) rows[who] = { plain: [], grammar: [], overhead: [], tokens: [], complete: 0 };
+const pocketlm_grammar = { masks: 0, fast: 0, ms: 0, tokens: 0 };
 for (let run = 0; run < runs; ++run) {
   const seed = 100 + run;
-  // Interleaved, so a busy machine slows both alike.
-  const p0 = pocketlm_run(file, seed, false), p1 = pocketlm_run(file, seed, true);
-  const l0 = await llama_measure(seed, false), l1 = await llama_measure(seed, true);
-  rows.pocketlm.plain.push(p0.ms_per_token);
-  rows.pocketlm.grammar.push(p1.ms_per_token);
-  rows.pocketlm.tokens.push(p1.count);
-  rows["llama.cpp"].plain.push(l0.ms_per_token);
-  rows["llama.cpp"].grammar.push(l1.ms_per_token);
-  rows["llama.cpp"].tokens.push(l1.count);
-  for (const [who, out] of [["pocketlm", p1.text], ["llama.cpp", l1.text]]) {
-    try {
-      JSON.parse(out.trim());
-    } catch {
-      console.error(`${who} seed ${seed}: output is not complete JSON within ${n_tokens} tokens (${out.length} bytes)`);
+  // Interleaved, each engine's pair back to back with the order alternating, so a machine busy
+  // with other work slows both sides of a pair alike; the overhead is the median of the pairs.
+  for (const [who, measure] of Object.entries(engines)) {
+    const plain_first = run % 2 === 0;
+    const a = await measure(seed, !plain_first), b = await measure(seed, plain_first);
+    const [plain, with_g] = plain_first ? [a, b] : [b, a];
+    const r = rows[who];
+    r.plain.push(plain.ms_per_token);
+    r.grammar.push(with_g.ms_per_token);
+    r.overhead.push(with_g.ms_per_token / plain.ms_per_token - 1);
+    r.tokens.push(with_g.count);
+    if (complete_json(with_g.text)) ++r.complete;
+    if (with_g.grammar) {
+      for (const k of ["masks", "fast", "ms"]) pocketlm_grammar[k] += with_g.grammar[k];
+      pocketlm_grammar.tokens += with_g.count;
     }
   }
 }
-console.log(`Qwen2.5-0.5B-shaped Q4_0, -t ${threads}, ${n_tokens} tokens, temperature 1, median of ${runs} runs`);
-console.log("| engine | decode ms/token | with grammar ms/token | grammar overhead | tokens generated (grammar) |");
-console.log("|---|---|---|---|---|");
+const range = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
+const load_after = os.loadavg()[0];
+console.log(`Qwen2.5-0.5B-shaped Q4_0 (random weights), -t ${threads}, up to ${n_tokens} tokens, ` +
+            `top-k ${sampling.top_k}, top-p ${sampling.top_p}, temperature ${sampling.temperature}; ` +
+            `median (range) of ${runs} interleaved runs; load average ${load_before.toFixed(1)} before, ` +
+            `${load_after.toFixed(1)} after (${os.cpus().length} cores)`);
+console.log("| engine | decode ms/token | with grammar ms/token | grammar overhead | tokens generated (grammar) " +
+            "| complete JSON |");
+console.log("|---|---|---|---|---|---|");
 for (const [who, r] of Object.entries(rows)) {
-  const plain = median(r.plain), with_g = median(r.grammar);
-  console.log(`| ${who} | ${plain.toFixed(2)} | ${with_g.toFixed(2)} | ${(100 * (with_g / plain - 1)).toFixed(1)}% | ${r.tokens.join(", ")} |`);
+  const overhead = r.overhead.map((x) => 100 * x);
+  console.log(`| ${who} | ${median(r.plain).toFixed(2)} (${range(r.plain)}) ` +
+              `| ${median(r.grammar).toFixed(2)} (${range(r.grammar)}) ` +
+              `| ${median(overhead).toFixed(1)}% (${range(overhead)}) | ${r.tokens.join(", ")} ` +
+              `| ${r.complete}/${runs} |`);
 }
+const g = pocketlm_grammar;
+const g_ms_per_token = g.ms / g.tokens;
+const g_share = (100 * g_ms_per_token) / median(rows.pocketlm.grammar);
+console.log(`\npocketlm's grammar time inside the decode loop (check, mask, resample, advance): ` +
+            `${g_ms_per_token.toFixed(3)} ms/token (${g_share.toFixed(2)}% of a token); ` +
+            `${g.masks} masks, ${g.fast} fast-path tokens over ${runs} runs`);
 fs.rmSync(work, { recursive: true, force: true });

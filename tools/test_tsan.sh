@@ -29,7 +29,8 @@ for t in "${targets[@]}"; do
   echo "== $t under ThreadSanitizer"
   start=$(date +%s)
   filter='*'
-  [ "$t" = test_unit_runtime ] && filter='-planner_models.*'
+  # Left out: tests that run the CLI or pocketlm-gen-model, which this build does not make.
+  [ "$t" = test_unit_runtime ] && filter='-planner_models.*:constrained_generation.*'
   "${norandom[@]}" "$bin" --gtest_brief=1 --gtest_filter="$filter"
   echo "$t: $(($(date +%s) - start)) s"
 done

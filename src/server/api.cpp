@@ -105,6 +105,21 @@ json openai_error_body(const api_error& e) {
 
 json ollama_error_body(const api_error& e) { return {{"error", e.what()}}; }
 
+json anthropic_error_body(const api_error& e) {
+  const char* type = "api_error";
+  switch (e.status) {
+    case 401: type = "authentication_error"; break;
+    case 403: type = "permission_error"; break;
+    case 404: type = "not_found_error"; break;
+    case 413: type = "request_too_large"; break;
+    case 429: type = "rate_limit_error"; break;
+    case 503: type = "overloaded_error"; break;
+    default:
+      if (e.status < 500) type = "invalid_request_error";
+  }
+  return {{"type", "error"}, {"error", {{"type", type}, {"message", e.what()}}}};
+}
+
 json parse_body(const std::string& body) {
   json j;
   try {

@@ -38,6 +38,10 @@ api_error to_api_error(const error& e, std::string param = {}, std::string code 
 json openai_error_body(const api_error& e);
 // Ollama's {"error":"message"}.
 json ollama_error_body(const api_error& e);
+// Anthropic's {"type":"error","error":{"type","message"}}: type from the status
+// (invalid_request_error, authentication_error, permission_error, not_found_error,
+// request_too_large, rate_limit_error, overloaded_error, api_error).
+json anthropic_error_body(const api_error& e);
 
 // Parses a body; malformed JSON is a 400 carrying the parser's message; a non-object too.
 json parse_body(const std::string& body);

@@ -122,6 +122,20 @@ struct guarded_server::connection {
 
 namespace {
 
+// Every body is read whole into req.body, whatever its Content-Type: Ollama's documented
+// `curl -d '{...}'` sends application/x-www-form-urlencoded, which httplib would cap at 8 KB
+// (its form limit, not ours) and multipart/form-data, which it would split into parts. The
+// routes parse JSON from the raw body, so such types are relabelled before the body is read.
+void accept_any_body_type(httplib::Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (type.find("application/x-www-form-urlencoded") == std::string::npos &&
+      type.find("multipart/form-data") == std::string::npos) {
+    return;
+  }
+  req.headers.erase("Content-Type");
+  req.headers.emplace("Content-Type", "application/octet-stream");
+}
+
 // The task queue httplib's accept loop hands connections to: `n` workers, one connection each.
 // With no worker free it asks `make_room` to evict a waiting connection (whose worker then takes
 // this one); failing that, the accept thread itself answers 503 and closes (t_refuse).
@@ -192,8 +206,7 @@ std::string seconds_text(double s) {
 std::string failure_reason(const guarded_server::connection& c) {
   const connection_limits& lim = c.limits;
   switch (c.stream.failed()) {
-    case failure::body_too_large:
-      return "request body too large (limit " + std::to_string(lim.max_body_bytes) + " bytes)";
+    case failure::body_too_large: return body_too_large_message(lim.max_body_bytes);
     case failure::head_timeout: return "request headers not received within " + seconds_text(lim.head_timeout_s) + " s";
     case failure::body_timeout:
       return "request body not received in time (" + std::to_string(c.stream.body_bytes()) + " bytes in " +
@@ -216,6 +229,16 @@ std::optional<uint64_t> declared_length(const httplib::Request& req) {
 }  // namespace
 
 bool client_connected() { return t_current == nullptr || socket_peer_connected(t_current->fd); }
+
+std::string body_too_large_message(size_t limit_bytes) {
+  std::string limit = std::to_string(limit_bytes) + " bytes";
+  if (limit_bytes >= (1u << 20) && limit_bytes % (1u << 20) == 0) {
+    limit = std::to_string(limit_bytes >> 20) + " MiB, " + limit;
+  } else if (limit_bytes >= (1u << 10) && limit_bytes % (1u << 10) == 0) {
+    limit = std::to_string(limit_bytes >> 10) + " KiB, " + limit;
+  }
+  return "request body too large (limit " + limit + ")";
+}
 
 std::string connection_failure_reason() { return t_current == nullptr ? "" : failure_reason(*t_current); }
 
@@ -265,7 +288,7 @@ guarded_server& guarded_server::set_pre_routing_handler(HandlerWithResponse hand
         !req.has_header("Transfer-Encoding")) {
       counters_.bodies_too_large.fetch_add(1);
       t_current->close_after = true;
-      t_current->early_reason = "request body too large (limit " + std::to_string(limits_.max_body_bytes) + " bytes)";
+      t_current->early_reason = body_too_large_message(limits_.max_body_bytes);
       res.status = 413;
       res.set_header("Connection", "close");
       return HandlerResponse::Handled;
@@ -388,6 +411,7 @@ void guarded_server::serve_requests(connection& c) {
     const bool last = served + 1 == limits_.max_requests_per_connection;
     bool client_closes = false;
     const bool ok = process_request(c.stream, last, client_closes, [&c](httplib::Request& req) {
+      accept_any_body_type(req);
       // The head is complete: no longer evictable; the body's deadline starts.
       int64_t w = c.waiting_since.load();
       while (w > 0 && !c.waiting_since.compare_exchange_weak(w, 0)) {}

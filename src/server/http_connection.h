@@ -52,6 +52,9 @@ bool client_connected();
 // bytes)".
 std::string connection_failure_reason();
 
+// "request body too large (limit 8 MiB, 8388608 bytes)": the one wording of a 413.
+std::string body_too_large_message(size_t limit_bytes);
+
 class guarded_server : public httplib::Server {
  public:
   explicit guarded_server(connection_limits limits);

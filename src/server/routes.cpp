@@ -11,7 +11,11 @@ void send_json(httplib::Response& res, const json& body, int status) {
 
 void send_error(httplib::Response& res, flavor f, const api_error& e) {
   if (e.status == 503 || e.status == 429) res.set_header("Retry-After", "1");
-  send_json(res, f == flavor::openai ? openai_error_body(e) : ollama_error_body(e), e.status);
+  switch (f) {
+    case flavor::openai: send_json(res, openai_error_body(e), e.status); break;
+    case flavor::ollama: send_json(res, ollama_error_body(e), e.status); break;
+    case flavor::anthropic: send_json(res, anthropic_error_body(e), e.status); break;
+  }
 }
 
 void guarded(httplib::Response& res, flavor f, const std::function<void()>& body) {

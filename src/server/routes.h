@@ -23,7 +23,9 @@ struct server_context {
   std::function<bool()> client_alive = [] { return true; };
 };
 
-enum class flavor { openai, ollama };
+// Which API's error shape a route answers in. llama-server's own routes (/completion, /health,
+// ...) use OpenAI's.
+enum class flavor { openai, ollama, anthropic };
 
 void send_json(httplib::Response& res, const json& body, int status = 200);
 void send_error(httplib::Response& res, flavor f, const api_error& e);
@@ -68,5 +70,11 @@ void register_openai_routes(httplib::Server& svr, server_context& ctx);
 void register_ollama_routes(httplib::Server& svr, server_context& ctx);
 void register_ollama_model_routes(httplib::Server& svr, server_context& ctx);
 void register_template_routes(httplib::Server& svr, server_context& ctx);  // /apply-template, /tokenize, /detokenize
+void register_openai_responses_routes(httplib::Server& svr, server_context& ctx);  // /v1/responses
+void register_anthropic_routes(httplib::Server& svr, server_context& ctx);         // /v1/messages
+// llama-server's /health, /props, /metrics, /slots, /completion, /embedding, /v1/rerank.
+void register_llama_server_routes(httplib::Server& svr, server_context& ctx);
+// Ollama's /api/create, /api/blobs/:digest, /api/push.
+void register_ollama_create_routes(httplib::Server& svr, server_context& ctx);
 
 }  // namespace pocketlm::server

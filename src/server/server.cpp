@@ -43,7 +43,10 @@ struct server::impl {
 
 namespace {
 
-flavor flavor_of(const std::string& path) { return path.rfind("/v1/", 0) == 0 ? flavor::openai : flavor::ollama; }
+flavor flavor_of(const std::string& path) {
+  if (path.rfind("/v1/messages", 0) == 0) return flavor::anthropic;
+  return path.rfind("/api/", 0) == 0 ? flavor::ollama : flavor::openai;
+}
 
 // Constant-time compare: the key check must not leak how many leading bytes matched.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -101,6 +104,10 @@ void install_request_guard(guarded_server& http, const origin_policy& policy, co
     if (auth.rfind(prefix, 0) == 0 && same_secret(auth.substr(prefix.size()), key)) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
+    // Anthropic's clients send the key as x-api-key.
+    if (req.has_header("x-api-key") && same_secret(req.get_header_value("x-api-key"), key)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     res.set_header("WWW-Authenticate", "Bearer");
     send_error(res, f,
                api_error(401, auth.empty() ? "missing API key: send 'Authorization: Bearer KEY'" : "invalid API key",
@@ -119,7 +126,7 @@ void install_error_shapes(guarded_server& http, size_t max_body) {
         if (!cut_short.empty())
           msg = cut_short;
         else if (res.status == 413)
-          msg = "request body too large (limit " + std::to_string(max_body) + " bytes)";
+          msg = body_too_large_message(max_body);
         else if (res.status != 404)
           msg = "HTTP error " + std::to_string(res.status);
         send_error(res, flavor_of(req.path), api_error(res.status, msg));
@@ -149,6 +156,10 @@ server::server(server_options opt) : impl_(std::make_unique<impl>(std::move(opt)
   register_ollama_routes(http, impl_->ctx);
   register_ollama_model_routes(http, impl_->ctx);
   register_template_routes(http, impl_->ctx);
+  register_openai_responses_routes(http, impl_->ctx);
+  register_anthropic_routes(http, impl_->ctx);
+  register_llama_server_routes(http, impl_->ctx);
+  register_ollama_create_routes(http, impl_->ctx);
 }
 
 server::~server() { stop(); }

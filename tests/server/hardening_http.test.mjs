@@ -142,7 +142,7 @@ test("row 8: Content-Length 99999999999 is 413 at once, without reading the body
   const r = await exchange("POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
                            "Content-Length: 99999999999\r\n\r\n{\"model\":");
   assert.equal(r.status, 413, r.text);
-  assert.match(r.text, /request body too large \(limit 8388608 bytes\)/);
+  assert.match(r.text, /request body too large \(limit 8 MiB, 8388608 bytes\)/);
   assert.ok(r.ms < 3000, `413 took ${r.ms} ms`);
 });
 
@@ -170,7 +170,7 @@ test("row 2: a 40 MiB chunked body is 413 before it is buffered", async () => {
     },
   });
   assert.equal(r.status, 413, r.text.slice(0, 300));
-  assert.match(r.text, /"message":"request body too large \(limit 8388608 bytes\)"/);
+  assert.match(r.text, /"message":"request body too large \(limit 8 MiB, 8388608 bytes\)"/);
   const grown = rss_kib(server.pid) - rss_before;
   assert.ok(grown < 64 * 1024, `RSS grew ${grown} KiB over a refused body`);
 });

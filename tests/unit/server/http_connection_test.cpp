@@ -190,7 +190,7 @@ TEST_F(ConnectionLayer, DeclaredBodyOverTheLimitIs413AtOnceWithoutReadingIt) {
   const std::string r = c.read_response(5);
   EXPECT_LT(seconds_since(t0), 2.0);
   EXPECT_EQ(status_of(r), 413) << r;
-  EXPECT_NE(r.find("request body too large (limit 1024 bytes)"), std::string::npos) << r;
+  EXPECT_NE(r.find("request body too large (limit 1 KiB, 1024 bytes)"), std::string::npos) << r;
   EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
   // Garbage lengths are 400, not a body read until EOF.
   raw_client d(port_);
@@ -215,7 +215,7 @@ TEST_F(ConnectionLayer, ChunkedBodyOverTheLimitIs413BeforeItIsBuffered) {
   }
   const std::string r = c.read_response(5);
   EXPECT_EQ(status_of(r), 413) << r.substr(0, 300);
-  EXPECT_NE(r.find("request body too large (limit 65536 bytes)"), std::string::npos) << r.substr(0, 300);
+  EXPECT_NE(r.find("request body too large (limit 64 KiB, 65536 bytes)"), std::string::npos) << r.substr(0, 300);
   EXPECT_EQ(http_->counters().bodies_too_large.load(), 1);
   // A chunked body under the limit is served.
   raw_client d(port_);

@@ -351,7 +351,7 @@ TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
       "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
-  EXPECT_EQ(json::parse(r->body)["error"]["message"], "request body too large (limit 65536 bytes)");
+  EXPECT_EQ(json::parse(r->body)["error"]["message"], "request body too large (limit 64 KiB, 65536 bytes)");
 }
 
 // Row 8: a declared length over the limit is refused at once, without reading the body.
@@ -363,7 +363,7 @@ TEST_F(ServerTest, HugeContentLengthIs413AtOnce) {
       "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 3.0);
   ASSERT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
-  EXPECT_NE(r.find(R"x({"error":"request body too large (limit 65536 bytes)"})x"), std::string::npos) << r;
+  EXPECT_NE(r.find(R"x({"error":"request body too large (limit 64 KiB, 65536 bytes)"})x"), std::string::npos) << r;
 }
 
 // Row 6: pages of other sites cannot use the API; loopback pages can, with CORS.

@@ -258,6 +258,7 @@ std::vector<running_info> model_manager::running() {
     ri.context_length = lm->llm->n_ctx();
     ri.expires_unix_ns = lm->expires ? lm->expires_unix_ns : 0;
     ri.family = architecture_of(lm->llm->file());
+    ri.gguf_path = lm->info.gguf_path;
     out.push_back(std::move(ri));
   }
   return out;

@@ -121,6 +121,7 @@ struct running_info {
   int64_t context_length = 0;
   int64_t expires_unix_ns = 0;  // 0: never
   std::string family;           // general.architecture
+  std::string gguf_path;        // the file it was loaded from
 };
 
 class model_manager {

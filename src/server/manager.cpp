@@ -264,6 +264,34 @@ std::vector<running_info> model_manager::running() {
   return out;
 }
 
+std::vector<model_slots> model_manager::slots() {
+  std::lock_guard lock(mu_);
+  std::vector<model_slots> out;
+  for (const auto& [k, lm] : models_) {
+    model_slots m;
+    m.name = lm->key;
+    m.info = lm->info;
+    m.n_ctx = lm->llm->n_ctx();
+    if (lm->templates.main) m.chat_template = lm->templates.main->source();
+    m.busy = lm->busy;
+    m.waiting = lm->waiting;
+    m.last_used = lm->last_used;
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const model_slots& a, const model_slots& b) { return a.last_used > b.last_used; });
+  return out;
+}
+
+int64_t model_manager::planned_context(const store::resolved_model& r) const {
+  if (opt_.n_ctx > 0) return opt_.n_ctx;
+  if (r.params.num_ctx.value_or(0) > 0) return *r.params.num_ctx;
+  auto f = gguf::file::open(r.gguf_path);
+  if (!f) return 0;
+  auto hp = read_hparams(**f);
+  return hp ? default_context(*hp) : 0;
+}
+
 void model_manager::reap_loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {

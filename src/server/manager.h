@@ -124,6 +124,18 @@ struct running_info {
   std::string gguf_path;        // the file it was loaded from
 };
 
+// A loaded model as llama-server's /props, /slots and /metrics describe it: a copy taken under the
+// manager's lock.
+struct model_slots {
+  std::string name;
+  store::resolved_model info;
+  int64_t n_ctx = 0;          // positions per slot
+  std::string chat_template;  // the template its chat prompts render with; empty: none
+  std::vector<bool> busy;     // per slot: a request holds it
+  int waiting = 0;            // requests queued for a slot
+  steady::time_point last_used;
+};
+
 class model_manager {
  public:
   explicit model_manager(manager_options opt);
@@ -146,6 +158,12 @@ class model_manager {
   // Unloads `name` now if nothing uses it (keep_alive 0 without a prompt); false if not loaded.
   bool unload(const std::string& name);
   std::vector<running_info> running();
+  // The loaded models and their slots, most recently used first.
+  std::vector<model_slots> slots();
+  // The context per slot a load of `r` asks for (no model is loaded): the server's -c, else the
+  // Modelfile's num_ctx, else the model's default (which a load may shrink to fit the RAM
+  // budget); 0 when the file cannot be read.
+  int64_t planned_context(const store::resolved_model& r) const;
   const manager_options& options() const { return opt_; }
   // What a client may name: store models, and files in model_dirs. Errors carry their kind;
   // a path outside model_dirs is "not found" whether or not it exists.

@@ -43,6 +43,13 @@ struct server_counters {
   std::atomic<int64_t> requests{0};
   std::atomic<int64_t> cancelled{0};           // generations stopped because the client left
   std::atomic<int64_t> last_cancel_tokens{0};  // tokens the last cancelled one had generated
+  // Generations, for llama-server's /metrics: prompt tokens evaluated (cached ones excluded) and
+  // tokens generated, the time each took, and the forward passes they ran.
+  std::atomic<int64_t> prompt_tokens{0};
+  std::atomic<int64_t> prompt_us{0};
+  std::atomic<int64_t> predicted_tokens{0};
+  std::atomic<int64_t> predicted_us{0};
+  std::atomic<int64_t> decode_passes{0};
 };
 
 struct connection_counters;

@@ -1,11 +1,10 @@
 // OpenAI-compatible routes: /v1/chat/completions, /v1/completions (both with SSE streaming),
-// /v1/models and /v1/embeddings, shaped as api.openai.com answers.
+// /v1/models, /v1/models/{id} and /v1/embeddings, shaped as api.openai.com answers.
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
 #include <cstring>
 
 #include "server/logprobs.h"
+#include "server/openai_common.h"
 #include "server/requests.h"
 #include "server/routes.h"
 #include "store/store.h"
@@ -13,16 +12,6 @@
 namespace pocketlm::server {
 
 namespace {
-
-std::string new_id(const char* prefix) {
-  static std::atomic<uint64_t> counter{0};
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s-%llx%06llx", prefix, static_cast<unsigned long long>(now_unix_ns() / 1000000),
-                static_cast<unsigned long long>(counter.fetch_add(1) & 0xffffff));
-  return buf;
-}
-
-int64_t unix_now() { return now_unix_ns() / 1000000000; }
 
 json usage_of(const generate_stats& st) {
   return {{"prompt_tokens", st.n_prompt},
@@ -130,7 +119,7 @@ void chat_completions(const httplib::Request& req, httplib::Response& res, serve
         return s;
       },
       [&](gen_params& g) { g = r.over(g); }, &r.output);
-  const std::string id = new_id("chatcmpl");
+  const std::string id = new_id("chatcmpl-");
   const int64_t created = unix_now();
   const json base = {{"id", id}, {"created", created}, {"model", r.model}, {"system_fingerprint", "pocketlm"}};
   if (r.stream) {
@@ -172,7 +161,7 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
         return s;
       },
       [&](gen_params& g) { g = r.over(g); }, &r.output);
-  const json base = {{"id", new_id("cmpl")},
+  const json base = {{"id", new_id("cmpl-")},
                      {"object", "text_completion"},
                      {"created", unix_now()},
                      {"model", r.model},
@@ -196,7 +185,8 @@ void completions(const httplib::Request& req, httplib::Response& res, server_con
   send_json(res, body);
 }
 
-void list_models(httplib::Response& res, server_context& ctx) {
+// GET /v1/models' entries: both stores' models (ours first), then loaded .gguf paths.
+json model_objects(server_context& ctx) {
   json data = json::array();
   std::vector<std::string> seen;
   const auto add = [&](const std::string& id, int64_t created) {
@@ -211,7 +201,19 @@ void list_models(httplib::Response& res, server_context& ctx) {
     for (const auto& e : ollama->list()) add(e.name.display(), e.modified);
   }
   for (const auto& m : ctx.models.running()) add(m.name, unix_now());  // loaded .gguf paths too
-  send_json(res, {{"object", "list"}, {"data", data}});
+  return data;
+}
+
+// The entry GET /v1/models lists under `id`, or under another spelling of its name ("qwen2"
+// for "qwen2:latest"); ids hold ':' and '/', so the route takes the rest of the path.
+void retrieve_model(const std::string& id, httplib::Response& res, server_context& ctx) {
+  const auto want = store::parse_name(id);
+  for (const json& m : model_objects(ctx)) {
+    const std::string& have = m["id"].get_ref<const std::string&>();
+    const auto name = store::parse_name(have);
+    if (have == id || (want && name && *want == *name)) return send_json(res, m);
+  }
+  throw api_error(404, "The model '" + id + "' does not exist", "", "model_not_found");
 }
 
 // OpenAI's base64 embedding: the float32 values' little-endian bytes, base64-encoded. The
@@ -284,7 +286,10 @@ void register_openai_routes(httplib::Server& svr, server_context& ctx) {
   svr.Post("/v1/completions", route(completions));
   svr.Post("/v1/embeddings", route(embeddings));
   svr.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
-    guarded(res, flavor::openai, [&] { list_models(res, ctx); });
+    guarded(res, flavor::openai, [&] { send_json(res, {{"object", "list"}, {"data", model_objects(ctx)}}); });
+  });
+  svr.Get(R"(/v1/models/(.+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, flavor::openai, [&] { retrieve_model(req.matches[1].str(), res, ctx); });
   });
 }
 

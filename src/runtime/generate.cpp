@@ -113,6 +113,7 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
     }
     smp.accept(next);
     ++st.n_generated;
+    st.tokens.push_back(next);
     if (req.top_logprobs >= 0 && req.on_token)
       req.on_token(report_of(tok, (*logits)->data(), n_vocab, next, req.top_logprobs));
     const std::string text = stops.push(utf8.push(tok.token_to_piece(next, false)));

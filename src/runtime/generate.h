@@ -43,6 +43,7 @@ struct generate_stats {
   int64_t n_prompt = 0;            // prompt tokens
   int64_t n_prompt_evaluated = 0;  // of which not already cached
   int64_t n_generated = 0;
+  std::vector<int32_t> tokens;  // the generated tokens (end-of-generation ones excluded)
   double prompt_ms = 0;
   double generate_ms = 0;
   // Under a grammar: tokens whose first sample fit (the fast path), tokens that needed the full

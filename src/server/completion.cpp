@@ -116,9 +116,39 @@ void add_template_fields(prompt_spec& spec, const std::string& raw_body) {
   }
 }
 
+bool can_think(const chat::chat_template* tmpl) {
+  if (!tmpl) return false;
+  const std::string& src = tmpl->source();
+  return tmpl->reasoning() || src.find("enable_thinking") != std::string::npos ||
+         src.find("reasoning_effort") != std::string::npos;
+}
+
+namespace {
+
+bool asks_to_think(const prompt_spec& spec) {
+  return spec.think.value_or(false) || (spec.reasoning_effort && *spec.reasoning_effort != "none");
+}
+
+// Ollama's deprecated context: the earlier tokens first, then this prompt without its BOS.
+void continue_context(const loaded_model& lm, const std::vector<int32_t>& context, std::vector<int32_t>& tokens) {
+  for (int32_t t : context) {
+    if (t >= lm.tok->n_vocab()) {
+      throw api_error(400, "invalid 'context': token " + std::to_string(t) + " is not in the model's vocabulary",
+                      "context");
+    }
+  }
+  if (lm.tok->bos() >= 0 && !tokens.empty() && tokens.front() == lm.tok->bos()) tokens.erase(tokens.begin());
+  tokens.insert(tokens.begin(), context.begin(), context.end());
+}
+
+}  // namespace
+
 prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec) {
   prepared_prompt p;
   const chat::chat_template* tmpl = lm.templates.pick(spec.tools.is_array() && !spec.tools.empty());
+  if (asks_to_think(spec) && !can_think(spec.chat ? tmpl : nullptr)) {
+    throw api_error(400, "\"" + lm.key + "\" does not support thinking", spec.think ? "think" : "reasoning_effort");
+  }
   if (spec.chat) {
     std::vector<chat::message> msgs = spec.messages;
     const bool has_system = !msgs.empty() && msgs.front().role == "system";
@@ -147,6 +177,7 @@ prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec) {
     p.tokens = lm.tok->encode(spec.text, /*add_special=*/true, /*parse_special=*/true);
     p.text = spec.text;
   }
+  if (!spec.context.empty()) continue_context(lm, spec.context, p.tokens);
   p.reasoning_model = spec.split_thinking && (p.starts_in_think || (spec.chat && tmpl && tmpl->reasoning()));
   // A generation prompt that ends with an empty "<think>\n\n</think>" (enable_thinking false)
   // has done the reasoning: what follows is the answer.

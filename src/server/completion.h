@@ -26,7 +26,15 @@ struct prompt_spec {
   nlohmann::ordered_json tools = nullptr;  // the request's tool definitions, for the template
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs
   std::optional<std::string> reasoning_effort;
+  // Ollama's /api/generate context: the tokens of an earlier prompt and answer, which this prompt
+  // continues (its own BOS dropped). Each must be a token of the model (400 otherwise).
+  std::vector<int32_t> context;
 };
+
+// The template lets a request turn reasoning on or off: it reasons in <think> blocks, or reads
+// enable_thinking / reasoning_effort. A request asking a model without one to think is a 400, as
+// Ollama answers it ("\"NAME\" does not support thinking").
+bool can_think(const chat::chat_template* tmpl);
 
 // The template inputs of a chat request body (OpenAI or Ollama) that the message parser does not
 // keep, in the body's own key order: each message's other fields (tool_calls, tool_call_id,
@@ -44,7 +52,7 @@ struct prepared_prompt {
 };
 
 // Renders and tokenizes; 400 when the prompt leaves no room in the context ("prompt is N
-// tokens, context is M"), or when it is empty.
+// tokens, context is M"), when it is empty, or when it asks a model that cannot think to think.
 // num_ctx (Ollama's options.num_ctx) narrows the window to at most that many positions; it never
 // widens it past the slot's context and never changes what other requests get.
 prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec,

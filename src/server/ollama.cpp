@@ -20,6 +20,13 @@ prompt_spec with_think(prompt_spec s, const generation_request& r) {
   return s;
 }
 
+// /api/generate's context: the prompt's tokens and the answer's, for a next request to continue.
+json context_of(const generation_job& job, const completion_result& out) {
+  std::vector<int32_t> all = job.prompt.tokens;
+  all.insert(all.end(), out.stats.tokens.begin(), out.stats.tokens.end());
+  return all;
+}
+
 json final_stats(const generation_job& job, const completion_result& out) {
   const auto ns = [](double ms) { return static_cast<int64_t>(ms * 1e6); };
   return {{"done", true},
@@ -90,6 +97,7 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
     if (chat && !out.tool_calls.empty()) o["message"]["tool_calls"] = ollama_tool_calls(out);
     if (r.top_logprobs >= 0) o["logprobs"] = ollama_logprobs(out.tokens);
     o.update(final_stats(*job, out));
+    if (!chat) o["context"] = context_of(*job, out);
     send_json(res, o);
     return;
   }
@@ -121,6 +129,7 @@ void answer(httplib::Response& res, server_context& ctx, const generation_reques
         }
         json o = with_logprobs(part(stamp(), "", ""));
         o.update(final_stats(*job, out));
+        if (!chat) o["context"] = context_of(*job, out);
         write(ndjson(o));
       },
       ndjson_error);
@@ -146,7 +155,11 @@ void api_generate(const httplib::Request& req, httplib::Response& res, server_co
   if (r.prompt.empty()) return load_or_unload(res, ctx, r, false);
   auto job = start_job(
       ctx, r.model, r.keep_alive,
-      [&](const loaded_model& lm) { return with_think(generate_prompt(lm, r.system, r.prompt, r.raw), r); },
+      [&](const loaded_model& lm) {
+        prompt_spec s = with_think(generate_prompt(lm, r.system, r.prompt, r.raw), r);
+        s.context = r.context;
+        return s;
+      },
       [&](gen_params& g) { g = r.over(g); }, &r.output);
   answer(res, ctx, r, job, false);
 }

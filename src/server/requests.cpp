@@ -1,6 +1,7 @@
 #include "server/requests.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "server/logprobs.h"
 
@@ -106,6 +107,14 @@ generation_request parse_ollama_generate_request(const std::string& body) {
   r.system = string_field(r.body, "system");
   r.raw = bool_field(r.body, "raw", false);
   r.output.tools = nullptr;  // Ollama's generate takes no tools
+  if (const json& c = r.body.value("context", json(nullptr)); !c.is_null()) {
+    const auto bad = [] { return api_error(400, "invalid 'context': expected an array of token ids", "context"); };
+    if (!c.is_array()) throw bad();
+    for (const json& t : c) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX) throw bad();
+      r.context.push_back(static_cast<int32_t>(t.get<int64_t>()));
+    }
+  }
   return r;
 }
 

@@ -23,6 +23,7 @@ struct generation_request {
   std::string prompt;                   // completion routes
   std::string system;                   // /api/generate
   bool raw = false;                     // /api/generate
+  std::vector<int32_t> context;         // /api/generate: a previous answer's context tokens
   gen_params params;                    // the request's fields over the built-in defaults
   int top_logprobs = -1;                // alternatives per token to report (server/logprobs.h); -1: none
   output_request output;                // response_format / format / grammar, tools

@@ -448,10 +448,10 @@ void stream_messages(httplib::Response& res, server_context& ctx, std::shared_pt
         reply_builder b(stops, event);
         const completion_result out =
             run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, b.sinks(), &job->output);
-        if (!b.stopped()) {  // a stop sequence ends generation as a cancel would; it is no client leaving
-          note_finish(ctx, out);
-          if (out.finish == finish_reason::cancel) return;
-        }
+        // A stop sequence ends generation as a cancel would; it is no client leaving.
+        const bool client_left = !b.stopped() && out.finish == finish_reason::cancel;
+        note_finish(ctx, out, client_left);
+        if (client_left) return;
         b.finish();
         event("message_delta",
               {{"type", "message_delta"},
@@ -475,7 +475,7 @@ void create_message(const httplib::Request& req, httplib::Response& res, server_
   reply_builder b(r.stop_sequences, [&ctx](const char*, const ojson&) { return ctx.client_alive(); });
   const completion_result out =
       run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, b.sinks(), &job->output);
-  if (!b.stopped()) note_finish(ctx, out);
+  note_finish(ctx, out, !b.stopped() && out.finish == finish_reason::cancel);
   b.finish();
   ojson body = message_shell(id, r.model);
   body["content"] = b.content();

@@ -169,18 +169,6 @@ struct llama_outcome {
   std::string stopping_word;
 };
 
-void record(server_context& ctx, const generation_job& job, const generate_stats& st) {
-  auto& c = ctx.counters;
-  c.prompt_tokens.fetch_add(st.n_prompt_evaluated);
-  c.prompt_us.fetch_add(std::llround(st.prompt_ms * 1000));
-  c.predicted_tokens.fetch_add(st.n_generated);
-  c.predicted_us.fetch_add(std::llround(st.generate_ms * 1000));
-  // The prompt runs in chunks of the batch size; each token pushed after it is one more pass.
-  const int64_t batch = std::max<int64_t>(1, job.lease->llm->max_batch());
-  const int64_t pushed = static_cast<int64_t>(job.slot->sess().cached().size()) - st.n_prompt;
-  c.decode_passes.fetch_add((st.n_prompt_evaluated + batch - 1) / batch + std::max<int64_t>(0, pushed));
-}
-
 // Runs `job`: emit(text) gets each part of the content once final (false: the client left);
 // on_token (may be empty) each token's report before the part that carries its text.
 llama_outcome run_llama(server_context& ctx, generation_job& job, const std::function<bool(const std::string&)>& emit,
@@ -198,7 +186,6 @@ llama_outcome run_llama(server_context& ctx, generation_job& job, const std::fun
   sinks.on_token = on_token;
   llama_outcome o;
   o.out = run_completion(job.slot->sess(), job.lease.get(), job.prompt, params, sinks, &job.output);
-  record(ctx, job, o.out.stats);
   if (stops.stopped()) {
     o.stop_type = "word";
     o.stopping_word = stops.word();
@@ -206,11 +193,12 @@ llama_outcome run_llama(server_context& ctx, generation_job& job, const std::fun
     left = !emit(stops.flush());
     o.stop_type = o.out.finish == finish_reason::stop ? "eos" : "limit";
   }
-  if (left || o.stop_type.empty()) {
+  const bool client_left = left || o.stop_type.empty();
+  if (client_left) {
     o.out.finish = finish_reason::cancel;
     o.stop_type.clear();
-    note_finish(ctx, o.out);
   }
+  note_finish(ctx, o.out, client_left);
   o.content = stops.content();
   return o;
 }

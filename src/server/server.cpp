@@ -98,7 +98,8 @@ void install_request_guard(guarded_server& http, const origin_policy& policy, co
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    if (key.empty() || req.path == "/") return httplib::Server::HandlerResponse::Unhandled;
+    // The page and llama-server's /health (public there too, for load balancers) need no key.
+    if (key.empty() || req.path == "/" || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0 && same_secret(auth.substr(prefix.size()), key)) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "runtime/session.h"
@@ -71,7 +72,13 @@ TEST(Scheduler, LongPromptIsChunkedBetweenAnotherSequencesDecodes) {
   decoder.join();
   decodes_alone.resize(decodes.size());
   ASSERT_TRUE(prompt_logits.ok()) << prompt_logits.error_message();
-  EXPECT_EQ(**prompt_logits, prompt_alone) << "the chunked prompt's logits differ from the prompt alone";
+  // Equal up to rounding: 4-token chunks and one 300-token batch take different kernel tiles
+  // (on AVX2 their sums round differently in the last digits).
+  ASSERT_EQ((*prompt_logits)->size(), prompt_alone.size());
+  float worst = 0;
+  for (size_t i = 0; i < prompt_alone.size(); ++i)
+    worst = std::max(worst, std::abs((**prompt_logits)[i] - prompt_alone[i]));
+  EXPECT_LT(worst, 1e-3f) << "the chunked prompt's logits differ from the prompt alone";
   EXPECT_EQ(decodes, decodes_alone) << "decodes sharing steps with a prompt differ from decodes alone";
   EXPECT_GT(sched.interleaved_steps(), 0) << "no step carried a prompt chunk and a decode together";
 }

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   pocketlm::cli::register_devices(app, exit_code);
 #ifndef POCKETLM_NO_HTTP  // static builds have no HTTP client
   pocketlm::cli::register_pull(app, exit_code);
+  pocketlm::cli::register_push(app, exit_code);
 #endif
   pocketlm::cli::register_import(app, exit_code);
   pocketlm::cli::register_create(app, exit_code);

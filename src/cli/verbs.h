@@ -38,8 +38,9 @@ void add_engine_flags(CLI::App* cmd, engine_flags& f);
 // Threads, pinning, RAM budget and KV type for model::load; errors name the bad flag.
 result<model_options> engine_options(const engine_flags& f);
 
-// Model store verbs (store/): pull, import, create, list, show, rm, cp, export, ps.
+// Model store verbs (store/): pull, push, import, create, list, show, rm, cp, export, ps.
 void register_pull(CLI::App& app, int& exit_code);
+void register_push(CLI::App& app, int& exit_code);  // only in builds with HTTP, as pull
 void register_import(CLI::App& app, int& exit_code);
 void register_create(CLI::App& app, int& exit_code);
 void register_list(CLI::App& app, int& exit_code);

@@ -206,7 +206,7 @@ std::string seconds_text(double s) {
 std::string failure_reason(const guarded_server::connection& c) {
   const connection_limits& lim = c.limits;
   switch (c.stream.failed()) {
-    case failure::body_too_large: return body_too_large_message(lim.max_body_bytes);
+    case failure::body_too_large: return body_too_large_message(c.stream.body_limit());
     case failure::head_timeout: return "request headers not received within " + seconds_text(lim.head_timeout_s) + " s";
     case failure::body_timeout:
       return "request body not received in time (" + std::to_string(c.stream.body_bytes()) + " bytes in " +
@@ -240,12 +240,19 @@ std::string body_too_large_message(size_t limit_bytes) {
   return "request body too large (limit " + limit + ")";
 }
 
+size_t body_limit_for(const connection_limits& limits, const std::string& method, const std::string& path) {
+  const bool upload = method == "POST" && path.rfind("/api/blobs/", 0) == 0;
+  return upload ? std::max(limits.max_body_bytes, limits.max_upload_bytes) : limits.max_body_bytes;
+}
+
 std::string connection_failure_reason() { return t_current == nullptr ? "" : failure_reason(*t_current); }
 
 guarded_server::guarded_server(connection_limits limits) : limits_(limits) {
   limits_.max_connections = std::max(1, limits_.max_connections);
   if (limits_.max_per_client <= 0) limits_.max_per_client = std::max(1, limits_.max_connections / 4);
-  set_payload_max_length(limits_.max_body_bytes);
+  // httplib's own cap on a declared Content-Length, for every route: the largest limit. Each
+  // request's own limit is enforced below (pre-routing) and by the stream (every body byte).
+  set_payload_max_length(std::max(limits_.max_body_bytes, limits_.max_upload_bytes));
   const auto write_s = static_cast<time_t>(limits_.write_timeout_s);
   set_write_timeout(write_s, 0);  // SO_SNDTIMEO on accepted sockets: a blocked send returns
   set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, limits_.idle_timeout_s)));  // the Keep-Alive hint
@@ -284,11 +291,11 @@ guarded_server& guarded_server::set_pre_routing_handler(HandlerWithResponse hand
       res.set_header("Connection", "close");
       return HandlerResponse::Handled;
     }
-    if (t_current != nullptr && declared && *declared > limits_.max_body_bytes &&
+    if (t_current != nullptr && declared && *declared > t_current->stream.body_limit() &&
         !req.has_header("Transfer-Encoding")) {
       counters_.bodies_too_large.fetch_add(1);
       t_current->close_after = true;
-      t_current->early_reason = body_too_large_message(limits_.max_body_bytes);
+      t_current->early_reason = body_too_large_message(t_current->stream.body_limit());
       res.status = 413;
       res.set_header("Connection", "close");
       return HandlerResponse::Handled;
@@ -410,13 +417,13 @@ void guarded_server::serve_requests(connection& c) {
     c.early_reason.clear();
     const bool last = served + 1 == limits_.max_requests_per_connection;
     bool client_closes = false;
-    const bool ok = process_request(c.stream, last, client_closes, [&c](httplib::Request& req) {
+    const bool ok = process_request(c.stream, last, client_closes, [this, &c](httplib::Request& req) {
       accept_any_body_type(req);
       // The head is complete: no longer evictable; the body's deadline starts.
       int64_t w = c.waiting_since.load();
       while (w > 0 && !c.waiting_since.compare_exchange_weak(w, 0)) {}
       if (w < 0) c.waiting_since.store(0);  // evicted as its head completed: the body read fails
-      c.stream.start_body(declared_length(req).value_or(0));
+      c.stream.start_body(declared_length(req).value_or(0), body_limit_for(limits_, req.method, req.path));
     });
     const failure f = c.stream.failed();
     if (f == failure::head_timeout) counters_.head_timeouts.fetch_add(1);

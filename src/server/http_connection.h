@@ -5,7 +5,8 @@
 //   - a deadline for the body, a floor plus time per MiB of its size (declared or received);
 //   - an idle keep-alive timeout;
 //   - the body limit on every body (Content-Length, chunked, or until EOF): 413 before more than
-//     the limit is buffered; a declared Content-Length over the limit is a 413 at once, unread;
+//     the limit is buffered; a declared Content-Length over the limit is a 413 at once, unread.
+//     One route has a larger limit: the blob upload, streamed to disk (body_limit_for);
 //   - a bounded pool: at most `max_connections` connections served at once. When a new one
 //     arrives and all are taken, the connection that has waited longest for a request head (idle
 //     keep-alive or a slow head) is closed to make room; when every one is busy in a handler, the
@@ -54,6 +55,10 @@ std::string connection_failure_reason();
 
 // "request body too large (limit 8 MiB, 8388608 bytes)": the one wording of a 413.
 std::string body_too_large_message(size_t limit_bytes);
+
+// The body limit of a request: max_body_bytes, except for POST /api/blobs/<digest> (a model file
+// upload, whose route streams the body to disk), which gets max_upload_bytes.
+size_t body_limit_for(const connection_limits& limits, const std::string& method, const std::string& path);
 
 class guarded_server : public httplib::Server {
  public:

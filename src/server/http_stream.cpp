@@ -61,7 +61,12 @@ bool socket_peer_connected(int fd) {
 
 connection_stream::connection_stream(int fd, const connection_limits& lim, const std::atomic<socket_t>& listener,
                                      const std::atomic<int64_t>& waiting_since)
-    : fd_(fd), lim_(lim), listener_(listener), waiting_since_(waiting_since), buf_(16 * 1024) {}
+    : fd_(fd),
+      lim_(lim),
+      listener_(listener),
+      waiting_since_(waiting_since),
+      buf_(16 * 1024),
+      body_limit_(lim.max_body_bytes) {}
 
 void connection_stream::start_head(steady::time_point deadline) {
   phase_ = phase::head;
@@ -69,13 +74,15 @@ void connection_stream::start_head(steady::time_point deadline) {
   head_bytes_ = 0;
   body_bytes_ = 0;
   declared_ = 0;
+  body_limit_ = lim_.max_body_bytes;
   failure_ = stream_failure::none;
 }
 
-void connection_stream::start_body(uint64_t declared) {
+void connection_stream::start_body(uint64_t declared, size_t limit) {
   phase_ = phase::body;
   body_start_ = steady::now();
   declared_ = declared;
+  body_limit_ = limit;
 }
 
 bool connection_stream::wait_for_request(steady::time_point deadline) {
@@ -102,7 +109,7 @@ bool connection_stream::is_writable() const {
 
 ssize_t connection_stream::read(char* ptr, size_t size) {
   if (phase_ == phase::body) {
-    const size_t left = lim_.max_body_bytes - std::min(lim_.max_body_bytes, body_bytes_);
+    const size_t left = body_limit_ - std::min(body_limit_, body_bytes_);
     if (left == 0) {
       failure_ = stream_failure::body_too_large;
       return -1;

@@ -25,6 +25,10 @@ struct connection_limits {
   double body_s_per_mib = 10;
   double write_timeout_s = 30;       // one blocked write to a client that does not read
   size_t max_body_bytes = 8u << 20;  // bytes on the wire, chunk framing included
+  // The one exception to max_body_bytes: POST /api/blobs/<digest> (Ollama's model upload, GBs)
+  // may send this many. Its route streams the body to disk as it arrives (a ContentReader
+  // handler), never into memory; see body_limit_for (http_connection.h).
+  size_t max_upload_bytes = size_t{1} << 40;  // 1 TiB
   size_t max_requests_per_connection = 100;
 };
 
@@ -48,8 +52,8 @@ class connection_stream final : public httplib::Stream {
   // The next request's head must be complete by `deadline`.
   void start_head(steady::time_point deadline);
   // Headers are parsed: the body (if any) may take floor + per-MiB time of its size (declared,
-  // or received so far when it is chunked).
-  void start_body(uint64_t declared);
+  // or received so far when it is chunked), and at most `limit` bytes (the request's limit).
+  void start_body(uint64_t declared, size_t limit);
   // Waits up to `deadline` for the first byte of a next request (keep-alive); false when idle
   // too long, closed, evicted or stopping.
   bool wait_for_request(steady::time_point deadline);
@@ -57,6 +61,7 @@ class connection_stream final : public httplib::Stream {
   stream_failure failed() const { return failure_; }
   size_t head_bytes() const { return head_bytes_; }
   size_t body_bytes() const { return body_bytes_; }
+  size_t body_limit() const { return body_limit_; }  // the current request's
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -81,6 +86,7 @@ class connection_stream final : public httplib::Stream {
   steady::time_point deadline_{}, body_start_{};
   uint64_t declared_ = 0;
   size_t head_bytes_ = 0, body_bytes_ = 0;
+  size_t body_limit_;
   stream_failure failure_ = stream_failure::none;
 };
 

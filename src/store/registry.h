@@ -1,11 +1,13 @@
-// Pulling from an Ollama-compatible registry: GET /v2/<ns>/<model>/manifests/<tag>, then each
-// missing blob from /v2/<ns>/<model>/blobs/<digest> into blobs/sha256-<hex>-partial (resumed
-// with a Range request after an interruption, retried a few times within one pull), verified by
-// sha256 before it gets its final name; the manifest is written last.
+// Pulling from an Ollama-compatible registry (and pushing to one, below): GET
+// /v2/<ns>/<model>/manifests/<tag>, then each missing blob from /v2/<ns>/<model>/blobs/<digest>
+// into blobs/sha256-<hex>-partial (resumed with a Range request after an interruption, retried
+// a few times within one pull), verified by sha256 before it gets its final name; the manifest
+// is written last.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,5 +43,17 @@ result<std::string> registry_base(const model_name& n);
 // Every connection failure (refused, reset, timed out, TLS, not HTTP) reads the same, "cannot
 // reach registry <base>", so that a pull never tells an open port from a closed one.
 status pull(model_store& s, const model_name& n, const pull_events& ev);
+
+// Pushing (store/push.cpp) to n's registry (registry_base, as for pull) with the OCI
+// distribution protocol Ollama uses: for each blob (the layers, then the config) HEAD
+// /v2/<ns>/<model>/blobs/<digest>, skipped when the registry has it; else POST
+// /v2/<ns>/<model>/blobs/uploads/ for an upload Location (on the same registry) and PUT
+// <location>?digest=<digest> with the bytes. Last PUT /v2/<ns>/<model>/manifests/<tag> with the
+// manifest's stored bytes, so that a pull gets the same model ID. n is looked up in `mine`, then
+// Ollama's store. No authentication: a registry asking for it (401) is an error saying so.
+// on_status: "retrieving manifest", "pushing manifest"; on_progress: bytes of a blob sent.
+using push_events = pull_events;
+status push(const model_store& mine, const std::optional<model_store>& ollama, const model_name& n,
+            const push_events& ev);
 
 }  // namespace pocketlm::store

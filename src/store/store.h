@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,5 +125,14 @@ struct located_model {
   store_entry entry;
 };
 result<located_model> locate(const model_name& n, const model_store& mine, const std::optional<model_store>& ollama);
+
+// An uploaded blob (Ollama's POST /api/blobs/<digest>, store/upload.cpp): `source` hands each
+// piece of the bytes to the sink as it arrives (the sink returns false to stop it) and returns
+// false when the transfer itself failed. The pieces go to blobs/sha256-<hex>-partial (locked,
+// emptied first), hashed on the way; only bytes that hash to `hex` get the blob's name
+// (read-only). On any failure the partial is deleted: nothing of a failed upload stays. Kinds:
+// invalid_input (the bytes hash to another digest), exhausted (disk full), io.
+using blob_sink = std::function<bool(const char* data, size_t n)>;
+result<layer> receive_blob(model_store& s, const std::string& hex, const std::function<bool(const blob_sink&)>& source);
 
 }  // namespace pocketlm::store

@@ -10,7 +10,7 @@ import Anthropic, { AuthenticationError, BadRequestError, NotFoundError } from "
 import OpenAI from "openai";
 import Ajv2020 from "ajv/dist/2020.js";
 import { setup_fixture, assert_alive, names } from "./fixture.mjs";
-import { raw, start_server } from "./lib.mjs";
+import { raw, start_server, stop_from } from "./lib.mjs";
 
 let fx, client, openai, keyed;
 const key = "anthropic-test-key";
@@ -86,15 +86,6 @@ function check_event_order(events) {
   }
   assert.equal(open, -1, "a block was left open");
   return blocks;
-}
-
-// A stop string from the middle of `text` (whole code points) and the text before it.
-function stop_from(text) {
-  const cps = Array.from(text);
-  assert.ok(cps.length >= 4, `answer too short to cut: ${JSON.stringify(text)}`);
-  const k = cps.length >> 1;
-  const stop = cps.slice(k, k + 2).join("");
-  return { stop, expected: text.slice(0, text.indexOf(stop)) };
 }
 
 test("text reply: message shape, usage and stop reason; the same answer and prompt as OpenAI's route", async () => {

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI, { NotFoundError, BadRequestError } from "openai";
 import { setup_fixture, assert_alive, names, stories_n_embd, qwen_n_embd } from "./fixture.mjs";
-import { l2_norm } from "./lib.mjs";
+import { l2_norm, stop_from } from "./lib.mjs";
 
 let fx;
 let client;
@@ -52,16 +52,6 @@ async function collect_completion(params) {
     }
   }
   return out;
-}
-
-// A stop string taken from the middle of `text` (whole code points), and the text before its
-// first occurrence: what a request with that stop must return.
-function stop_from(text) {
-  const cps = Array.from(text);
-  assert.ok(cps.length >= 4, `answer too short to cut: ${JSON.stringify(text)}`);
-  const k = cps.length >> 1;
-  const stop = cps.slice(k, k + 2).join("");
-  return { stop, expected: text.slice(0, text.indexOf(stop)) };
 }
 
 test("models.list lists the store's models as OpenAI model objects", async () => {

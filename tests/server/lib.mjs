@@ -167,4 +167,14 @@ export function rss_kib(pid) {
 }
 
 export const l2_norm = (v) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
+// A stop string taken from the middle of `text` (whole code points), and the text before its
+// first occurrence: what a request with that stop must return.
+export function stop_from(text) {
+  const cps = Array.from(text);
+  if (cps.length < 4) throw new Error(`answer too short to cut: ${JSON.stringify(text)}`);
+  const k = cps.length >> 1;
+  const stop = cps.slice(k, k + 2).join("");
+  return { stop, expected: text.slice(0, text.indexOf(stop)) };
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,11 @@ std::string stop_matcher::push(std::string_view text) {
   pending_ += text;
   size_t first_stop = std::string::npos;
   for (const auto& s : stops_) {
-    if (!s.empty()) first_stop = std::min(first_stop, pending_.find(s));
+    const size_t at = s.empty() ? std::string::npos : pending_.find(s);
+    if (at < first_stop) {
+      first_stop = at;
+      matched_ = s;
+    }
   }
   if (first_stop != std::string::npos) {
     stopped_ = true;
@@ -120,6 +124,7 @@ result<generate_stats> generate(session& s, const tokenizer& tok, const generate
     if (!text.empty()) keep_going = sink(text);
     if (stops.stopped()) {
       st.done_reason = finish_reason::stop;
+      st.stop_word = stops.matched();
       break;
     }
     if (!keep_going) st.done_reason = finish_reason::cancel;

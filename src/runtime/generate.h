@@ -44,6 +44,7 @@ struct generate_stats {
   int64_t n_prompt_evaluated = 0;  // of which not already cached
   int64_t n_generated = 0;
   std::vector<int32_t> tokens;  // the generated tokens (end-of-generation ones excluded)
+  std::string stop_word;        // the stop string that ended generation, when one did
   double prompt_ms = 0;
   double generate_ms = 0;
   // Under a grammar: tokens whose first sample fit (the fast path), tokens that needed the full
@@ -70,10 +71,13 @@ class stop_matcher {
   std::string push(std::string_view text);
   std::string flush();  // remaining held text at the end
   bool stopped() const { return stopped_; }
+  // The stop string found (the earliest in the text; of those starting there, the first listed).
+  const std::string& matched() const { return matched_; }
 
  private:
   std::vector<std::string> stops_;
   std::string pending_;
+  std::string matched_;
   bool stopped_ = false;
 };
 

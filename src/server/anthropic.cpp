@@ -249,6 +249,7 @@ struct messages_request {
   void apply(gen_params& g) const {
     apply_openai_sampling(sampling, g);
     if (top_k) g.sampling.top_k = *top_k;
+    if (!stop_sequences.empty()) g.stop = stop_sequences;  // generation says which one ended it
   }
 };
 
@@ -288,26 +289,18 @@ messages_request parse_messages_request(const std::string& raw, bool count_only)
 std::string tool_use_id(const std::string& id) { return id.rfind("call_", 0) == 0 ? "toolu_" + id.substr(5) : id; }
 
 // The reply's content blocks as generation produces them, each change also reported to `emit`
-// as a streaming event (which returns false once the client is gone). Answer text (not reasoning,
-// not tool calls) goes through the request's stop sequences: the first one found ends the reply.
-// They are matched here rather than in the generator, which would not say which one it found.
+// as a streaming event (which returns false once the client is gone).
 class reply_builder {
  public:
   using emitter = std::function<bool(const char* event, const ojson& data)>;
-  reply_builder(std::vector<std::string> stops, emitter emit)
-      : stops_(std::move(stops)), matcher_(stops_), emit_(std::move(emit)) {}
+  explicit reply_builder(emitter emit) : emit_(std::move(emit)) {}
 
   completion_sinks sinks() {
     return {[this](std::string_view t) { return reasoning(t); }, [this](std::string_view t) { return answer(t); },
             [this](const chat::tool_call_delta& d) { return tool_call(d); }};
   }
-  // After generation: held-back text is final, the open block closes.
-  void finish() {
-    if (!stopped_) flush_text();
-    close();
-  }
-  bool stopped() const { return stopped_; }  // by a stop sequence
-  const std::string& stop_sequence() const { return stop_; }
+  // After generation: the open block closes.
+  void finish() { close(); }
   bool has_tool_use() const {
     return std::any_of(blocks_.begin(), blocks_.end(), [](const block& b) { return b.kind == block_kind::tool_use; });
   }
@@ -335,7 +328,7 @@ class reply_builder {
     std::string id, name;
   };
 
-  bool done() const { return stopped_ || !alive_; }
+  bool done() const { return !alive_; }
   bool emit(const char* event, const ojson& data) { return alive_ = alive_ && emit_(event, data); }
   void open(block_kind k, ojson start, std::string id = {}, std::string name = {}) {
     close();
@@ -360,14 +353,8 @@ class reply_builder {
     if (open_ != block_kind::text) open(block_kind::text, {{"type", "text"}, {"text", ""}});
     delta("text_delta", "text", t);
   }
-  void flush_text() {
-    const std::string rest = matcher_.flush();
-    emitted_ += rest.size();
-    text(rest);
-  }
   bool reasoning(std::string_view t) {
     if (done()) return false;
-    flush_text();
     if (open_ != block_kind::thinking)
       open(block_kind::thinking, {{"type", "thinking"}, {"thinking", ""}, {"signature", ""}});
     delta("thinking_delta", "thinking", t);
@@ -375,25 +362,12 @@ class reply_builder {
   }
   bool answer(std::string_view t) {
     if (done()) return false;
-    fed_ += t;
-    const std::string out = matcher_.push(t);
-    emitted_ += out.size();
-    text(out);
-    if (matcher_.stopped()) {
-      stopped_ = true;  // the stop sequence begins where the emitted text ends
-      for (const std::string& s : stops_) {
-        if (fed_.compare(emitted_, s.size(), s) == 0) {
-          stop_ = s;
-          break;
-        }
-      }
-    }
+    text(std::string(t));
     return !done();
   }
   bool tool_call(const chat::tool_call_delta& d) {
     if (done()) return false;
     if (!d.id.empty()) {
-      flush_text();
       const std::string id = tool_use_id(d.id);
       open(block_kind::tool_use, {{"type", "tool_use"}, {"id", id}, {"name", d.name}, {"input", ojson::object()}}, id,
            d.name);
@@ -404,25 +378,21 @@ class reply_builder {
     return !done();
   }
 
-  std::vector<std::string> stops_;
-  stop_matcher matcher_;
   emitter emit_;
   bool alive_ = true;
-  bool stopped_ = false;
-  std::string stop_;
-  std::string fed_;     // all answer text given to the matcher
-  size_t emitted_ = 0;  // of which the matcher let through
   std::vector<block> blocks_;
   block_kind open_ = block_kind::none;
 };
 
 const char* stop_reason_of(const reply_builder& b, const completion_result& out) {
-  if (b.stopped()) return "stop_sequence";
+  if (!out.stats.stop_word.empty()) return "stop_sequence";
   if (b.has_tool_use()) return "tool_use";
   return out.finish == finish_reason::length ? "max_tokens" : "end_turn";
 }
 
-ojson stop_sequence_of(const reply_builder& b) { return b.stopped() ? ojson(b.stop_sequence()) : ojson(nullptr); }
+ojson stop_sequence_of(const completion_result& out) {
+  return out.stats.stop_word.empty() ? ojson(nullptr) : ojson(out.stats.stop_word);
+}
 
 ojson message_shell(const std::string& id, const std::string& model) {
   return {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model}, {"content", ojson::array()}};
@@ -437,7 +407,7 @@ void stream_messages(httplib::Response& res, server_context& ctx, std::shared_pt
                      const messages_request& r, const std::string& id) {
   stream_response(
       res, "text/event-stream",
-      [&ctx, job, id, model = r.model, stops = r.stop_sequences](const chunk_writer& write) {
+      [&ctx, job, id, model = r.model](const chunk_writer& write) {
         const auto event = [&write](const char* name, const ojson& data) { return write(sse_event(name, data)); };
         ojson start = message_shell(id, model);
         start["stop_reason"] = nullptr;
@@ -445,17 +415,15 @@ void stream_messages(httplib::Response& res, server_context& ctx, std::shared_pt
         start["usage"] = {{"input_tokens", job->prompt.tokens.size()}, {"output_tokens", 0}};
         if (!event("message_start", {{"type", "message_start"}, {"message", std::move(start)}})) return;
         if (!event("ping", {{"type", "ping"}})) return;
-        reply_builder b(stops, event);
+        reply_builder b(event);
         const completion_result out =
             run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, b.sinks(), &job->output);
-        // A stop sequence ends generation as a cancel would; it is no client leaving.
-        const bool client_left = !b.stopped() && out.finish == finish_reason::cancel;
-        note_finish(ctx, out, client_left);
-        if (client_left) return;
+        note_finish(ctx, out);
+        if (out.finish == finish_reason::cancel) return;  // the client left
         b.finish();
         event("message_delta",
               {{"type", "message_delta"},
-               {"delta", {{"stop_reason", stop_reason_of(b, out)}, {"stop_sequence", stop_sequence_of(b)}}},
+               {"delta", {{"stop_reason", stop_reason_of(b, out)}, {"stop_sequence", stop_sequence_of(out)}}},
                {"usage", {{"output_tokens", out.stats.n_generated}}}});
         event("message_stop", {{"type", "message_stop"}});
       },
@@ -472,15 +440,15 @@ void create_message(const httplib::Request& req, httplib::Response& res, server_
     stream_messages(res, ctx, job, r, id);
     return;
   }
-  reply_builder b(r.stop_sequences, [&ctx](const char*, const ojson&) { return ctx.client_alive(); });
+  reply_builder b([&ctx](const char*, const ojson&) { return ctx.client_alive(); });
   const completion_result out =
       run_completion(job->slot->sess(), job->lease.get(), job->prompt, job->params, b.sinks(), &job->output);
-  note_finish(ctx, out, !b.stopped() && out.finish == finish_reason::cancel);
+  note_finish(ctx, out);
   b.finish();
   ojson body = message_shell(id, r.model);
   body["content"] = b.content();
   body["stop_reason"] = stop_reason_of(b, out);
-  body["stop_sequence"] = stop_sequence_of(b);
+  body["stop_sequence"] = stop_sequence_of(out);
   body["usage"] = {{"input_tokens", out.stats.n_prompt}, {"output_tokens", out.stats.n_generated}};
   res.set_content(body.dump(-1, ' ', false, ojson::error_handler_t::replace), "application/json");
 }

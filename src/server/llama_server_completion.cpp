@@ -127,41 +127,6 @@ std::shared_ptr<generation_job> start_completion(server_context& ctx, const llam
                                                          std::move(params), std::move(plan), start, loaded - start});
 }
 
-// Stop strings are matched here rather than in the generation loop, so that the answer can name
-// the one that ended it (stop_type "word", stopping_word).
-class stop_words {
- public:
-  explicit stop_words(const std::vector<std::string>& words) : words_(words), matcher_(words) {}
-  // The text now safe to pass on.
-  std::string push(std::string_view text) {
-    if (matcher_.stopped()) return {};
-    seen_.append(text);
-    std::string out = matcher_.push(text);
-    content_ += out;
-    if (matcher_.stopped()) {
-      for (const auto& w : words_) {
-        if (seen_.compare(content_.size(), w.size(), w) == 0) word_ = w;
-      }
-    }
-    return out;
-  }
-  std::string flush() {
-    std::string out = matcher_.flush();
-    content_ += out;
-    return out;
-  }
-  bool stopped() const { return matcher_.stopped(); }
-  const std::string& content() const { return content_; }
-  const std::string& word() const { return word_; }
-
- private:
-  std::vector<std::string> words_;
-  stop_matcher matcher_;
-  std::string seen_;     // all generated text
-  std::string content_;  // the text before the stop word
-  std::string word_;     // the stop word, once one matched
-};
-
 struct llama_outcome {
   completion_result out;
   std::string content;
@@ -173,33 +138,19 @@ struct llama_outcome {
 // on_token (may be empty) each token's report before the part that carries its text.
 llama_outcome run_llama(server_context& ctx, generation_job& job, const std::function<bool(const std::string&)>& emit,
                         const std::function<void(const token_report&)>& on_token) {
-  stop_words stops(job.params.stop);
-  gen_params params = job.params;
-  params.stop.clear();
-  bool left = false;
-  const auto text = [&](std::string_view t) {
-    if (stops.stopped()) return false;
-    left = !emit(stops.push(t));
-    return !left && !stops.stopped();
-  };
+  const auto text = [&](std::string_view t) { return emit(std::string(t)); };
   completion_sinks sinks{text, text};
   sinks.on_token = on_token;
   llama_outcome o;
-  o.out = run_completion(job.slot->sess(), job.lease.get(), job.prompt, params, sinks, &job.output);
-  if (stops.stopped()) {
+  o.out = run_completion(job.slot->sess(), job.lease.get(), job.prompt, job.params, sinks, &job.output);
+  note_finish(ctx, o.out);
+  o.content = o.out.reasoning + o.out.answer;           // what emit got (a raw prompt has no reasoning)
+  if (o.out.finish == finish_reason::cancel) return o;  // the client left
+  o.stopping_word = o.out.stats.stop_word;
+  if (!o.stopping_word.empty())
     o.stop_type = "word";
-    o.stopping_word = stops.word();
-  } else if (o.out.finish != finish_reason::cancel) {
-    left = !emit(stops.flush());
+  else
     o.stop_type = o.out.finish == finish_reason::stop ? "eos" : "limit";
-  }
-  const bool client_left = left || o.stop_type.empty();
-  if (client_left) {
-    o.out.finish = finish_reason::cancel;
-    o.stop_type.clear();
-  }
-  note_finish(ctx, o.out, client_left);
-  o.content = stops.content();
   return o;
 }
 

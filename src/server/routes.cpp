@@ -71,7 +71,7 @@ completion_sinks while_connected(server_context& ctx) {
   return {alive, alive};
 }
 
-void note_finish(server_context& ctx, const completion_result& r, std::optional<bool> client_left) {
+void note_finish(server_context& ctx, const completion_result& r) {
   auto& c = ctx.counters;
   const generate_stats& st = r.stats;
   c.prompt_tokens.fetch_add(st.n_prompt_evaluated);
@@ -80,7 +80,7 @@ void note_finish(server_context& ctx, const completion_result& r, std::optional<
   c.predicted_us.fetch_add(std::llround(st.generate_ms * 1000));
   // One pass for the prompt (when any of it was not cached), one per generated token.
   c.decode_passes.fetch_add((st.n_prompt_evaluated > 0 ? 1 : 0) + st.n_generated);
-  if (!client_left.value_or(r.finish == finish_reason::cancel)) return;
+  if (r.finish != finish_reason::cancel) return;
   c.cancelled.fetch_add(1);
   c.last_cancel_tokens.store(st.n_generated);
 }

@@ -6,7 +6,6 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "server/api.h"
@@ -65,9 +64,8 @@ void stream_response(httplib::Response& res, const char* content_type,
 completion_sinks while_connected(server_context& ctx);
 
 // Counts a finished generation for /metrics (its prompt and generated tokens and their time), and
-// whether it ended because its client left: by default when it was cancelled; routes that stop
-// generation themselves (their own stop matching) say so with `client_left`.
-void note_finish(server_context& ctx, const completion_result& r, std::optional<bool> client_left = std::nullopt);
+// whether it ended because its client left.
+void note_finish(server_context& ctx, const completion_result& r);
 
 void register_openai_routes(httplib::Server& svr, server_context& ctx);
 void register_ollama_routes(httplib::Server& svr, server_context& ctx);

@@ -103,6 +103,18 @@ TEST(stop_matcher, holds_back_possible_prefixes_and_cuts_at_stop) {
   EXPECT_EQ(m.push("ignored"), "");
 }
 
+TEST(stop_matcher, names_the_stop_string_it_found) {
+  stop_matcher m({"END", "EN", "zz"});
+  EXPECT_EQ(m.push("abc E"), "abc ");
+  EXPECT_TRUE(m.matched().empty());
+  EXPECT_EQ(m.push("ND zz"), "");
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(m.matched(), "END");  // the earliest; of those starting there, the first listed
+  stop_matcher later({"zz", "EN"});
+  later.push("a EN zz");
+  EXPECT_EQ(later.matched(), "EN");
+}
+
 TEST(stop_matcher, flush_releases_held_text) {
   stop_matcher m({"STOP"});
   EXPECT_EQ(m.push("abcST"), "abc");

@@ -1,5 +1,8 @@
-// `pocketlm list`: the models of the pocketlm store and, read in place, of an Ollama store,
-// as Ollama prints them (NAME, ID, SIZE, MODIFIED; newest first).
+// `pocketlm list`: the models of the pocketlm store and, read in place, of the Ollama stores
+// (~/.ollama/models or $OLLAMA_MODELS, then those inside proot-distro roots), as Ollama prints
+// them (NAME, ID, SIZE, MODIFIED; newest first). A name held by several stores is listed once,
+// from the store store::locate picks; when a proot-distro store contributes, a SOURCE column
+// says where each model comes from.
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -17,19 +20,15 @@ namespace {
 int run_list() {
   const auto mine = store::model_store::pocketlm_default();
   const auto ollama = store::model_store::ollama_default();
-  std::vector<store::store_entry> all = mine.list();
-  if (ollama) {
-    for (auto& e : ollama->list()) {
-      // A pocketlm model of the same name shadows Ollama's (names resolve to ours first).
-      if (!mine.contains(e.name)) all.push_back(std::move(e));
-    }
-  }
-  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.modified > b.modified; });
+  const auto all = store::list_all(mine, ollama);
+  const bool sources = std::any_of(all.begin(), all.end(), [](const auto& l) { return l.owned != nullptr; });
   std::vector<std::vector<std::string>> rows{{"NAME", "ID", "SIZE", "MODIFIED"}};
+  if (sources) rows[0].push_back("SOURCE");
   const int64_t now = std::time(nullptr);
-  for (const auto& e : all) {
+  for (const auto& [where, e, owned] : all) {
     rows.push_back({e.name.display(), e.id.substr(0, 12), store::human_bytes(e.m.total_size()),
                     store::human_age(now - e.modified)});
+    if (sources) rows.back().push_back(where->source());
   }
   std::fputs(store::format_table(rows).c_str(), stdout);
   return 0;

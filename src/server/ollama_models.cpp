@@ -113,17 +113,10 @@ store::resolved_model resolve(const model_manager& models, const std::string& na
 void tags(httplib::Response& res, server_context& ctx) {
   const auto mine = store::model_store::pocketlm_default();
   const auto ollama = store::model_store::ollama_default();
-  std::vector<std::pair<const store::model_store*, store::store_entry>> all;
-  for (auto& e : mine.list()) all.emplace_back(&mine, std::move(e));
-  if (ollama) {
-    for (auto& e : ollama->list()) {
-      if (!mine.contains(e.name)) all.emplace_back(&*ollama, std::move(e));  // ours shadow Ollama's
-    }
-  }
-  std::stable_sort(all.begin(), all.end(),
-                   [](const auto& a, const auto& b) { return a.second.modified > b.second.modified; });
+  // Ours shadow Ollama's, which shadow the proot-distro stores' (store::locate's rule).
+  const auto all = store::list_all(mine, ollama);
   json models = json::array();
-  for (const auto& [where, e] : all) {
+  for (const auto& [where, e, owned] : all) {
     const auto* weights = e.m.find(store::media::model);
     const auto hex = weights ? store::digest_hex(weights->digest) : result<std::string>(error{"no weights"});
     json d = hex ? details_of(where->blob_path(*hex)) : json::object();

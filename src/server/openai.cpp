@@ -196,10 +196,7 @@ json model_objects(server_context& ctx) {
   };
   const auto mine = store::model_store::pocketlm_default();
   const auto ollama = store::model_store::ollama_default();
-  for (const auto& e : mine.list()) add(e.name.display(), e.modified);
-  if (ollama) {
-    for (const auto& e : ollama->list()) add(e.name.display(), e.modified);
-  }
+  for (const auto& l : store::list_all(mine, ollama)) add(l.entry.name.display(), l.entry.modified);
   for (const auto& m : ctx.models.running()) add(m.name, unix_now());  // loaded .gguf paths too
   return data;
 }

@@ -13,6 +13,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -97,11 +98,37 @@ std::string io_error(std::string_view op, const std::string& path, int err) {
   return msg;
 }
 
+namespace {
+std::atomic<int (*)(int, int)> flock_impl{nullptr};
+std::atomic<bool> locks_unsupported{false};
+}  // namespace
+
+void set_flock_for_testing(int (*fn)(int fd, int op)) { flock_impl.store(fn); }
+
+bool locks_unsupported_seen() { return locks_unsupported.load(); }
+
+bool lock_fd(int fd, int op) {
+  auto* const impl = flock_impl.load();
+  for (;;) {
+    if ((impl ? impl(fd, op) : ::flock(fd, op)) == 0) return true;
+    if (errno == EINTR) continue;
+    if (errno == ENOLCK || errno == ENOSYS || errno == EOPNOTSUPP || errno == ENOTSUP) {
+      if (!locks_unsupported.exchange(true)) {
+        std::fprintf(stderr,
+                     "warning: this file system does not support file locks (%s); the store is used "
+                     "unlocked: do not run two pocketlm commands that write it at once\n",
+                     std::strerror(errno));
+      }
+      return true;
+    }
+    return false;
+  }
+}
+
 result<file_lock> file_lock::acquire(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return error{io_error("open lock file", path, errno)};
-  while (::flock(fd, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
+  if (!lock_fd(fd, LOCK_EX)) {
     const int e = errno;
     ::close(fd);
     return error{io_error("lock", path, e)};
@@ -144,7 +171,7 @@ status write_file_atomic(const std::string& path, std::string_view bytes, mode_t
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
     return error{io_error("create", tmp, errno), is_disk_full(errno) ? error_kind::exhausted : error_kind::io};
-  ::flock(fd, LOCK_EX);  // held until closed: the stale-file sweep skips files someone holds
+  lock_fd(fd, LOCK_EX);  // held until closed: the stale-file sweep skips files someone holds
   const bool ok = pwrite_all(fd, bytes.data(), bytes.size(), 0) && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
   const int e = errno;
   ::close(fd);

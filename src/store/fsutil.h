@@ -44,7 +44,17 @@ std::string sha256_hex(std::string_view bytes);
 std::string io_error(std::string_view op, const std::string& path, int err);
 bool is_disk_full(int err);
 
-// Holds flock(LOCK_EX) on a file until destroyed (the file is created if needed).
+// flock(fd, op), retried on EINTR; true once held. Where the file system has no locks (Android's
+// shared storage and other FUSE or network mounts: ENOLCK, ENOSYS, EOPNOTSUPP) it warns once on
+// stderr and returns true: the store then works unlocked, and two pocketlm processes must not
+// write it at once. False with errno set on any other failure.
+bool lock_fd(int fd, int op);
+// Test seam: lock_fd calls `fn` instead of ::flock (nullptr restores ::flock).
+void set_flock_for_testing(int (*fn)(int fd, int op));
+// Whether lock_fd has met a file system without locks (and warned) in this process.
+bool locks_unsupported_seen();
+
+// Holds flock(LOCK_EX) on a file until destroyed (the file is created if needed); see lock_fd.
 class file_lock {
  public:
   static result<file_lock> acquire(const std::string& path);

@@ -79,14 +79,48 @@ model_store::model_store(std::string root, bool read_only) : root_(std::move(roo
 }
 
 model_store model_store::pocketlm_default() {
-  return model_store(env_or("POCKETLM_MODELS", home_dir() + "/.pocketlm/models"));
+  model_store s(env_or("POCKETLM_MODELS", home_dir() + "/.pocketlm/models"));
+  s.set_source("pocketlm");
+  return s;
 }
 
 std::optional<model_store> model_store::ollama_default() {
   const std::string root = env_or("OLLAMA_MODELS", home_dir() + "/.ollama/models");
   std::error_code ec;
   if (!fs::is_directory(root + "/manifests", ec)) return std::nullopt;
-  return model_store(root, /*read_only=*/true);
+  model_store s(root, /*read_only=*/true);
+  s.set_source("ollama");
+  return s;
+}
+
+std::vector<model_store> model_store::proot_ollama_stores() {
+  const fs::path rootfs =
+      fs::path(env_or("PREFIX", "/data/data/com.termux/files/usr")) / "var/lib/proot-distro/installed-rootfs";
+  const auto sorted_dirs = [](const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec)) out.push_back(it->path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<model_store> out;
+  const auto add = [&](const fs::path& models, const std::string& label) {
+    std::error_code ec;
+    if (!fs::is_directory(models / "manifests", ec)) return;
+    model_store s(models.string(), /*read_only=*/true);
+    s.set_source(label);
+    out.push_back(std::move(s));
+  };
+  for (const auto& distro : sorted_dirs(rootfs)) {
+    const std::string name = distro.filename().string();
+    add(distro / "root/.ollama/models", name + ":root");
+    for (const auto& home : sorted_dirs(distro / "home")) {
+      add(home / ".ollama/models", name + ":" + home.filename().string());
+    }
+  }
+  return out;
 }
 
 std::string model_store::manifest_path(const model_name& n) const { return root_ + "/manifests/" + n.rel_path(); }
@@ -187,9 +221,7 @@ result<std::unique_ptr<partial_blob>> model_store::open_partial(const std::strin
     struct stat kind {};
     if (::fstat(fd, &kind) != 0 || !S_ISREG(kind.st_mode)) return error{path + ": not a regular file", error_kind::io};
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) return error{io_error("lock", path, errno)};
-    }
+    if (!lock_fd(fd, LOCK_EX)) return error{io_error("lock", path, errno)};
     // Another process may have finished (renamed) or discarded this file while we waited.
     struct stat by_fd {
     }, by_path{};
@@ -335,15 +367,56 @@ status model_store::copy_from(const model_store& src_store, const model_name& sr
   return write_manifest(dst, e->raw);
 }
 
+namespace {
+
+// The proot-distro stores not already searched as `mine` or `ollama` (same folder).
+std::vector<std::shared_ptr<const model_store>> other_stores(const model_store& mine,
+                                                             const std::optional<model_store>& ollama) {
+  std::vector<std::shared_ptr<const model_store>> out;
+  const auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ec;
+    return a == b || fs::equivalent(a, b, ec);
+  };
+  for (auto& s : model_store::proot_ollama_stores()) {
+    if (same(s.root(), mine.root()) || (ollama && same(s.root(), ollama->root()))) continue;
+    out.push_back(std::make_shared<const model_store>(std::move(s)));
+  }
+  return out;
+}
+
+}  // namespace
+
 result<located_model> locate(const model_name& n, const model_store& mine, const std::optional<model_store>& ollama) {
   for (const model_store* s : {&mine, ollama ? &*ollama : nullptr}) {
     if (!s || !s->contains(n)) continue;
     auto e = s->read(n);
     if (!e) return e.err();
-    return located_model{s, std::move(*e)};
+    return located_model{s, std::move(*e), nullptr};
+  }
+  for (auto& s : other_stores(mine, ollama)) {
+    if (!s->contains(n)) continue;
+    auto e = s->read(n);
+    if (!e) return e.err();
+    return located_model{s.get(), std::move(*e), s};
   }
   return error{"model '" + n.display() + "' not found (try `pocketlm pull " + n.display() + "`)",
                error_kind::not_found};
+}
+
+std::vector<located_model> list_all(const model_store& mine, const std::optional<model_store>& ollama) {
+  std::vector<located_model> out;
+  std::set<std::string> seen;
+  const auto add = [&](const model_store* s, const std::shared_ptr<const model_store>& owned) {
+    for (auto& e : s->list()) {
+      if (seen.insert(e.name.rel_path()).second) out.push_back(located_model{s, std::move(e), owned});
+    }
+  };
+  add(&mine, nullptr);
+  if (ollama) add(&*ollama, nullptr);
+  for (auto& s : other_stores(mine, ollama)) add(s.get(), s);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const located_model& a, const located_model& b) { return a.entry.modified > b.entry.modified; });
+  return out;
 }
 
 }  // namespace pocketlm::store

@@ -59,8 +59,17 @@ class model_store {
   static model_store pocketlm_default();
   // $OLLAMA_MODELS, else ~/.ollama/models, when that directory exists; never written to.
   static std::optional<model_store> ollama_default();
+  // The Ollama stores inside proot-distro roots (Termux): for each distro under
+  // $PREFIX/var/lib/proot-distro/installed-rootfs (PREFIX defaults to Termux's
+  // /data/data/com.termux/files/usr), root/.ollama/models, then home/<user>/.ollama/models, users
+  // in name order; distros in name order. Only folders holding manifests/; all read-only, with
+  // source() "<distro>:root" or "<distro>:<user>". None on a desktop.
+  static std::vector<model_store> proot_ollama_stores();
 
   const std::string& root() const { return root_; }
+  // Where the store comes from, for listings: "pocketlm", "ollama" or a proot-distro label.
+  const std::string& source() const { return source_; }
+  void set_source(std::string s) { source_ = std::move(s); }
   bool read_only() const { return read_only_; }
   std::string manifest_path(const model_name& n) const;
   // The blob's file: blobs/sha256-<hex>, or the old Ollama spelling blobs/sha256:<hex> when
@@ -117,14 +126,22 @@ class model_store {
                       const progress_fn& progress);
   std::string root_;
   bool read_only_;
+  std::string source_;
 };
 
-// Where a name lives: the pocketlm store first, then the Ollama store.
+// Where a name lives. The rule when several stores hold the same name: the pocketlm store
+// first, then the Ollama store ($OLLAMA_MODELS or ~/.ollama/models), then the proot-distro
+// Ollama stores in proot_ollama_stores() order; the first one wins and shadows the others (to
+// reach a shadowed one, point $OLLAMA_MODELS at its folder).
 struct located_model {
-  const model_store* where = nullptr;
+  const model_store* where = nullptr;  // `mine`, `ollama`, or *owned
   store_entry entry;
+  std::shared_ptr<const model_store> owned;  // a proot-distro store found by the search
 };
 result<located_model> locate(const model_name& n, const model_store& mine, const std::optional<model_store>& ollama);
+// Every model of those stores under the rule above (each name once, from the store that wins),
+// newest first.
+std::vector<located_model> list_all(const model_store& mine, const std::optional<model_store>& ollama);
 
 // An uploaded blob (Ollama's POST /api/blobs/<digest>, store/upload.cpp): `source` hands each
 // piece of the bytes to the sink as it arrives (the sink returns false to stop it) and returns

@@ -1,11 +1,20 @@
 // `pocketlm serve`: the OpenAI- and Ollama-compatible HTTP server with the web chat page
-// (server/). Prints "listening on http://HOST:PORT" on stderr once the socket is bound; SIGINT
-// or SIGTERM stops it cleanly.
+// (server/). Prints "listening on http://HOST:PORT" on stderr once the socket is bound (on a
+// non-loopback host also the LAN addresses and a curl line for another machine); SIGINT or
+// SIGTERM stops it cleanly. --lan is --host 0.0.0.0; the key may come from --api-key-file.
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <malloc.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,14 +37,85 @@ struct serve_args {
   int queue = 8;
   int64_t n_ctx = 0;
   std::string api_key;
+  std::string api_key_file;
   std::string origins;
   bool insecure = false;
+  bool lan = false;
   std::string keep_alive = "5m";
   engine_flags engine;
   std::vector<std::string> models_dirs;
 };
 
+// The key in `path`: its first line, whitespace trimmed. Warns when others may read the file.
+result<std::string> read_api_key_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return error{"cannot read --api-key-file " + path, error_kind::invalid_input};
+  std::string line;
+  std::getline(in, line);
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  line.erase(line.begin(), std::find_if(line.begin(), line.end(), not_space));
+  line.erase(std::find_if(line.rbegin(), line.rend(), not_space).base(), line.end());
+  if (line.empty()) return error{"--api-key-file " + path + ": the first line is empty", error_kind::invalid_input};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    std::fprintf(stderr, "warning: %s can be read by other users (chmod 600 %s)\n", path.c_str(), path.c_str());
+  }
+  return line;
+}
+
+// This machine's IPv4 addresses other than loopback (Wi-Fi, Ethernet, USB tethering), in
+// interface order, without duplicates.
+std::vector<std::string> lan_ipv4_addresses() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) ||
+        !(i->ifa_flags & IFF_UP)) {
+      continue;
+    }
+    char buf[INET_ADDRSTRLEN] = {};
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (!::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf)) continue;
+    if (std::string(buf).starts_with("127.")) continue;
+    if (std::find(out.begin(), out.end(), buf) == out.end()) out.emplace_back(buf);
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+// Where the PC can reach this server, and a curl line to try it (the key stays a placeholder:
+// it is never printed).
+void print_lan_hints(const std::string& host, int port, bool keyed) {
+  std::vector<std::string> addrs;
+  if (host == "0.0.0.0" || host == "::") {
+    addrs = lan_ipv4_addresses();
+  } else {
+    addrs.push_back(host);
+  }
+  if (addrs.empty()) {
+    std::fprintf(stderr, "no LAN IPv4 address found (is Wi-Fi on?); use this machine's address below\n");
+    addrs.emplace_back("PHONE_IP");
+  }
+  for (const auto& a : addrs) std::fprintf(stderr, "reachable at http://%s\n", server::url_authority(a, port).c_str());
+  std::fprintf(stderr, "from another machine: curl http://%s/api/tags%s\n",
+               server::url_authority(addrs.front(), port).c_str(), keyed ? " -H 'Authorization: Bearer YOUR_KEY'" : "");
+}
+
 int run_serve(serve_args a) {
+  if (a.lan) {
+    if (a.host != "127.0.0.1" && a.host != "0.0.0.0") {
+      return std::fprintf(stderr, "error: --lan listens on 0.0.0.0; it cannot be combined with --host %s\n",
+                          a.host.c_str()),
+             2;
+    }
+    a.host = "0.0.0.0";
+  }
+  if (!a.api_key_file.empty()) {
+    auto key = read_api_key_file(a.api_key_file);
+    if (!key) return report(key.err());
+    a.api_key = std::move(*key);
+  }
   // "[::1]" as in a URL: the socket layer wants the bare address.
   if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
   // Signals go to the watcher thread only: every thread created below inherits this mask.
@@ -97,6 +177,7 @@ int run_serve(serve_args a) {
     if (sig != 0) srv.stop();
   });
   std::fprintf(stderr, "listening on http://%s\n", server::url_authority(a.host, *port).c_str());
+  if (lan) print_lan_hints(a.host, *port, !a.api_key.empty());
   std::fflush(stderr);
   srv.run();
   // Stopped by a signal, or the listener failed: wake the watcher if it is still waiting.
@@ -119,7 +200,11 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 4096));
   cmd->add_option("-c,--ctx", a->n_ctx, "context per slot (default: min(train, 4096))")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  cmd->add_option("--api-key", a->api_key, "require 'Authorization: Bearer KEY' on API routes");
+  CLI::Option* key = cmd->add_option("--api-key", a->api_key, "require 'Authorization: Bearer KEY' on API routes");
+  cmd->add_option("--api-key-file", a->api_key_file,
+                  "read the --api-key from this file's first line (keep it chmod 600)")
+      ->excludes(key);
+  cmd->add_flag("--lan", a->lan, "listen on every network (--host 0.0.0.0): needs --api-key(-file) or --insecure");
   cmd->add_option("--origins", a->origins,
                   "more web origins allowed to call the API, comma-separated ('*' wildcards; also "
                   "$POCKETLM_ORIGINS); loopback pages are always allowed");

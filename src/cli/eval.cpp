@@ -26,6 +26,7 @@ struct eval_args {
   int64_t n_ctx = 0;
   int n_generate = 0;
   std::string rope_override;
+  int64_t window_override = -1;
 };
 
 result<std::vector<int32_t>> parse_tokens(const std::string& text) {
@@ -88,6 +89,7 @@ int run_eval(const eval_args& a) {
     opt.override_rope = true;
     opt.rope_override = a.rope_override == "neox" ? kernels::rope_mode::neox : kernels::rope_mode::normal;
   }
+  opt.window_override = a.window_override;
   const auto t0 = clock::now();
   auto m = model::load(a.model_path, opt);
   if (!m) return report(m.err());
@@ -148,6 +150,9 @@ void register_eval(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--rope-override", args->rope_override, "test hook: force a RoPE variant")
       ->check(CLI::IsMember({"normal", "neox"}));
+  cmd->add_option("--window-override", args->window_override,
+                  "test hook: force the sliding window of a model that has one (0: none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   cmd->callback([args, &exit_code] { exit_code = run_eval(*args); });
 }
 

@@ -76,6 +76,27 @@ float* out_of(const attention_args& a, int64_t t, int64_t kvh) {
   return a.out + t * a.q_stride + kvh * (a.n_head / a.n_head_kv) * a.head_dim;
 }
 
+int64_t first_of(const attention_args& a, int64_t t) { return a.first_pos == nullptr ? 0 : a.first_pos[t]; }
+
+// Runs fn over positions [h.p0, h.p1), mapped to the rows that hold them: in a ring the range
+// may wrap, and then runs as two row ranges in position order.
+void run_positions(head_group_fn fn, head_group_args h) {
+  const int64_t ring = h.kv.ring;
+  if (ring == 0 || h.p1 <= h.p0) {
+    fn(h);
+    return;
+  }
+  const int64_t len = h.p1 - h.p0, r0 = h.p0 % ring;
+  h.p0 = r0;
+  h.p1 = std::min(ring, r0 + len);
+  fn(h);
+  if (r0 + len > ring) {
+    h.p0 = 0;
+    h.p1 = r0 + len - ring;
+    fn(h);
+  }
+}
+
 // Every (token, KV head) whole on one thread; the longest (last tokens) are handed out first.
 void attend_whole(const attention_args& a, head_group_fn fn, thread_pool& pool) {
   chunk_counter cc;
@@ -87,8 +108,9 @@ void attend_whole(const attention_args& a, head_group_fn fn, thread_pool& pool) 
     for (int64_t i; cc.next(i);) {
       const int64_t t = a.n_tokens - 1 - i / a.n_head_kv, kvh = i % a.n_head_kv;
       head_group_args h = start(a, t, kvh, ts.q, ts.state.data());
+      h.p0 = first_of(a, t);
       h.p1 = a.last_pos[t] + 1;
-      fn(h);
+      run_positions(fn, h);
       finish(h, out_of(a, t, kvh));
     }
   });
@@ -122,7 +144,8 @@ void attend_split(const attention_args& a, head_group_fn fn, thread_pool& pool, 
   first.resize(static_cast<size_t>(n_pairs + 1));
   first[0] = 0;
   for (int64_t i = 0; i < n_pairs; ++i) {
-    first[i + 1] = first[i] + (a.last_pos[i / a.n_head_kv] + chunk) / chunk;
+    const int64_t t = i / a.n_head_kv;
+    first[i + 1] = first[i] + (a.last_pos[t] - first_of(a, t) + chunk) / chunk;
   }
   states.resize(static_cast<size_t>(first[n_pairs] * n_state));
   chunk_counter cc;
@@ -133,9 +156,9 @@ void attend_split(const attention_args& a, head_group_fn fn, thread_pool& pool, 
       const int64_t pair = std::upper_bound(first.begin(), first.end(), item) - first.begin() - 1;
       const int64_t t = pair / a.n_head_kv, kvh = pair % a.n_head_kv;
       head_group_args h = start(a, t, kvh, ts.q, states.data() + item * n_state);
-      h.p0 = (item - first[pair]) * chunk;
+      h.p0 = first_of(a, t) + (item - first[pair]) * chunk;
       h.p1 = std::min(h.p0 + chunk, a.last_pos[t] + 1);
-      fn(h);
+      run_positions(fn, h);
     }
   });
   for (int64_t pair = 0; pair < n_pairs; ++pair) {

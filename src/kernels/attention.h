@@ -20,15 +20,17 @@ namespace pocketlm::kernels {
 enum class kv_format { f16, q8_0 };
 
 // One layer of one sequence's cache: position p's K row starts at k + p * row_bytes, its V row
-// at v + p * row_bytes; a row holds n_head_kv heads of head_dim values.
+// at v + p * row_bytes; a row holds n_head_kv heads of head_dim values. With ring > 0 the rows
+// are a ring of that many cells: position p is in row p % ring.
 struct kv_layer_view {
   kv_format format = kv_format::f16;
   const uint8_t* k = nullptr;
   const uint8_t* v = nullptr;
   size_t row_bytes = 0;
+  int64_t ring = 0;
 };
 
-// The work of one KV head for `group` query heads over positions [p0, p1), continuing an online
+// The work of one KV head for `group` query heads over rows [p0, p1), continuing an online
 // softmax whose state (m: running max score, s: running weight sum, acc: weighted V sum) the
 // caller owns. Start a fresh state with m = -INFINITY, s = 0, acc = 0.
 struct head_group_args {
@@ -75,7 +77,8 @@ void attend_group_neon(const head_group_args& a);
 head_group_fn attend_group_for(isa_level level);
 
 // A batch of tokens: token t (query q + t * q_stride, n_head heads of head_dim) attends positions
-// 0..last_pos[t] of the cache kv_of(t); out + t * q_stride gets n_head heads of head_dim.
+// first_pos[t]..last_pos[t] (first_pos null: from 0) of the cache kv_of(t); out + t * q_stride
+// gets n_head heads of head_dim. A ring cache must hold every position a token attends.
 struct attention_args {
   int64_t n_tokens = 0;
   int64_t n_head = 0;
@@ -85,6 +88,7 @@ struct attention_args {
   const float* q = nullptr;
   int64_t q_stride = 0;
   const int64_t* last_pos = nullptr;
+  const int64_t* first_pos = nullptr;
   std::function<kv_layer_view(int64_t token)> kv_of;
   float* out = nullptr;
   // Positions per chunk when one (token, KV head) is split across threads (flash-decoding).

@@ -43,6 +43,7 @@ struct rope_params {
   int n_rot = 0;  // rotated dimensions per head (<= head_dim)
   float freq_base = 10000.0f;
   const float* freq_factors = nullptr;  // optional (n_rot/2), divides each frequency (Llama 3.1)
+  float freq_scale = 1.0f;              // linear position scaling (rope.scaling.factor = 1/freq_scale)
 };
 
 // x (n_head, head_dim) for one token at `pos`, rotated in place.
@@ -53,5 +54,9 @@ void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps);
 
 // SwiGLU: gate[i] = silu(gate[i]) * up[i].
 void swiglu(float* gate, const float* up, int64_t n);
+
+// GeGLU: gate[i] = gelu(gate[i]) * up[i], GELU's tanh form looked up as ggml's CPU backend does
+// (input rounded to f16, the table's f16 result; exact outside (-10, 10)).
+void geglu(float* gate, const float* up, int64_t n);
 
 }  // namespace pocketlm::kernels

@@ -1,14 +1,22 @@
 #include "model/arch.h"
 
 #include <array>
+#include <string>
 
 namespace pocketlm {
 
 namespace {
-constexpr std::array<arch_desc, 3> k_archs = {{
-    {"llama", arch_kind::llama, kernels::rope_mode::normal, false, false},
-    {"qwen2", arch_kind::qwen2, kernels::rope_mode::neox, true, false},
-    {"qwen3", arch_kind::qwen3, kernels::rope_mode::neox, false, true},
+constexpr std::array<arch_desc, 5> k_archs = {{
+    {.name = "llama", .kind = arch_kind::llama, .rope_mode = kernels::rope_mode::normal},
+    {.name = "qwen2", .kind = arch_kind::qwen2, .rope_mode = kernels::rope_mode::neox, .has_qkv_bias = true},
+    {.name = "qwen3", .kind = arch_kind::qwen3, .rope_mode = kernels::rope_mode::neox, .has_qk_norm = true},
+    {.name = "gemma3",
+     .kind = arch_kind::gemma3,
+     .rope_mode = kernels::rope_mode::neox,
+     .has_qk_norm = true,
+     .has_post_norms = true,
+     .ffn_act = ffn_activation::gelu},
+    {.name = "granite", .kind = arch_kind::granite, .rope_mode = kernels::rope_mode::normal},
 }};
 }  // namespace
 
@@ -17,6 +25,12 @@ const arch_desc* find_arch(std::string_view name) {
     if (a.name == name) return &a;
   }
   return nullptr;
+}
+
+std::string supported_arch_names() {
+  std::string names;
+  for (const auto& a : k_archs) names += (names.empty() ? "" : ", ") + std::string(a.name);
+  return names;
 }
 
 const arch_desc& arch_of(arch_kind kind) {

@@ -1,7 +1,9 @@
-// What distinguishes the supported architectures. All three share one transformer block
-// (RMSNorm, GQA attention with RoPE, SwiGLU FFN); these flags switch its optional parts.
+// What distinguishes the supported architectures. All share one transformer block (RMSNorm,
+// GQA attention with RoPE, a gated FFN); these flags switch its optional parts. Scales and
+// windows that come from metadata are read into hparams (model/hparams.cpp).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "kernels/kernels.h"
@@ -13,12 +15,15 @@ struct arch_desc {
   std::string_view name;  // general.architecture
   arch_kind kind;
   kernels::rope_mode rope_mode;  // llama: normal (GPT-J style pairs); qwen: NeoX halves
-  bool has_qkv_bias;             // qwen2: attn_{q,k,v}.bias
-  bool has_qk_norm;              // qwen3: per-head RMSNorm of q and k before RoPE
+  bool has_qkv_bias = false;     // qwen2: attn_{q,k,v}.bias
+  bool has_qk_norm = false;      // qwen3, gemma3: per-head RMSNorm of q and k before RoPE
+  bool has_post_norms = false;   // gemma3: RMSNorm of each sub-layer's output (post_attention_norm, post_ffw_norm)
+  ffn_activation ffn_act = ffn_activation::silu;
 };
 
 // nullptr when the architecture is not supported.
 const arch_desc* find_arch(std::string_view name);
 const arch_desc& arch_of(arch_kind kind);
+std::string supported_arch_names();  // "llama, qwen2, ..." for messages
 
 }  // namespace pocketlm

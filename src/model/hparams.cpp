@@ -1,6 +1,7 @@
 #include "model/hparams.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "model/arch.h"
@@ -24,6 +25,80 @@ status read_dim(const gguf::file& f, const std::string& arch, const char* suffix
   return {};
 }
 
+// A finite float key, or `fallback` when absent; a key of another type or a non-finite value
+// is an error.
+result<float> read_f32(const gguf::file& f, const std::string& key, float fallback) {
+  const auto v = f.get_f32(key);
+  if (!v && f.find(key)) return error{"model: '" + key + "' must be a 32-bit float"};
+  if (v && !std::isfinite(*v)) return error{"model: '" + key + "' is not finite"};
+  return v.value_or(fallback);
+}
+
+// Linear RoPE position scaling (rope.scaling.factor with type "linear", or the older
+// rope.scale_linear), as llama.cpp applies it to every family. Other scaling types (YaRN,
+// LongRoPE) leave the frequencies as they are.
+status read_scaling(const gguf::file& f, const std::string& a, hparams& hp) {
+  const auto type = f.get_string(a + ".rope.scaling.type");
+  auto factor = read_f32(f, a + ".rope.scaling.factor", 0.0f);
+  if (!factor) return factor.err();
+  auto linear = read_f32(f, a + ".rope.scale_linear", 0.0f);
+  if (!linear) return linear.err();
+  float scale = 0.0f;
+  if (*factor != 0.0f && (!type || *type == "linear")) scale = *factor;
+  if (scale == 0.0f) scale = *linear;
+  if (scale < 0.0f) return error{"model: RoPE scaling factor " + std::to_string(scale) + " must be positive"};
+  if (scale > 0.0f) hp.rope.freq_scale = 1.0f / scale;
+  return {};
+}
+
+// Gemma 3 (llama.cpp's LLM_ARCH_GEMMA3): with attention.sliding_window, five window layers
+// (RoPE base 10000, unscaled) for every full-attention layer; embeddings scaled by
+// sqrt(n_embd); q.k by 1/sqrt(head_dim), except the 62-layer 27B model's 1/sqrt(n_embd/n_head).
+status read_gemma3(const gguf::file& f, hparams& hp) {
+  const std::string key = hp.arch_name + ".attention.sliding_window";
+  const auto window = f.get_u32(key);
+  if (!window && f.find(key)) return error{"model: '" + key + "' must be an unsigned 32-bit integer"};
+  if (window && *window > 0) {
+    constexpr int64_t k_pattern = 6;
+    hp.n_swa = *window;
+    hp.swa_layers.resize(static_cast<size_t>(hp.n_layer));
+    for (int64_t il = 0; il < hp.n_layer; ++il) hp.swa_layers[static_cast<size_t>(il)] = il % k_pattern < k_pattern - 1;
+    hp.rope_swa = hp.rope;
+    hp.rope_swa.freq_base = 10000.0f;
+    hp.rope_swa.freq_scale = 1.0f;
+  }
+  hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
+  if (hp.n_layer == 62) hp.kq_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  auto cap = read_f32(f, hp.arch_name + ".final_logit_softcapping", 0.0f);
+  if (!cap) return cap.err();
+  if (*cap < 0.0f) return error{"model: final_logit_softcapping must not be negative"};
+  hp.final_softcap = *cap;
+  return {};
+}
+
+// Granite: multipliers for the embeddings, each residual branch, q.k and the logits (0 or
+// absent: none; logit_scale is required, as llama.cpp has it). rope.scaling.finetuned = false
+// turns RoPE off.
+status read_granite(const gguf::file& f, hparams& hp) {
+  const std::string& a = hp.arch_name;
+  if (!f.find(a + ".logit_scale")) return missing(a + ".logit_scale");
+  auto logit = read_f32(f, a + ".logit_scale", 1.0f);
+  auto embd = read_f32(f, a + ".embedding_scale", 0.0f);
+  auto residual = read_f32(f, a + ".residual_scale", 0.0f);
+  auto attention = read_f32(f, a + ".attention.scale", 0.0f);
+  for (const auto* r : {&logit, &embd, &residual, &attention}) {
+    if (!*r) return r->err();
+  }
+  if (*logit == 0.0f) return error{"model: '" + a + ".logit_scale' must not be 0"};
+  hp.logit_scale = *logit;
+  if (*embd != 0.0f) hp.embd_scale = *embd;
+  if (*residual != 0.0f) hp.residual_scale = *residual;
+  if (*attention != 0.0f) hp.kq_scale = *attention;
+  const auto finetuned = f.get_bool(a + ".rope.scaling.finetuned");
+  hp.use_rope = finetuned.value_or(true);
+  return {};
+}
+
 }  // namespace
 
 result<hparams> read_hparams(const gguf::file& f) {
@@ -32,7 +107,7 @@ result<hparams> read_hparams(const gguf::file& f) {
   if (!arch_name) return missing("general.architecture");
   const arch_desc* arch = find_arch(*arch_name);
   if (arch == nullptr) {
-    return error{"model: unknown architecture '" + *arch_name + "' (supported: llama, qwen2, qwen3)"};
+    return error{"model: unknown architecture '" + *arch_name + "' (supported: " + supported_arch_names() + ")"};
   }
   hp.arch = arch->kind;
   hp.arch_name = *arch_name;
@@ -71,6 +146,14 @@ result<hparams> read_hparams(const gguf::file& f) {
   hp.rms_eps = f.get_f32(a + ".attention.layer_norm_rms_epsilon").value_or(1e-5f);
   if (!(hp.rope.freq_base > 0.0f) || !(hp.rms_eps >= 0.0f)) {
     return error{"model: rope.freq_base must be > 0 and layer_norm_rms_epsilon >= 0"};
+  }
+  if (auto ok = read_scaling(f, a, hp); !ok) return ok.err();
+  hp.ffn_act = arch->ffn_act;
+  hp.kq_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  if (hp.arch == arch_kind::gemma3) {
+    if (auto ok = read_gemma3(f, hp); !ok) return ok.err();
+  } else if (hp.arch == arch_kind::granite) {
+    if (auto ok = read_granite(f, hp); !ok) return ok.err();
   }
   const gguf::tensor_info* embd = f.find_tensor("token_embd.weight");
   if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};

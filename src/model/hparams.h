@@ -1,8 +1,10 @@
 // Hyper-parameters of a transformer read from GGUF metadata (`<arch>.*` keys).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "gguf/gguf.h"
@@ -10,7 +12,9 @@
 
 namespace pocketlm {
 
-enum class arch_kind { llama, qwen2, qwen3 };
+enum class arch_kind { llama, qwen2, qwen3, gemma3, granite };
+
+enum class ffn_activation { silu, gelu };  // the gate's activation: SwiGLU or GeGLU (tanh GELU)
 
 struct hparams {
   arch_kind arch = arch_kind::llama;
@@ -24,10 +28,35 @@ struct hparams {
   int64_t head_dim = 0;  // key_length when given, else n_embd / n_head
   int64_t n_ctx_train = 0;
   float rms_eps = 1e-5f;
-  kernels::rope_params rope;
+  kernels::rope_params rope;  // of full-attention layers
+
+  // Sliding-window attention (gemma3): a window layer's token at position p attends positions
+  // (p - n_swa, p], and its RoPE has its own base. n_swa == 0: every layer attends everything.
+  int64_t n_swa = 0;
+  std::vector<bool> swa_layers;  // (n_layer) when n_swa > 0
+  kernels::rope_params rope_swa;
+
+  // Scales some families apply (1 when absent): the token embeddings (gemma: sqrt(n_embd);
+  // granite: embedding_scale), each sub-layer's output before it joins the residual stream
+  // (granite), and the logits (divided by logit_scale; granite). kq_scale multiplies q.k
+  // (1/sqrt(head_dim) unless the family says otherwise). final_softcap > 0 caps the logits
+  // at +-final_softcap with tanh (gemma).
+  float embd_scale = 1.0f;
+  float residual_scale = 1.0f;
+  float logit_scale = 1.0f;
+  float kq_scale = 1.0f;
+  float final_softcap = 0.0f;
+  ffn_activation ffn_act = ffn_activation::silu;
+  bool use_rope = true;  // granite: rope.scaling.finetuned = false runs without RoPE
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
+  bool is_swa(int64_t layer) const { return n_swa > 0 && swa_layers[static_cast<size_t>(layer)]; }
+  // Cached positions layer `layer` keeps for a context of n_ctx run in batches of up to
+  // n_batch tokens: a window layer needs only its window plus the batch being written.
+  int64_t kv_cells(int64_t layer, int64_t n_ctx, int64_t n_batch) const {
+    return is_swa(layer) ? std::min(n_ctx, n_swa + std::max<int64_t>(n_batch, 1)) : n_ctx;
+  }
 };
 
 // Reads and checks hyper-parameters, n_vocab included (token_embd's rows); unknown

@@ -74,7 +74,9 @@ memory_needs estimate_memory(const gguf::file& f, const hparams& hp, const memor
   memory_needs m;
   m.weights = weight_bytes(f);
   m.metadata = metadata_bytes(f);
-  m.kv = 2 * static_cast<uint64_t>(hp.n_layer * s.n_ctx) * kv_row_bytes(s.kv, hp.kv_dim());
+  int64_t cells = 0;
+  for (int64_t il = 0; il < hp.n_layer; ++il) cells += hp.kv_cells(il, s.n_ctx, s.n_batch);
+  m.kv = 2 * static_cast<uint64_t>(cells) * kv_row_bytes(s.kv, hp.kv_dim());
   m.compute = compute_bytes(f, hp, s);
   return m;
 }

@@ -24,7 +24,8 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   m->hp_ = *hp;
   m->w_ = std::move(*weights);
   if (!m->w_.rope_freqs.empty()) m->hp_.rope.freq_factors = m->w_.rope_freqs.data();
-  if (opt.override_rope) m->hp_.rope.mode = opt.rope_override;
+  if (opt.override_rope) m->hp_.rope.mode = m->hp_.rope_swa.mode = opt.rope_override;
+  if (opt.window_override >= 0 && m->hp_.n_swa > 0) m->hp_.n_swa = opt.window_override;
 
   if (auto ok = check_kv_type(m->hp_, opt.kv); !ok) return error{ok.error_message()};
   // The memory plan decides the context before anything large is allocated.
@@ -47,11 +48,14 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   if (!fit) return fit.err();
   const int64_t n_ctx = fit->n_ctx;
   m->load_notice_ = fit->notice;
-  m->kv_.resize(static_cast<size_t>(n_seq));
-  for (auto& kv : m->kv_) kv.allocate(opt.kv, m->hp_.n_layer, n_ctx, m->hp_.kv_dim());
-  m->n_past_.assign(static_cast<size_t>(n_seq), 0);
   // A decode batch holds one token per sequence.
   m->n_batch_ = std::clamp<int64_t>(std::max<int64_t>(opt.n_batch, n_seq), 1, std::max<int64_t>(n_ctx, n_seq));
+  std::vector<int64_t> cells(static_cast<size_t>(m->hp_.n_layer));
+  for (int64_t il = 0; il < m->hp_.n_layer; ++il)
+    cells[static_cast<size_t>(il)] = m->hp_.kv_cells(il, n_ctx, m->n_batch_);
+  m->kv_.resize(static_cast<size_t>(n_seq));
+  for (auto& kv : m->kv_) kv.allocate(opt.kv, cells, n_ctx, m->hp_.kv_dim());
+  m->n_past_.assign(static_cast<size_t>(n_seq), 0);
   m->pool_ = std::make_unique<kernels::thread_pool>(opt.n_threads);
   if (!opt.cpus.empty()) {
     bool pinned = true;
@@ -72,12 +76,22 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.up.resize(nb * h.n_ff);
   st.seq.resize(nb);
   st.pos.resize(nb);
+  st.first_pos.resize(nb);
   return m;
 }
 
-void model::truncate(int seq, int64_t n_keep) {
+int64_t model::truncate(int seq, int64_t n_keep) {
   auto& p = n_past_.at(static_cast<size_t>(seq));
-  p = std::clamp<int64_t>(n_keep, 0, p);
+  n_keep = std::clamp<int64_t>(n_keep, 0, p);
+  // A ring layer has overwritten the window before n_keep once the sequence went on for more
+  // than its spare cells; then nothing before n_keep can be continued.
+  const kv_cache& kv = kv_[static_cast<size_t>(seq)];
+  const int64_t oldest_needed = std::max<int64_t>(0, n_keep - hp_.n_swa + 1);
+  for (int64_t il = 0; il < hp_.n_layer && n_keep > 0; ++il) {
+    if (kv.is_ring(il) && p - oldest_needed > kv.cells[static_cast<size_t>(il)]) n_keep = 0;
+  }
+  p = n_keep;
+  return n_keep;
 }
 
 status model::check_eval(int seq, const std::vector<int32_t>& tokens) const {
@@ -201,8 +215,12 @@ result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tok
 
 void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>& out_rows, float* hidden) {
   const int64_t e = hp_.n_embd;
-  for (int64_t t = 0; t < n; ++t) {  // x[t] = token_embd[tokens[t]]
-    kernels::dequantize_any_row(w_.token_embd, tokens[t], st_.x.data() + t * e);
+  for (int64_t t = 0; t < n; ++t) {  // x[t] = token_embd[tokens[t]] * embd_scale
+    float* x = st_.x.data() + t * e;
+    kernels::dequantize_any_row(w_.token_embd, tokens[t], x);
+    if (hp_.embd_scale != 1.0f) {
+      for (int64_t i = 0; i < e; ++i) x[i] *= hp_.embd_scale;
+    }
   }
   for (int il = 0; il < hp_.n_layer; ++il) {
     attention_layer(il, n);
@@ -225,6 +243,20 @@ void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>
   }
   st_.logits.resize(static_cast<size_t>(n_out * hp_.n_vocab));
   if (n_out > 0) kernels::matmul(w_.output, st_.xb.data(), n_out, st_.logits.data(), *pool_, st_.act_scratch);
+  scale_logits();
+}
+
+// Granite divides the logits by logit_scale, Gemma caps them with tanh; as llama.cpp, by
+// multiplying with reciprocals.
+void model::scale_logits() {
+  if (hp_.logit_scale != 1.0f) {
+    const float inv = 1.0f / hp_.logit_scale;
+    for (auto& l : st_.logits) l *= inv;
+  }
+  if (hp_.final_softcap > 0.0f) {
+    const float cap = hp_.final_softcap, inv = 1.0f / cap;
+    for (auto& l : st_.logits) l = std::tanh(l * inv) * cap;
+  }
 }
 
 namespace {
@@ -258,13 +290,32 @@ void model::attention_layer(int il, int64_t n) {
         kernels::rmsnorm(k + h * hd, lw.k_norm.data(), k + h * hd, hd, hp_.rms_eps);
     }
     const int64_t pos = st_.pos[static_cast<size_t>(t)];
-    kernels::rope(q, static_cast<int>(hp_.n_head), static_cast<int>(hd), pos, hp_.rope);
-    kernels::rope(k, static_cast<int>(hp_.n_head_kv), static_cast<int>(hd), pos, hp_.rope);
+    if (hp_.use_rope) {
+      const kernels::rope_params& rope = hp_.is_swa(il) ? hp_.rope_swa : hp_.rope;
+      kernels::rope(q, static_cast<int>(hp_.n_head), static_cast<int>(hd), pos, rope);
+      kernels::rope(k, static_cast<int>(hp_.n_head_kv), static_cast<int>(hd), pos, rope);
+    }
     kv_[static_cast<size_t>(st_.seq[static_cast<size_t>(t)])].store(il, pos, k, st_.v.data() + t * kvd);
   }
   attend(il, n);
   kernels::matmul(lw.wo, st_.attn.data(), n, st_.xb.data(), *pool_, st_.act_scratch);
-  for (int64_t i = 0; i < n * e; ++i) st_.x[i] += st_.xb[i];  // x += attn @ wo^T
+  add_residual(lw.attn_post_norm, n);  // x += attn @ wo^T
+}
+
+// x += branch (in xb): normed first where the family has post-norms (gemma3), scaled where it
+// scales residual branches (granite).
+void model::add_residual(const std::vector<float>& post_norm, int64_t n) {
+  const int64_t e = hp_.n_embd;
+  if (!post_norm.empty()) {
+    for (int64_t t = 0; t < n; ++t) {
+      float* b = st_.xb.data() + t * e;
+      kernels::rmsnorm(b, post_norm.data(), b, e, hp_.rms_eps);
+    }
+  }
+  if (hp_.residual_scale != 1.0f) {
+    for (int64_t i = 0; i < n * e; ++i) st_.xb[i] *= hp_.residual_scale;
+  }
+  for (int64_t i = 0; i < n * e; ++i) st_.x[i] += st_.xb[i];
 }
 
 // Causal softmax attention of each (token, head) over the cached positions 0..pos, computed the
@@ -277,10 +328,14 @@ void model::attend(int il, int64_t n) {
   a.n_head = hp_.n_head;
   a.n_head_kv = hp_.n_head_kv;
   a.head_dim = hp_.head_dim;
-  a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+  a.scale = hp_.kq_scale;
   a.q = st_.q.data();
   a.q_stride = hp_.q_dim();
   a.last_pos = st_.pos.data();
+  if (hp_.is_swa(il)) {  // the window (pos - n_swa, pos]
+    for (int64_t t = 0; t < n; ++t) st_.first_pos[t] = std::max<int64_t>(0, st_.pos[t] - hp_.n_swa + 1);
+    a.first_pos = st_.first_pos.data();
+  }
   a.kv_of = [this, il](int64_t t) { return kv_[static_cast<size_t>(st_.seq[static_cast<size_t>(t)])].layer_view(il); };
   a.out = st_.attn.data();
   kernels::attention(a, *pool_);
@@ -294,9 +349,13 @@ void model::ffn_layer(int il, int64_t n) {
   }
   kernels::matmul(lw.w_gate, st_.xb.data(), n, st_.gate.data(), *pool_, st_.act_scratch);
   kernels::matmul(lw.w_up, st_.xb.data(), n, st_.up.data(), *pool_, st_.act_scratch);
-  kernels::swiglu(st_.gate.data(), st_.up.data(), n * ff);  // gate = silu(gate) * up
+  if (hp_.ffn_act == ffn_activation::gelu) {
+    kernels::geglu(st_.gate.data(), st_.up.data(), n * ff);  // gate = gelu(gate) * up
+  } else {
+    kernels::swiglu(st_.gate.data(), st_.up.data(), n * ff);  // gate = silu(gate) * up
+  }
   kernels::matmul(lw.w_down, st_.gate.data(), n, st_.xb.data(), *pool_, st_.act_scratch);
-  for (int64_t i = 0; i < n * e; ++i) st_.x[i] += st_.xb[i];  // x += ffn
+  add_residual(lw.ffn_post_norm, n);  // x += ffn
 }
 
 }  // namespace pocketlm

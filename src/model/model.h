@@ -1,5 +1,5 @@
 // model/: owns a loaded transformer: hyper-parameters and weights read from a GGUF (shape-checked
-// mmap views), the KV cache, and the forward pass of the llama, qwen2 and qwen3 architectures.
+// mmap views), the KV cache, and the forward pass of the architectures in model/arch.cpp.
 // Calls kernels/, tensor/ and gguf/; never the runtime, cli or server above it.
 //
 // State follows llama2.c: `hparams` (config), `model_weights` (views into the mmap) and
@@ -42,6 +42,9 @@ struct model_options {
   // Test hook: force a RoPE variant to prove that position tests can fail.
   bool override_rope = false;
   kernels::rope_mode rope_override = kernels::rope_mode::normal;
+  // Test hook: >= 0 forces the sliding window of a model that has one (0: every layer global),
+  // to prove that window tests can fail.
+  int64_t window_override = -1;
 };
 
 // One token of a batch: which sequence it extends, at which position, and whether its logits
@@ -68,6 +71,7 @@ struct run_state {
   std::vector<uint8_t> act_scratch;  // converted activations for matmul
   std::vector<int> seq;              // (n) sequence of each token in the chunk
   std::vector<int64_t> pos;          // (n) position of each token in its sequence
+  std::vector<int64_t> first_pos;    // (n) first position a window layer's token attends
 };
 
 class model {
@@ -84,9 +88,11 @@ class model {
   // Non-empty when load() changed a default to fit the budget (say it to the user).
   const std::string& load_notice() const { return load_notice_; }
 
-  // Drops cached positions >= n_keep of sequence `seq` (0 clears it).
-  void truncate(int64_t n_keep) { truncate(0, n_keep); }
-  void truncate(int seq, int64_t n_keep);
+  // Drops cached positions >= n_keep of sequence `seq` (0 clears it). Returns the positions
+  // kept: fewer than n_keep (0) when a sliding-window layer no longer holds the window before
+  // n_keep, so the caller must evaluate from there.
+  int64_t truncate(int64_t n_keep) { return truncate(0, n_keep); }
+  int64_t truncate(int seq, int64_t n_keep);
 
   // The most tokens one decode() takes.
   int64_t max_batch() const { return n_batch_; }
@@ -123,6 +129,8 @@ class model {
   void attention_layer(int layer, int64_t n);
   void ffn_layer(int layer, int64_t n);
   void attend(int layer, int64_t n);
+  void add_residual(const std::vector<float>& post_norm, int64_t n);
+  void scale_logits();
 
   std::unique_ptr<gguf::file> file_;
   hparams hp_;

@@ -93,10 +93,12 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
     lw.q_norm = ld.vector(p + "attn_q_norm.weight", hp.head_dim);
     lw.k_norm = ld.vector(p + "attn_k_norm.weight", hp.head_dim);
   }
+  if (arch.has_post_norms) lw.attn_post_norm = ld.vector(p + "post_attention_norm.weight", e);
   lw.ffn_norm = ld.vector(p + "ffn_norm.weight", e);
   lw.w_gate = ld.matrix(p + "ffn_gate.weight", e, ff);
   lw.w_up = ld.matrix(p + "ffn_up.weight", e, ff);
   lw.w_down = ld.matrix(p + "ffn_down.weight", ff, e);
+  if (arch.has_post_norms) lw.ffn_post_norm = ld.vector(p + "post_ffw_norm.weight", e);
   return lw;
 }
 

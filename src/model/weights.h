@@ -18,18 +18,20 @@
 namespace pocketlm {
 
 struct layer_weights {
-  std::vector<float> attn_norm;   // (n_embd)
-  kernels::matrix_view wq;        // (q_dim rows, n_embd cols)
-  kernels::matrix_view wk;        // (kv_dim, n_embd)
-  kernels::matrix_view wv;        // (kv_dim, n_embd)
-  kernels::matrix_view wo;        // (n_embd, q_dim)
-  std::vector<float> bq, bk, bv;  // qwen2 only: (q_dim), (kv_dim), (kv_dim)
-  std::vector<float> q_norm;      // qwen3 only: (head_dim)
-  std::vector<float> k_norm;      // qwen3 only: (head_dim)
-  std::vector<float> ffn_norm;    // (n_embd)
-  kernels::matrix_view w_gate;    // (n_ff, n_embd)
-  kernels::matrix_view w_up;      // (n_ff, n_embd)
-  kernels::matrix_view w_down;    // (n_embd, n_ff)
+  std::vector<float> attn_norm;       // (n_embd)
+  kernels::matrix_view wq;            // (q_dim rows, n_embd cols)
+  kernels::matrix_view wk;            // (kv_dim, n_embd)
+  kernels::matrix_view wv;            // (kv_dim, n_embd)
+  kernels::matrix_view wo;            // (n_embd, q_dim)
+  std::vector<float> bq, bk, bv;      // qwen2 only: (q_dim), (kv_dim), (kv_dim)
+  std::vector<float> q_norm;          // qwen3, gemma3: (head_dim)
+  std::vector<float> k_norm;          // qwen3, gemma3: (head_dim)
+  std::vector<float> attn_post_norm;  // gemma3: (n_embd), of the attention output
+  std::vector<float> ffn_norm;        // (n_embd)
+  kernels::matrix_view w_gate;        // (n_ff, n_embd)
+  kernels::matrix_view w_up;          // (n_ff, n_embd)
+  kernels::matrix_view w_down;        // (n_embd, n_ff)
+  std::vector<float> ffn_post_norm;   // gemma3: (n_embd), of the FFN output
 };
 
 // An anonymous private mapping (munmapped on destruction) that holds repacked matrices. It is

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "runtime/power.h"
+
 namespace pocketlm {
 
 scheduler::scheduler(model& m, int64_t chunk, int64_t shared_chunk)
@@ -32,9 +34,9 @@ result<std::vector<float>> scheduler::embed(int seq, const std::vector<int32_t>&
   return submit(j);
 }
 
-void scheduler::truncate(int seq, int64_t n_keep) {
+int64_t scheduler::truncate(int seq, int64_t n_keep) {
   std::lock_guard lock(mu_);  // n_past of other sequences may be written by a running step
-  model_.truncate(seq, n_keep);
+  return model_.truncate(seq, n_keep);
 }
 
 result<std::vector<float>> scheduler::submit(job& j) {
@@ -116,7 +118,11 @@ void scheduler::step(std::unique_lock<std::mutex>& lock) {
   }
   if (b.empty()) return;  // only embeddings behind others: the next step takes them
   lock.unlock();
+  const auto started = std::chrono::steady_clock::now();
   auto logits = model_.decode(b);
+  // A power policy (runtime/power.h: --thermal-limit, --min-battery) pauses here, between
+  // passes, while the phone is hot or its battery low; busy_ holds the next step meanwhile.
+  if (const auto p = power::installed()) p->after_pass(std::chrono::steady_clock::now() - started);
   lock.lock();
   if (decodes > 1) batched_decodes_.fetch_add(decodes);
   if (decodes > 0 && parts.size() > static_cast<size_t>(decodes)) interleaved_steps_.fetch_add(1);

@@ -36,7 +36,7 @@ class scheduler {
   // model::embed in sequence `seq`, as a step of its own (its passes sum hidden states).
   result<std::vector<float>> embed(int seq, const std::vector<int32_t>& tokens);
   // Drops cached positions >= n_keep of `seq` (no step may be running work of `seq`).
-  void truncate(int seq, int64_t n_keep);
+  int64_t truncate(int seq, int64_t n_keep);  // the positions kept (model::truncate)
 
   model& get_model() { return model_; }
   int64_t n_ctx() const { return model_.n_ctx(); }

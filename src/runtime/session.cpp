@@ -9,7 +9,7 @@ result<const std::vector<float>*> session::sync(const std::vector<int32_t>& toke
   size_t common = common_prefix(tokens);
   // The last prompt token must be evaluated to get fresh logits, even when fully cached.
   if (common == tokens.size()) --common;
-  sched_->truncate(seq_, static_cast<int64_t>(common));
+  common = static_cast<size_t>(sched_->truncate(seq_, static_cast<int64_t>(common)));
   cached_.resize(common);
   std::vector<int32_t> rest(tokens.begin() + static_cast<long>(common), tokens.end());
   auto out = sched_->eval(seq_, rest);

@@ -40,7 +40,8 @@ struct test_cache {
       quantize_row(t, row.data(), v.data() + p * row_bytes, dim);
     }
   }
-  kv_layer_view view() const { return {format, k.data(), v.data(), row_bytes}; }
+  kv_layer_view view() const { return {format, k.data(), v.data(), row_bytes, ring}; }
+  int64_t ring = 0;  // > 0: rows are a ring of this many cells (see ring_of)
 
   // Row p of K (or V), all kv_dim values, decoded by the tensor layer's dequantizer.
   std::vector<float> decoded(bool key, int64_t p) const {
@@ -147,12 +148,14 @@ TEST(attention, rising_scores_rescale_the_accumulator) {
   }
 }
 
-// A batch for the threaded driver: token t of sequence seq[t] at position last[t].
+// A batch for the threaded driver: token t of sequence seq[t] at position last[t], attending
+// from position first[t] (from 0 when `first` is empty).
 struct batch {
   int64_t n_head, n_head_kv, hd;
   std::vector<int> seq;
   std::vector<int64_t> last;
   std::vector<float> q;  // (tokens, n_head * hd)
+  std::vector<int64_t> first = {};
 };
 
 batch make_batch(int64_t n_head, int64_t n_head_kv, int64_t hd, std::vector<int> seq, std::vector<int64_t> last) {
@@ -173,6 +176,7 @@ std::vector<float> run_driver(const batch& b, const std::vector<test_cache>& cac
   a.q = b.q.data();
   a.q_stride = b.n_head * b.hd;
   a.last_pos = b.last.data();
+  a.first_pos = b.first.empty() ? nullptr : b.first.data();
   a.kv_of = [&](int64_t t) { return caches[static_cast<size_t>(b.seq[static_cast<size_t>(t)])].view(); };
   a.out = out.data();
   a.split_chunk = split_chunk;
@@ -187,9 +191,9 @@ std::vector<float> naive(const batch& b, const std::vector<test_cache>& caches) 
   std::vector<float> out(b.q.size());
   for (size_t t = 0; t < b.seq.size(); ++t) {
     const test_cache& c = caches[static_cast<size_t>(b.seq[t])];
-    const int64_t n_pos = b.last[t] + 1;
+    const int64_t p0 = b.first.empty() ? 0 : b.first[t], n_pos = b.last[t] + 1 - p0;
     std::vector<std::vector<float>> ks, vs;
-    for (int64_t p = 0; p < n_pos; ++p) {
+    for (int64_t p = p0; p < p0 + n_pos; ++p) {
       ks.push_back(c.decoded(true, p));
       vs.push_back(c.decoded(false, p));
     }
@@ -259,6 +263,41 @@ TEST(attention, long_context_decode_split_equals_unsplit) {
           // The split depends on the shape only, so every thread count gives the same bits.
           EXPECT_EQ(split, run_driver(b, caches, 1, 97));
         }
+      });
+    }
+  }
+}
+
+// A ring of `cells` rows holding positions [hi - cells, hi) of `c`, position p in row p % cells,
+// as a sliding-window layer's cache holds them.
+test_cache ring_of(const test_cache& c, int64_t cells, int64_t hi) {
+  test_cache r = c;
+  r.k.assign(c.row_bytes * static_cast<size_t>(cells), 0);
+  r.v.assign(c.row_bytes * static_cast<size_t>(cells), 0);
+  for (int64_t p = hi - cells; p < hi; ++p) {
+    std::copy_n(c.k.begin() + static_cast<long>(p * c.row_bytes), c.row_bytes,
+                r.k.begin() + static_cast<long>((p % cells) * c.row_bytes));
+    std::copy_n(c.v.begin() + static_cast<long>(p * c.row_bytes), c.row_bytes,
+                r.v.begin() + static_cast<long>((p % cells) * c.row_bytes));
+  }
+  r.ring = cells;
+  return r;
+}
+
+TEST(attention, sliding_window_over_a_ring_matches_the_window_of_a_flat_cache) {
+  // Windows of 40 positions ending at 200..203 (prefill) and at 1500 (a split decode), read from a
+  // ring of 45 cells (window + batch) whose ranges wrap, against the same window of a flat cache.
+  for (kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    const test_cache flat(f, 1501, 128, 5);
+    for (const auto& [last, hi] : {std::pair{std::vector<int64_t>{200, 201, 202, 203}, int64_t{204}},
+                                   std::pair{std::vector<int64_t>{1500}, int64_t{1501}}}) {
+      batch b = make_batch(8, 2, 64, std::vector<int>(last.size(), 0), last);
+      for (int64_t p : last) b.first.push_back(p - 39);
+      const auto want = naive(b, {flat});
+      const std::vector<test_cache> ring{ring_of(flat, 45, hi)};
+      for_each_level([&] {
+        expect_close(run_driver(b, ring, 2, 0), want, 2e-5);
+        expect_close(run_driver(b, ring, 3, 7), want, 2e-5);  // chunks of 7 cross the wrap
       });
     }
   }

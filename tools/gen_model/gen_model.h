@@ -13,7 +13,8 @@
 
 namespace pocketlm::gen {
 
-enum class vocab_kind { qwen, llama3 };
+// qwen, llama3: GPT-2 style BPE; gemma3: SentencePiece (tokenizer.ggml.model "llama").
+enum class vocab_kind { qwen, llama3, gemma3 };
 
 // Shapes and metadata of one synthetic model, as llama.cpp's converter would write them.
 struct preset {
@@ -29,7 +30,16 @@ struct preset {
   int64_t n_vocab = 0;  // rows of token_embd; tokenizer padded with [PAD<i>] up to this
   bool tied = false;    // no output.weight: token_embd doubles as the output matrix
   bool qkv_bias = false;
-  bool qk_norm = false;  // qwen3: attn_q_norm / attn_k_norm over head_dim
+  bool qk_norm = false;     // qwen3, gemma3: attn_q_norm / attn_k_norm over head_dim
+  bool post_norms = false;  // gemma3: post_attention_norm / post_ffw_norm
+  uint32_t n_swa = 0;       // gemma3: attention.sliding_window
+  float rope_scale = 0.0f;  // rope.scaling.factor (linear) when > 0
+  float final_softcap = 0.0f;
+  // granite multipliers, written when logit_scale > 0
+  float embedding_scale = 0.0f;
+  float residual_scale = 0.0f;
+  float attention_scale = 0.0f;
+  float logit_scale = 0.0f;
   float rope_base = 10000.0f;
   uint32_t n_ctx = 0;
   float rms_eps = 1e-6f;
@@ -38,6 +48,7 @@ struct preset {
   int32_t bos = -1;      // special token ids; -1: not written
   int32_t eos = -1;
   int32_t pad = -1;
+  int32_t unk = -1;
   bool add_bos = false;
 };
 
@@ -46,17 +57,20 @@ const preset* find_preset(std::string_view name);
 // Comma-separated preset names for help text.
 std::string preset_names();
 
-// A GPT-2 style BPE vocabulary as GGUF stores it.
+// A GPT-2 style BPE vocabulary (merges) or a SentencePiece one (scores) as GGUF stores it.
 struct vocab_data {
   std::vector<std::string> tokens;
-  std::vector<int32_t> types;  // llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused
+  std::vector<int32_t> types;  // llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused, 6 byte
   std::vector<std::string> merges;
+  std::vector<float> scores;  // SentencePiece only
   std::string chat_template;  // empty when tokenizer_config.json has none
 };
 
 // Reads <models_dir>/tokenizer.json (+ tokenizer_config.json) and lays the vocabulary out over
-// n_vocab ids the way convert_hf_to_gguf.py does.
-result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab);
+// n_vocab ids the way convert_hf_to_gguf.py does. `sentencepiece`: the tokenizer.json is a
+// converted SentencePiece BPE model; pieces get scores in id order (the order SentencePiece
+// ranks them) and <0xXX> pieces the byte type, as the converter reads them from tokenizer.model.
+result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab, bool sentencepiece = false);
 
 struct gen_options {
   const preset* p = nullptr;

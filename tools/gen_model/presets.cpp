@@ -7,7 +7,7 @@ namespace {
 
 // Special token ids are those in the real models' GGUFs. The Qwen presets all use the Qwen3
 // tokenizer (151669 tokens) padded to the real models' 151936 embedding rows.
-constexpr std::array<preset, 5> k_presets = {{
+constexpr std::array<preset, 7> k_presets = {{
     {.name = "qwen2.5-0.5b",
      .arch = "qwen2",
      .model_name = "Qwen2.5 0.5B Synthetic",
@@ -111,6 +111,60 @@ constexpr std::array<preset, 5> k_presets = {{
      .bos = 128000,
      .eos = 128001,
      .add_bos = true},
+    // Gemma 3 1B's layout (one KV head, q/k norms, post-norms, GeGLU, five window layers per
+    // global one) at a small width, with a window of 32 so that short prompts outrun it, and
+    // the 4B's linear RoPE scaling of the global layers. Gemma 3's own SentencePiece vocabulary.
+    {.name = "gemma3-tiny",
+     .arch = "gemma3",
+     .model_name = "Gemma 3 Tiny Synthetic",
+     .n_embd = 256,
+     .n_layer = 6,
+     .n_head = 4,
+     .n_head_kv = 1,
+     .head_dim = 64,
+     .n_ff = 768,
+     .n_vocab = 262208,  // Gemma 3 4B's rows: the vocabulary, its image token and padding
+     .tied = true,
+     .qk_norm = true,
+     .post_norms = true,
+     .n_swa = 32,
+     .rope_scale = 8.0f,
+     .rope_base = 1e6f,
+     .n_ctx = 32768,
+     .rms_eps = 1e-6f,
+     .vocab = vocab_kind::gemma3,
+     .pre = "default",
+     .bos = 2,
+     .eos = 1,
+     .pad = 0,
+     .unk = 3,
+     .add_bos = true},
+    // Granite 3.x's multipliers (granite-3.1-2b: embedding 12, residual 0.22, attention 1/64,
+    // logits / 8) on a small llama-shaped model.
+    {.name = "granite-tiny",
+     .arch = "granite",
+     .model_name = "Granite Tiny Synthetic",
+     .n_embd = 256,
+     .n_layer = 2,
+     .n_head = 4,
+     .n_head_kv = 2,
+     .head_dim = 64,
+     .n_ff = 768,
+     .n_vocab = 151936,
+     .tied = true,
+     .embedding_scale = 12.0f,
+     .residual_scale = 0.22f,
+     .attention_scale = 0.015625f,
+     .logit_scale = 8.0f,
+     .rope_base = 5e6f,
+     .n_ctx = 131072,
+     .rms_eps = 1e-5f,
+     .vocab = vocab_kind::qwen,
+     .pre = "qwen2",
+     .bos = 151643,
+     .eos = 151645,
+     .pad = 151643,
+     .add_bos = false},
 }};
 
 }  // namespace

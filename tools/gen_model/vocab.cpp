@@ -1,4 +1,5 @@
 // Vocabulary layout as convert_hf_to_gguf.py's get_vocab_base + gguf-py's SpecialVocab write it.
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,23 @@ constexpr int32_t k_normal = 1;
 constexpr int32_t k_control = 3;
 constexpr int32_t k_user_defined = 4;
 constexpr int32_t k_unused = 5;
+constexpr int32_t k_byte = 6;
+
+bool is_byte_piece(const std::string& t) {
+  return t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>' && std::isxdigit(static_cast<unsigned char>(t[3])) &&
+         std::isxdigit(static_cast<unsigned char>(t[4]));
+}
+
+// SentencePiece layout: scores follow the ids (higher for earlier pieces), bytes typed as such;
+// special and added pieces keep score 0.
+void to_sentencepiece(vocab_data& v) {
+  v.scores.assign(v.tokens.size(), 0.0f);
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    if (v.types[i] == k_normal && is_byte_piece(v.tokens[i])) v.types[i] = k_byte;
+    if (v.types[i] == k_normal) v.scores[i] = -static_cast<float>(i);
+  }
+  v.merges.clear();
+}
 
 result<json> read_json(const std::string& path) {
   std::ifstream in(path);
@@ -112,7 +130,7 @@ status place_tokens(const json& tok, int64_t n_vocab, vocab_data& v) {
 
 }  // namespace
 
-result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab) {
+result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab, bool sentencepiece) {
   auto tok = read_json(models_dir + "/tokenizer.json");
   if (!tok) return tok.err();
   vocab_data v;
@@ -121,6 +139,7 @@ result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab) {
     auto merges = read_merges(tok->at("model").value("merges", json::array()));
     if (!merges) return merges.err();
     v.merges = std::move(*merges);
+    if (sentencepiece) to_sentencepiece(v);
   } catch (const json::exception& e) {
     return error{models_dir + "/tokenizer.json: " + e.what()};
   }

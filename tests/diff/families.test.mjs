@@ -1,0 +1,118 @@
+// Differential tests of the families beyond llama/qwen (gemma3, granite): last-position logits
+// against llama.cpp's for each weight type and prompt length, greedy continuations, batched
+// prefill against token-by-token decode, and positions proven on sharp attention.
+// gemma3-tiny has a sliding window of 32 positions on five of its six layers, so prompts of 100
+// and 600 tokens run far past it: a window applied wrongly (or not at all) moves the logits.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { open_reference } from "./llama_ref.mjs";
+import {
+  env, generated_model, pocketlm_eval, random_prompt, compare_logits, record, print_report,
+  assert_within, describe_cmp,
+} from "./harness.mjs";
+
+const presets = ["gemma3-tiny", "granite-tiny"];
+const weight_types = ["f16", "q8_0", "q4_0", "q4_k_m"];
+const prompt_lengths = [1, 8, 100, 600];
+const bound = 3;
+
+let ref;
+before(async () => { ref = await open_reference({ threads: env.ref_threads, node_modules_dir: env.node_modules }); });
+after(async () => {
+  await ref?.close();
+  print_report("families.test.mjs: gemma3 and granite against llama.cpp");
+});
+
+describe(`family x type x prompt length (bound ${bound}%)`, () => {
+  for (const preset of presets) {
+    for (const type of weight_types) {
+      for (const n of prompt_lengths) {
+        const label = `${preset} ${type} n=${n}`;
+        test(label, async (t) => {
+          const model = await generated_model({ preset, type });
+          const tokens = await random_prompt(model, n, 11, await ref.bos(model));
+          const c = compare_logits((await pocketlm_eval(model, tokens)).logits, await ref.logits(model, tokens));
+          record(t, label, c);
+          assert_within(c, bound, label);
+        });
+      }
+    }
+  }
+});
+
+describe("greedy continuations of 64 tokens are token-identical", () => {
+  for (const preset of presets) {
+    test(`${preset} q8_0`, async (t) => {
+      const model = await generated_model({ preset, type: "q8_0" });
+      const prompt = await random_prompt(model, 40, 12, await ref.bos(model));
+      const want = (await ref.greedy(model, prompt, 64)).generated;
+      const got = (await pocketlm_eval(model, prompt, { generate: 64 })).json.generated;
+      const first_diff = want.findIndex((id, i) => got?.[i] !== id);
+      t.diagnostic(`llama.cpp: ${want.join(",")}`);
+      t.diagnostic(`pocketlm:  ${got?.join(",")}`);
+      assert.deepEqual(got, want, `first difference at step ${first_diff}`);
+    });
+  }
+});
+
+// Every position of a 100-token prompt (three windows of gemma3-tiny): one batch against one
+// token at a time, which runs each window layer's ring of cells through many wraps.
+describe("batched prefill vs token-by-token decode (bound 0.5% per position)", () => {
+  const n = 100;
+  for (const preset of presets) {
+    test(`${preset} q4_k_m n=${n}`, async (t) => {
+      const model = await generated_model({ preset, type: "q4_k_m" });
+      const tokens = await random_prompt(model, n, 13, await ref.bos(model));
+      const batched = (await pocketlm_eval(model, tokens, { all: true })).logits;
+      const decoded = (await pocketlm_eval(model, tokens, { all: true, decode: true })).logits;
+      assert.equal(decoded.length, batched.length, "decode writes as many logits as prefill");
+      const vocab = batched.length / n;
+      let worst = null;
+      for (let p = 0; p < n; p++) {
+        const row = (a) => a.subarray(p * vocab, (p + 1) * vocab);
+        const c = compare_logits(row(decoded), row(batched));
+        if (!worst || !(c.pct <= worst.pct)) worst = { ...c, p };
+      }
+      record(t, `${preset} q4_k_m n=${n} worst position ${worst.p}`, worst);
+      assert_within(worst, 0.5, `${preset} prefill vs decode at position ${worst.p}`);
+    });
+  }
+});
+
+// Sharp attention (--qk-std) makes positions decide the answer: the right RoPE variant stays
+// within the bound, the wrong one (forced) does not. gemma3-tiny keeps all six layers so that
+// both its window layers (base 10000) and its global layer (base 1e6, linear scaling 8) take
+// part. Granite's multipliers shrink each residual branch (x 0.22) against embeddings scaled
+// x 12, so attention moves its logits little even when sharp: its bound is tighter to match.
+describe("RoPE on sharp-attention models", () => {
+  const cases = [
+    { preset: "gemma3-tiny", wrong: "normal", bound: 8, spec: { qk_std: 0.3 } },
+    { preset: "granite-tiny", wrong: "neox", bound: 0.5, spec: { n_layer: 1, qk_std: 1.0 } },
+  ];
+  for (const { preset, wrong, bound: b, spec } of cases) {
+    test(`${preset} f32 qk${spec.qk_std} n=100 (bound ${b}%)`, async (t) => {
+      const model = await generated_model({ preset, type: "f32", ...spec });
+      const tokens = await random_prompt(model, 100, 14, await ref.bos(model));
+      const want = await ref.logits(model, tokens);
+      const good = compare_logits((await pocketlm_eval(model, tokens)).logits, want);
+      record(t, `${preset} sharp default rope`, good);
+      assert_within(good, b, `${preset} sharp attention`);
+      const bad = compare_logits((await pocketlm_eval(model, tokens, { rope: wrong })).logits, want);
+      record(t, `${preset} sharp --rope-override ${wrong} (WRONG)`, bad);
+      assert.ok(bad.pct > b, `wrong RoPE (${wrong}) stays within ${b}%: ${describe_cmp(bad)}`);
+    });
+  }
+
+  // The window decides which positions gemma3's layers see: no window, or one twice as wide,
+  // must not pass for the real one.
+  test("gemma3-tiny f32 qk0.3 n=100: a wrong window fails", async (t) => {
+    const model = await generated_model({ preset: "gemma3-tiny", type: "f32", qk_std: 0.3 });
+    const tokens = await random_prompt(model, 100, 14, await ref.bos(model));
+    const want = await ref.logits(model, tokens);
+    for (const window of [0, 64]) {
+      const bad = compare_logits((await pocketlm_eval(model, tokens, { window })).logits, want);
+      record(t, `gemma3-tiny sharp --window-override ${window} (WRONG)`, bad);
+      assert.ok(bad.pct > 8, `window ${window} instead of 32 stays within 8%: ${describe_cmp(bad)}`);
+    }
+  });
+});

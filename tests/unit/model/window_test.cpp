@@ -1,0 +1,236 @@
+// Sliding-window attention in the model layer: stories260K's weights rewritten as a gemma3 file
+// with a window of 4 positions, so its five layers all keep their KV cache as a ring. Batch
+// sizes, rings that wrap many times and truncation must not change the logits; memory is bounded
+// by the window. Family hyper-parameters (gemma3, granite) are read and checked.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "model/memory.h"
+#include "model/model.h"
+
+namespace pocketlm {
+namespace {
+
+const std::string k_stories = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
+
+std::vector<uint8_t> ones(int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n), 1.0f);
+  const auto* b = reinterpret_cast<const uint8_t*>(v.data());
+  return {b, b + v.size() * sizeof(float)};
+}
+
+// stories260K as architecture `arch`: its `llama.*` keys renamed, `extra` applied, and for
+// gemma3 the q/k norms and post-norms (all ones) added. Returns the file's path.
+std::string rewrite_as(const std::string& arch, const std::function<void(gguf::writer&)>& extra,
+                       const std::string& tag) {
+  auto src = gguf::file::open(k_stories);
+  EXPECT_TRUE(src.ok());
+  gguf::writer w;
+  for (const auto& kv : (*src)->metadata()) {
+    std::string key = kv.key;
+    if (key.rfind("llama.", 0) == 0) key = arch + key.substr(5);
+    w.set_value(key, kv.val);
+  }
+  w.set_string("general.architecture", arch);
+  for (const auto& t : (*src)->tensors()) {
+    const uint8_t* d = (*src)->tensor_data(t);
+    w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
+                 std::vector<uint8_t>(d, d + t.n_bytes));
+  }
+  if (arch == "gemma3") {
+    for (int il = 0; il < 5; ++il) {
+      const std::string p = "blk." + std::to_string(il) + ".";
+      w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
+      w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
+      w.add_tensor(p + "post_attention_norm.weight", ggml_type::f32, {64}, ones(64));
+      w.add_tensor(p + "post_ffw_norm.weight", ggml_type::f32, {64}, ones(64));
+    }
+  }
+  extra(w);
+  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_window_" + tag + ".gguf");
+  EXPECT_TRUE(w.write_file(path.string()).ok());
+  return path.string();
+}
+
+class window_model : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = rewrite_as(
+        "gemma3", [](gguf::writer& w) { w.set_u32("gemma3.attention.sliding_window", 4); }, "g3");
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  std::unique_ptr<model> load(int64_t n_batch, int64_t n_ctx = 128) const {
+    model_options opt;
+    opt.n_ctx = n_ctx;
+    opt.n_batch = n_batch;
+    auto m = model::load(path_, opt);
+    EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error_message());
+    return m.ok() ? std::move(*m) : nullptr;
+  }
+
+  std::string path_;
+};
+
+std::vector<int32_t> prompt(size_t n) {
+  std::vector<int32_t> ids{1};
+  for (size_t i = 1; i < n; ++i) ids.push_back(static_cast<int32_t>(3 + (i * 37) % 500));
+  return ids;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float d = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
+TEST_F(window_model, reads_the_window_and_its_layers) {
+  auto m = load(8);
+  ASSERT_TRUE(m);
+  const hparams& hp = m->params();
+  EXPECT_EQ(hp.n_swa, 4);
+  ASSERT_EQ(hp.swa_layers.size(), 5u);
+  for (int il = 0; il < 5; ++il) EXPECT_TRUE(hp.is_swa(il)) << il;  // five window layers per global one
+  EXPECT_FLOAT_EQ(hp.rope_swa.freq_base, 10000.0f);
+  EXPECT_FLOAT_EQ(hp.embd_scale, 8.0f);  // sqrt(n_embd = 64)
+  EXPECT_EQ(hp.ffn_act, ffn_activation::gelu);
+  EXPECT_EQ(hp.kv_cells(0, 128, 8), 12);  // window + batch
+  EXPECT_EQ(hp.kv_cells(0, 10, 8), 10);   // never more than the context
+}
+
+TEST_F(window_model, memory_is_bounded_by_the_window) {
+  auto f = gguf::file::open(path_);
+  ASSERT_TRUE(f.ok());
+  auto hp = read_hparams(**f);
+  ASSERT_TRUE(hp.ok());
+  const auto at = [&](int64_t n_ctx) { return estimate_memory(**f, *hp, {n_ctx, 8, 1, kv_type::f16}).kv; };
+  EXPECT_EQ(at(4096), at(64));  // 12 cells per layer either way
+  EXPECT_EQ(at(4096), 2u * 5u * 12u * kv_row_bytes(kv_type::f16, 32));
+}
+
+TEST_F(window_model, batch_size_and_ring_wraps_leave_the_logits_alone) {
+  const auto ids = prompt(60);
+  auto one_batch = load(64);
+  auto chunks = load(5);  // rings of 9 cells wrap six times over 60 positions
+  ASSERT_TRUE(one_batch && chunks);
+  auto a = one_batch->eval(ids, true);
+  auto b = chunks->eval(ids, true);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_LT(max_abs_diff(*a, *b), 1e-4f);
+  std::vector<float> decoded;
+  auto by_token = load(1);
+  ASSERT_TRUE(by_token);
+  for (int32_t id : ids) {
+    auto l = by_token->eval({id}, false);
+    ASSERT_TRUE(l.ok());
+    decoded.insert(decoded.end(), l->begin(), l->end());
+  }
+  EXPECT_LT(max_abs_diff(*a, decoded), 1e-4f);
+}
+
+TEST_F(window_model, the_window_changes_what_a_long_prompt_sees) {
+  // Without the window (every position attended) the last logits differ: the window is applied.
+  const auto ids = prompt(40);
+  auto windowed = load(8);
+  model_options opt;
+  opt.n_ctx = 128;
+  opt.window_override = 0;
+  auto full = model::load(path_, opt);
+  ASSERT_TRUE(windowed && full.ok());
+  auto a = windowed->eval(ids, false);
+  auto b = (*full)->eval(ids, false);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_GT(max_abs_diff(*a, *b), 1e-2f);
+}
+
+TEST_F(window_model, truncate_keeps_what_the_ring_still_holds) {
+  const auto ids = prompt(40);
+  auto m = load(4);  // rings of 8 cells
+  ASSERT_TRUE(m);
+  auto full = m->eval(ids, false);
+  ASSERT_TRUE(full.ok());
+  // Continuing at 38 needs positions 35..37: still in the ring (cells 8 >= 40 - 35).
+  EXPECT_EQ(m->truncate(0, 38), 38);
+  auto rest = m->eval(0, {ids[38], ids[39]}, false);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_LT(max_abs_diff(*full, *rest), 1e-5f);
+  // Continuing at 20 would need positions 17..19, long overwritten: nothing is kept.
+  EXPECT_EQ(m->truncate(0, 20), 0);
+  EXPECT_EQ(m->n_past(0), 0);
+  auto again = m->eval(0, ids, false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_LT(max_abs_diff(*full, *again), 1e-5f);
+}
+
+TEST(family_hparams, granite_reads_its_multipliers_and_requires_logit_scale) {
+  const auto with_scales = rewrite_as(
+      "granite",
+      [](gguf::writer& w) {
+        w.set_f32("granite.embedding_scale", 12.0f);
+        w.set_f32("granite.residual_scale", 0.22f);
+        w.set_f32("granite.attention.scale", 0.0078125f);
+        w.set_f32("granite.logit_scale", 8.0f);
+      },
+      "granite");
+  auto f = gguf::file::open(with_scales);
+  ASSERT_TRUE(f.ok());
+  auto hp = read_hparams(**f);
+  ASSERT_TRUE(hp.ok()) << hp.error_message();
+  EXPECT_FLOAT_EQ(hp->embd_scale, 12.0f);
+  EXPECT_FLOAT_EQ(hp->residual_scale, 0.22f);
+  EXPECT_FLOAT_EQ(hp->kq_scale, 0.0078125f);
+  EXPECT_FLOAT_EQ(hp->logit_scale, 8.0f);
+  EXPECT_TRUE(hp->use_rope);
+  std::filesystem::remove(with_scales);
+
+  const auto without = rewrite_as(
+      "granite", [](gguf::writer&) {}, "granite_bare");
+  auto g = gguf::file::open(without);
+  ASSERT_TRUE(g.ok());
+  auto bad = read_hparams(**g);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error_message().find("granite.logit_scale"), std::string::npos) << bad.error_message();
+  std::filesystem::remove(without);
+}
+
+TEST(family_hparams, gemma3_without_its_norms_names_the_missing_tensor) {
+  auto src = gguf::file::open(k_stories);
+  ASSERT_TRUE(src.ok());
+  // A gemma3 file lacking post_ffw_norm: stories as gemma3 with only the q/k and attention norms.
+  gguf::writer w;
+  for (const auto& kv : (*src)->metadata()) {
+    std::string key = kv.key;
+    if (key.rfind("llama.", 0) == 0) key = "gemma3" + key.substr(5);
+    w.set_value(key, kv.val);
+  }
+  w.set_string("general.architecture", "gemma3");
+  for (const auto& t : (*src)->tensors()) {
+    const uint8_t* d = (*src)->tensor_data(t);
+    w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
+                 std::vector<uint8_t>(d, d + t.n_bytes));
+  }
+  for (int il = 0; il < 5; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
+    w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
+    w.add_tensor(p + "post_attention_norm.weight", ggml_type::f32, {64}, ones(64));
+  }
+  const auto path = std::filesystem::temp_directory_path() / "pocketlm_window_missing.gguf";
+  ASSERT_TRUE(w.write_file(path.string()).ok());
+  auto m = model::load(path.string(), {});
+  std::filesystem::remove(path);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error_message().find("missing tensor 'blk.0.post_ffw_norm.weight'"), std::string::npos)
+      << m.error_message();
+}
+
+}  // namespace
+}  // namespace pocketlm

@@ -66,7 +66,7 @@ void answer_preflight(const httplib::Request& req, httplib::Response& res) {
 }
 
 // Before any route: the Host check (DNS rebinding), the Origin check and CORS (pages of other
-// sites), then the API key. The page itself (GET /) needs no key.
+// sites), then the API key. The web app's own files need no key.
 void install_request_guard(guarded_server& http, const origin_policy& policy, const std::string& key) {
   http.set_pre_routing_handler([&policy, key](const httplib::Request& req, httplib::Response& res) {
     const flavor f = flavor_of(req.path);
@@ -98,8 +98,10 @@ void install_request_guard(guarded_server& http, const origin_policy& policy, co
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    // The page and llama-server's /health (public there too, for load balancers) need no key.
-    if (key.empty() || req.path == "/" || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    // The web app's files (the page, its scripts, icons: GET only) and llama-server's /health
+    // (public there too, for load balancers) need no key.
+    const bool web_file = (req.method == "GET" || req.method == "HEAD") && find_web_asset(req.path) != nullptr;
+    if (key.empty() || web_file || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0 && same_secret(auth.substr(prefix.size()), key)) {
@@ -150,9 +152,17 @@ server::server(server_options opt) : impl_(std::make_unique<impl>(std::move(opt)
   auto& http = impl_->http;
   install_request_guard(http, impl_->origins, impl_->opt.api_key);
   install_error_shapes(http, impl_->opt.max_body_bytes);
-  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(std::string(k_web_page), "text/html; charset=utf-8");
-  });
+  // The web app: each embedded file at its path. "no-cache" makes the browser revalidate, so a new
+  // binary's page is seen at once; the service worker (sw.js) keeps a copy for offline starts.
+  for (const web_asset& asset : web_assets()) {
+    std::string pattern;  // httplib matches routes as regexes: the path's dots stand for themselves
+    for (const char c : asset.path) pattern += c == '.' ? std::string("\\.") : std::string(1, c);
+    http.Get(pattern, [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(std::string(asset.body), std::string(asset.content_type));
+    });
+  }
   register_openai_routes(http, impl_->ctx);
   register_ollama_routes(http, impl_->ctx);
   register_ollama_model_routes(http, impl_->ctx);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,9 +13,21 @@
 
 namespace pocketlm {
 
+// What llama_vocab::impl::load sets for a tokenizer.ggml.pre besides the regexes.
+struct pre_type_settings {
+  bool ignore_merges = false;   // a pre-token that is a whole token skips merging
+  bool add_bos = false;         // add_bos defaults to true (the file's key still wins)
+  bool no_default_bos = false;  // no default BOS id (chatglm-bpe, glm4)
+};
+
+// Settings for a known tokenizer.ggml.pre; nullopt for a name pocketlm does not support.
+std::optional<pre_type_settings> find_pre_type_settings(const std::string& pre);
+
 class pre_tokenizer {
  public:
-  // `pre` is tokenizer.ggml.pre; errors for names whose regexes are not supported.
+  // `pre` is tokenizer.ggml.pre; errors for names whose regexes are not supported. Each regex
+  // runs as llama.cpp's unicode_regex_split runs it (its hand-written splitters, its
+  // category-collapsed std::regex, or std::wregex), emulated on PCRE2.
   static result<std::unique_ptr<pre_tokenizer>> create(const std::string& pre);
   ~pre_tokenizer();
   pre_tokenizer(const pre_tokenizer&) = delete;

@@ -4,6 +4,8 @@
 #include <array>
 #include <string_view>
 
+#include "tokenizer/pretokenize.h"
+
 namespace pocketlm {
 namespace {
 
@@ -182,9 +184,10 @@ status apply_model_defaults(const std::string& model, vocab_data& v) {
   if (model != "gpt2") return error{"tokenizer.ggml.model: unsupported '" + model + "'"};
   v.kind = vocab_kind::bpe;
   v.bos = 11, v.eos = 11;
-  if (v.pre == "llama3" || v.pre == "llama-v3" || v.pre == "llama-bpe") {
-    v.ignore_merges = true;
-    v.add_bos = true;
+  if (const auto pre = find_pre_type_settings(v.pre)) {
+    v.ignore_merges = pre->ignore_merges;
+    if (pre->add_bos) v.add_bos = true;
+    if (pre->no_default_bos) v.bos = k_none;
   }
   return {};
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Regenerates tests/golden/tokenizer/<vocab>.inp/.out with llama.cpp (node-llama-cpp) as the
 // reference tokenizer. Inputs are hex-encoded bytes, one per line, so any byte string
-// (including invalid UTF-8) survives. Each .out line is JSON: [ids without parse_special,
+// (including invalid UTF-8) survives; <base>-<pre>.out (a base vocabulary under another
+// tokenizer.ggml.pre) uses <base>.inp. Each .out line is JSON: [ids without parse_special,
 // ids with parse_special] (add_special off, as node-llama-cpp's tokenize), or null where
 // llama.cpp cannot be given those bytes (see llamaEquivalent).
 //
@@ -126,6 +127,75 @@ function isValidUtf8(bytes) {
   try { new TextDecoder("utf-8", { fatal: true }).decode(bytes); return true; } catch { return false; }
 }
 
+// [golden stem, base vocabulary, tokenizer.ggml.pre]; the C++ golden test lists the same.
+const prePresets = [
+  ["qwen3-gpt-4o", "qwen3", "gpt-4o"],
+  ["qwen3-tekken", "qwen3", "tekken"],
+  ["qwen3-smollm", "qwen3", "smollm"],
+  ["qwen3-deepseek-llm", "qwen3", "deepseek-llm"],
+  ["qwen3-deepseek-v3", "qwen3", "deepseek-v3"],
+  ["qwen3-falcon", "qwen3", "falcon"],
+  ["qwen3-bloom", "qwen3", "bloom"],
+  ["qwen3-chameleon", "qwen3", "chameleon"],
+  ["qwen3-superbpe", "qwen3", "superbpe"],
+  ["qwen3-afmoe", "qwen3", "afmoe"],
+  ["qwen3-tiny-aya", "qwen3", "tiny_aya"],
+  ["qwen3-exaone-moe", "qwen3", "exaone-moe"],
+  ["llama3-jais-2", "llama3", "jais-2"],
+  ["llama3-viking", "llama3", "viking"],
+];
+
+// A copy of a GGUF (v2/v3) with one string key set to `value`; tensor data is moved to the new
+// aligned offset unchanged.
+function withStringKey(buf, key, value) {
+  let o = 0;
+  const u32 = () => { const v = buf.readUInt32LE(o); o += 4; return v; };
+  const u64 = () => { const v = Number(buf.readBigUInt64LE(o)); o += 8; return v; };
+  const str = () => { const n = u64(); const v = buf.toString("utf8", o, o + n); o += n; return v; };
+  const sizes = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  const skip = (type) => {
+    if (type === 8) { str(); return; }
+    if (type === 9) { const t = u32(); const n = u64(); for (let i = 0; i < n; i++) skip(t); return; }
+    if (!(type in sizes)) throw new Error(`gguf: value type ${type}`);
+    o += sizes[type];
+  };
+  if (buf.toString("latin1", 0, 4) !== "GGUF") throw new Error("not a GGUF file");
+  o = 4;
+  u32();
+  const nTensors = u64(), nKv = u64();
+  const kvs = [];
+  let alignment = 32, found = false;
+  for (let i = 0; i < nKv; i++) {
+    const start = o;
+    const k = str();
+    const type = u32();
+    const valueAt = o;
+    skip(type);
+    if (k === "general.alignment") alignment = buf.readUInt32LE(valueAt);
+    if (k === key) {
+      if (type !== 8) throw new Error(`${key}: not a string`);
+      found = true;
+      continue;
+    }
+    kvs.push(buf.subarray(start, o));
+  }
+  const lenBuf = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; };
+  const keyBytes = Buffer.from(key, "utf8"), valBytes = Buffer.from(value, "utf8");
+  const typeBuf = Buffer.alloc(4);
+  typeBuf.writeUInt32LE(8);
+  kvs.push(Buffer.concat([lenBuf(keyBytes.length), keyBytes, typeBuf, lenBuf(valBytes.length), valBytes]));
+  const tensorsAt = o;
+  for (let i = 0; i < nTensors; i++) { str(); const nd = u32(); o += 8 * nd + 4 + 8; }
+  const tensorInfo = buf.subarray(tensorsAt, o);
+  const dataAt = Math.ceil(o / alignment) * alignment;
+  const head = Buffer.alloc(24);
+  buf.copy(head, 0, 0, 16);
+  head.writeBigUInt64LE(BigInt(found ? nKv : nKv + 1), 16);
+  const header = Buffer.concat([head, ...kvs, tensorInfo]);
+  const pad = Buffer.alloc(Math.ceil(header.length / alignment) * alignment - header.length);
+  return Buffer.concat([header, pad, buf.subarray(dataAt)]);
+}
+
 async function main() {
   const corpus = [...handWritten.map(enc), ...invalidUtf8.map((b) => Buffer.from(b)), ...generated(1000)];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tokgold-"));
@@ -135,6 +205,12 @@ async function main() {
     const p = path.join(tmp, `${name}.gguf`);
     execFileSync(genModel, ["--preset", preset, "--type", "f32", "--n-layer", "1", "-o", p], { stdio: "inherit" });
     vocabs.push({ name, path: p, byteLevel: true });
+  }
+  // The same vocabularies under other pre-tokenizers: llama.cpp splits with their regexes.
+  for (const [name, base, pre] of prePresets) {
+    const p = path.join(tmp, `${name}.gguf`);
+    fs.writeFileSync(p, withStringKey(fs.readFileSync(path.join(tmp, `${base}.gguf`)), "tokenizer.ggml.pre", pre));
+    vocabs.push({ name, path: p, byteLevel: true, sharesInputsOf: base });
   }
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
   for (const v of vocabs) {
@@ -146,7 +222,7 @@ async function main() {
       out.push(text === null ? "null"
         : JSON.stringify([Array.from(model.tokenize(text, false)), Array.from(model.tokenize(text, true))]));
     }
-    fs.writeFileSync(path.join(outDir, `${v.name}.inp`), inp.join("\n") + "\n");
+    if (!v.sharesInputsOf) fs.writeFileSync(path.join(outDir, `${v.name}.inp`), inp.join("\n") + "\n");
     fs.writeFileSync(path.join(outDir, `${v.name}.out`), out.join("\n") + "\n");
     console.log(`${v.name}: ${corpus.length} inputs`);
     await model.dispose();

@@ -33,9 +33,9 @@ bool is_valid_utf8(const std::string& s) {
   return re == s;
 }
 
-void check_golden(const tokenizer& tok, const std::string& stem, bool spm) {
+void check_golden(const tokenizer& tok, const std::string& stem, bool spm, const std::string& inp_stem = "") {
   const std::string dir = std::string(POCKETLM_SOURCE_DIR) + "/tests/golden/tokenizer/";
-  const auto inputs = read_lines(dir + stem + ".inp");
+  const auto inputs = read_lines(dir + (inp_stem.empty() ? stem : inp_stem) + ".inp");
   const auto outputs = read_lines(dir + stem + ".out");
   ASSERT_GE(inputs.size(), 1000u);
   ASSERT_EQ(inputs.size(), outputs.size());
@@ -88,6 +88,50 @@ TEST(TokenizerGolden, Llama3MatchesLlamaCpp) {
   auto v = load_bytes(build_vocab_gguf(k_llama3));
   check_golden(*v.tok, "llama3", false);
 }
+
+// The Qwen3 / Llama 3 vocabularies under other tokenizer.ggml.pre values, so their regexes
+// split as llama.cpp's do (tools/gen_tokenizer_golden.mjs prePresets; inputs of the base).
+struct pre_golden {
+  const char* stem;
+  const vocab_preset* base;
+  const char* pre;
+};
+const pre_golden k_pre_goldens[] = {
+    {"qwen3-gpt-4o", &k_qwen3, "gpt-4o"},
+    {"qwen3-tekken", &k_qwen3, "tekken"},
+    {"qwen3-smollm", &k_qwen3, "smollm"},
+    {"qwen3-deepseek-llm", &k_qwen3, "deepseek-llm"},
+    {"qwen3-deepseek-v3", &k_qwen3, "deepseek-v3"},
+    {"qwen3-falcon", &k_qwen3, "falcon"},
+    {"qwen3-bloom", &k_qwen3, "bloom"},
+    {"qwen3-chameleon", &k_qwen3, "chameleon"},
+    {"qwen3-superbpe", &k_qwen3, "superbpe"},
+    {"qwen3-afmoe", &k_qwen3, "afmoe"},
+    {"qwen3-tiny-aya", &k_qwen3, "tiny_aya"},
+    {"qwen3-exaone-moe", &k_qwen3, "exaone-moe"},
+    {"llama3-jais-2", &k_llama3, "jais-2"},
+    {"llama3-viking", &k_llama3, "viking"},
+};
+
+class PreTokenizerGolden : public ::testing::TestWithParam<pre_golden> {};
+
+TEST_P(PreTokenizerGolden, MatchesLlamaCpp) {
+  const pre_golden& g = GetParam();
+  vocab_preset p = *g.base;
+  p.pre = g.pre;
+  auto v = load_bytes(build_vocab_gguf(p));
+  ASSERT_TRUE(v.tok);
+  check_golden(*v.tok, g.stem, false, g.base->name);
+}
+
+INSTANTIATE_TEST_SUITE_P(Goldens, PreTokenizerGolden, ::testing::ValuesIn(k_pre_goldens),
+                         [](const ::testing::TestParamInfo<pre_golden>& p) {
+                           std::string s = p.param.stem;
+                           for (char& c : s) {
+                             if (c == '-') c = '_';
+                           }
+                           return s;
+                         });
 
 TEST(TokenizerGolden, Stories260KMatchesLlamaCpp) {
   auto f = gguf::file::open(stories_path());

@@ -145,6 +145,51 @@ TEST(PreTokenizer, Gpt2AndDefaultRegexes) {
   EXPECT_FALSE(pre_tokenizer::create("no-such-pre").ok());
 }
 
+std::vector<std::string> split_with(const std::string& pre, const std::string& text) {
+  auto p = pre_tokenizer::create(pre);
+  EXPECT_TRUE(p.ok()) << pre << ": " << p.error_message();
+  return p.ok() ? (*p)->split(text) : std::vector<std::string>{};
+}
+
+// Regexes llama.cpp runs through std::regex see categories collapsed to one byte each, so
+// \p{Lu} is any letter there (tiny_aya), while gpt-4o's adapted regex tells case apart.
+TEST(PreTokenizer, CollapsedCategoriesAsLlamaCpp) {
+  EXPECT_EQ(split_with("tiny_aya", "HelloWorld"), (std::vector<std::string>{"HelloWorld"}));
+  EXPECT_EQ(split_with("gpt-4o", "HelloWorld"), (std::vector<std::string>{"Hello", "World"}));
+}
+
+// std::regex_iterator's empty matches cut words (superbpe's digit groups); std::wregex's \d is
+// ASCII only, so Arabic-Indic digits stay one word.
+TEST(PreTokenizer, EmptyMatchesAndAsciiDigits) {
+  EXPECT_EQ(split_with("superbpe", "x1234567y"), (std::vector<std::string>{"x", "1", "234", "567", "y"}));
+  EXPECT_EQ(split_with("superbpe", "\u0661\u0662\u0663\u0664"), (std::vector<std::string>{"\u0661\u0662\u0663\u0664"}));
+}
+
+// afmoe's hand-written digit grouping: len % 3 first, then threes; the text before a group
+// joins it (as llama.cpp's unicode_regex_split_custom_afmoe does).
+TEST(PreTokenizer, AfmoeDigitGroups) {
+  EXPECT_EQ(split_with("afmoe", "ab1234cd5"), (std::vector<std::string>{"ab", "1", "234", "cd", "5"}));
+}
+
+TEST(PreTokenizer, SettingsFollowLlamaCpp) {
+  const auto tekken = find_pre_type_settings("tekken");
+  ASSERT_TRUE(tekken);
+  EXPECT_TRUE(tekken->ignore_merges);
+  EXPECT_TRUE(tekken->add_bos);
+  const auto lfm2 = find_pre_type_settings("lfm2");
+  ASSERT_TRUE(lfm2);
+  EXPECT_TRUE(lfm2->ignore_merges && lfm2->add_bos);
+  const auto dbrx = find_pre_type_settings("dbrx");  // Llama 3's regex, but merges as usual
+  ASSERT_TRUE(dbrx);
+  EXPECT_FALSE(dbrx->ignore_merges || dbrx->add_bos);
+  const auto glm = find_pre_type_settings("chatglm-bpe");
+  ASSERT_TRUE(glm);
+  EXPECT_TRUE(glm->no_default_bos);
+  EXPECT_FALSE(find_pre_type_settings("kimi-k2"));  // custom splitter, not supported
+  EXPECT_FALSE(find_pre_type_settings("gemma4"));   // no GPT-2 byte encoding
+  EXPECT_FALSE(pre_tokenizer::create("kimi-k2").ok());
+}
+
 TEST(Tokenizer, LoadErrorsNameTheKey) {
   gguf::writer w;
   w.set_string("tokenizer.ggml.model", "gpt2");

@@ -69,6 +69,13 @@ test("models: list, pull with progress, details, load/unload, delete", { timeout
   await row(page, pulled).locator(sel("model-unload")).waitFor();
   assert.deepEqual(await ps(), [pulled]);
   assert.match(await row(page, pulled).locator(sel("model-facts")).textContent(), /loaded/);
+  // Before loading the details gave an estimate; loaded, they show the server's own plan.
+  assert.match(details, /Memory to loadat least [\d.]+ MB \(weights \+ [\d.]+ (KB|MB) KV cache at 2048 tokens\)/);
+  assert.match(details, /Server's memory plannot loaded/);
+  const planned = (await (await fetch(server.url + "api/ps")).json()).models[0].size;
+  await row(page, pulled).locator(sel("model-info")).click();
+  await page.locator(sel("model-details"), { hasText: "loaded, context" }).waitFor();
+  assert.match(await page.textContent(sel("model-details")), new RegExp(`Server's memory plan${(planned / 2 ** 20).toFixed(1)} MB loaded, context 2048`));
   await row(page, pulled).locator(sel("model-unload")).click();
   await row(page, pulled).locator(sel("model-load")).waitFor();
   assert.deepEqual(await ps(), []);

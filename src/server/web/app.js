@@ -419,7 +419,9 @@ function fill_model_picker(names) {
   update_buttons();
 }
 
-const models = setup_models({ on_change: fill_model_picker, show_error: show_notice });
+const models = setup_models({
+  on_change: fill_model_picker, show_error: show_notice, chat_context: () => chat && chat.settings.num_ctx,
+});
 
 function show_models(open) {
   ui.models_view.hidden = !open;

@@ -12,7 +12,22 @@ function el(tag, { dataset, ...props } = {}, ...children) {
   return e;
 }
 
-export function setup_models({ on_change, show_error }) {
+// A lower bound of what loading needs, from the GGUF's hyperparameters: the weights (the file) plus
+// an f16 KV cache of n_ctx tokens. The server's own memory plan (compute buffers and overhead
+// too) is what /api/ps reports once the model is loaded; the server has no route for it before.
+export function memory_estimate(info, file_size, n_ctx) {
+  const arch = info["general.architecture"];
+  const get = (k) => Number(info[`${arch}.${k}`]);
+  const layers = get("block_count");
+  const heads = get("attention.head_count");
+  const kv_heads = get("attention.head_count_kv") || heads;
+  const embd = get("embedding_length");
+  if (!(layers > 0 && heads > 0 && embd > 0 && n_ctx > 0)) return null;
+  const kv = 2 * layers * n_ctx * (embd / heads) * kv_heads * 2;
+  return { kv, total: file_size + kv };
+}
+
+export function setup_models({ on_change, show_error, chat_context }) {
   const list = $("model-list");
   const form = $("pull-form");
   const name = $("pull-name");
@@ -89,12 +104,22 @@ export function setup_models({ on_change, show_error }) {
     const info = show.model_info || {};
     const ctx_key = Object.keys(info).find((k) => k.endsWith(".context_length"));
     const d = show.details || {};
+    const trained = ctx_key ? Number(info[ctx_key]) : 0;
+    const n_ctx = chat_context() || trained;
+    const estimate = memory_estimate(info, m.size, n_ctx);
+    const device = navigator.deviceMemory ? navigator.deviceMemory * 2 ** 30 : 0;
+    let need;
+    if (estimate) {
+      need = `at least ${format_bytes(estimate.total)} (weights + ${format_bytes(estimate.kv)} KV cache at ${n_ctx} tokens)`;
+      if (device) need += estimate.total < device * 0.6 ? ", fits this device" : ", may not fit this device";
+    }
     const rows = [
       ["Family", d.family], ["Parameters", d.parameter_size], ["Quantization", d.quantization_level],
-      ["Format", d.format], ["Trained context", ctx_key ? info[ctx_key] : undefined],
+      ["Format", d.format], ["Trained context", trained || undefined],
       ["File size", format_bytes(m.size)],
-      ["Loaded", loaded ? `${format_bytes(loaded.size)} in memory, context ${loaded.context_length}` : "no"],
-      ["This device", navigator.deviceMemory ? `about ${navigator.deviceMemory} GB of memory (browser's estimate)` : undefined],
+      ["Memory to load", need],
+      ["Server's memory plan", loaded ? `${format_bytes(loaded.size)} loaded, context ${loaded.context_length}` : "not loaded"],
+      ["This device", device ? `about ${navigator.deviceMemory} GB of memory (browser's estimate)` : undefined],
     ].filter(([, v]) => v !== undefined && v !== "");
     const dl = el("dl");
     for (const [k, v] of rows) dl.append(el("dt", { textContent: k }), el("dd", { textContent: String(v) }));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/chat_repl.h"
+#include "cli/power_flags.h"
 #include "cli/verbs.h"
 #include "store/model_config.h"
 
@@ -43,10 +44,11 @@ void apply_store_defaults(const store::resolved_model& r, const CLI::App& cmd, r
   a.model_path = r.gguf_path;
 }
 
-int run_run(run_args& a, const CLI::App& cmd) {
+int run_run(run_args& a, const power_flags& power, const CLI::App& cmd) {
   auto resolved = store::resolve_model(a.model_path);
   if (!resolved) return report(resolved.err());
   apply_store_defaults(*resolved, cmd, a);
+  if (auto engine = engine_options(a.engine)) install_power_policy(power, engine->n_threads);
   auto loaded = load_chat_model(a);
   if (!loaded) return report(loaded.err());
   chat_model& cm = **loaded;
@@ -100,7 +102,9 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_flag("!--no-think", a->think, "ask Qwen3-style models not to reason");
   cmd->add_flag("--verbose", a->verbose, "print load time and token rates");
   cmd->add_option("--format", a->format, "answer in JSON: 'json' (any object) or a JSON Schema file");
-  cmd->callback([a, cmd, &exit_code] { exit_code = run_run(*a, *cmd); });
+  auto power = std::make_shared<power_flags>();
+  add_power_flags(cmd, *power);
+  cmd->callback([a, power, cmd, &exit_code] { exit_code = run_run(*a, *power, *cmd); });
 }
 
 }  // namespace pocketlm::cli

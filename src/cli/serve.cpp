@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/power_flags.h"
 #include "cli/verbs.h"
 #include "server/api.h"
 #include "server/http_origin.h"
@@ -43,6 +44,7 @@ struct serve_args {
   bool lan = false;
   std::string keep_alive = "5m";
   engine_flags engine;
+  power_flags power;
   std::vector<std::string> models_dirs;
 };
 
@@ -149,6 +151,7 @@ int run_serve(serve_args a) {
   }
   auto engine = engine_options(a.engine);
   if (!engine) return report(engine.err());
+  install_power_policy(a.power, engine->n_threads);
   const auto keep_alive = [&]() -> std::optional<double> {
     try {
       return server::parse_keep_alive(server::json(a.keep_alive));
@@ -214,6 +217,7 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--keep-alive", a->keep_alive, "default keep_alive of loaded models (5m; -1: forever)");
   add_engine_flags(cmd, a->engine);
+  add_power_flags(cmd, a->power);
   cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });
 }
 

@@ -10,6 +10,7 @@
 
 #include "chat/chat.h"
 #include "gguf/gguf.h"
+#include "runtime/power.h"
 #include "server/routes.h"
 #include "store/registry.h"
 #include "store/store.h"
@@ -240,7 +241,27 @@ void ps(httplib::Response& res, server_context& ctx) {
                       {"size_vram", 0},
                       {"context_length", m.context_length}});
   }
-  send_json(res, {{"models", models}});
+  json body = {{"models", models}};
+  // Not Ollama's: heat and battery (runtime/power.h), when a policy is set or sysfs has values.
+  if (const auto p = power::current_state()) {
+    const auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+    json power = {{"max_temp_c", opt(p->r.max_temp_c)},
+                  {"zone", p->r.hottest_zone},
+                  {"battery_pct", opt(p->r.battery_pct)},
+                  {"charging", opt(p->r.charging)},
+                  {"throttled", p->throttled}};
+    if (p->has_policy) {
+      power["thermal_limit_c"] = opt(p->l.thermal_limit_c);
+      power["min_battery_pct"] = opt(p->l.min_battery_pct);
+      power["reason"] = p->reason;
+      power["threads"] = p->threads;
+      power["throttle"] = "pause between passes";
+      power["paused_ms"] = p->paused_ms;
+      power["paused_passes"] = p->paused_passes;
+    }
+    body["power"] = std::move(power);
+  }
+  send_json(res, body);
 }
 
 // Runs store::pull, reporting Ollama's progress objects to `emit`.

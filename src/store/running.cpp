@@ -41,7 +41,7 @@ std::optional<int64_t> parse_rfc3339(const std::string& s) {
   return t;
 }
 
-result<std::optional<std::vector<running_model>>> query_running(int port) {
+result<std::optional<std::vector<running_model>>> query_running(int port, std::optional<server_power>* power) {
   httplib::Client c("127.0.0.1", port);
   c.set_connection_timeout(2);
   c.set_read_timeout(5);
@@ -52,6 +52,24 @@ result<std::optional<std::vector<running_model>>> query_running(int port) {
   const auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("models") || !j["models"].is_array()) {
     return error{"server on port " + std::to_string(port) + " sent a malformed /api/ps answer"};
+  }
+  if (power && j.contains("power") && j["power"].is_object()) {
+    const auto& p = j["power"];
+    const auto num = [&](const char* k) -> std::optional<double> {
+      return p.contains(k) && p[k].is_number() ? std::optional<double>(p[k].get<double>()) : std::nullopt;
+    };
+    server_power sp;
+    sp.max_temp_c = num("max_temp_c");
+    sp.zone = p.value("zone", "");
+    if (const auto b = num("battery_pct")) sp.battery_pct = static_cast<int>(*b);
+    if (p.contains("charging") && p["charging"].is_boolean()) sp.charging = p["charging"].get<bool>();
+    sp.throttled = p.value("throttled", false);
+    sp.has_policy = p.contains("threads");
+    sp.thermal_limit_c = num("thermal_limit_c");
+    if (const auto b = num("min_battery_pct")) sp.min_battery_pct = static_cast<int>(*b);
+    sp.reason = p.value("reason", "");
+    sp.threads = p.value("threads", 0);
+    *power = sp;
   }
   std::vector<running_model> out;
   for (const auto& m : j["models"]) {

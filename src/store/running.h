@@ -23,8 +23,23 @@ struct running_model {
 
 // $POCKETLM_PORT, else 11435.
 int server_port();
-// nullopt when nothing listens on the port; an error for a malformed answer.
-result<std::optional<std::vector<running_model>>> query_running(int port);
+// The server's "power" object (pocketlm's addition to /api/ps, runtime/power.h).
+struct server_power {
+  std::optional<double> max_temp_c;
+  std::string zone;
+  std::optional<int> battery_pct;
+  std::optional<bool> charging;
+  bool throttled = false;
+  bool has_policy = false;
+  std::optional<double> thermal_limit_c;
+  std::optional<int> min_battery_pct;
+  std::string reason;
+  int threads = 0;
+};
+
+// nullopt when nothing listens on the port; an error for a malformed answer. `power` (when
+// given) gets the answer's "power" object, if it has one.
+result<std::optional<std::vector<running_model>>> query_running(int port, std::optional<server_power>* power = nullptr);
 // RFC 3339 ("2024-06-04T14:38:31.83753-07:00") to unix seconds.
 std::optional<int64_t> parse_rfc3339(const std::string& s);
 

@@ -93,7 +93,7 @@ set(POCKETLM_WEB_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 function(pocketlm_embed_web target)
   set(web ${POCKETLM_WEB_DIR})
-  set(nm ${CMAKE_SOURCE_DIR}/node_modules)
+  set(nm ${POCKETLM_NODE_MODULES})   # ${CMAKE_SOURCE_DIR}/node_modules unless told
   set(gen ${CMAKE_CURRENT_BINARY_DIR}/web)
   set(hljs_langs bash c cpp css diff go java javascript json markdown python rust shell sql typescript xml yaml)
   set(vendor marked/lib/marked.umd.js dompurify/dist/purify.min.js highlight.js/lib/core.js
@@ -104,7 +104,8 @@ function(pocketlm_embed_web target)
   foreach(f IN LISTS vendor)
     if(NOT EXISTS ${nm}/${f})
       message(FATAL_ERROR "the web page needs ${nm}/${f} (npm packages marked, dompurify, highlight.js "
-                          "from package.json): run tools/setup.sh, or `npm install` in ${CMAKE_SOURCE_DIR}")
+                          "from package.json): run tools/setup.sh, or `npm install` in ${CMAKE_SOURCE_DIR} "
+                          "(or point -DPOCKETLM_NODE_MODULES at a node_modules that has them)")
     endif()
   endforeach()
 

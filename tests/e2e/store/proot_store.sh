@@ -2,7 +2,8 @@
 # Issue 18: on a phone, the Ollama stores inside proot-distro roots (Termux's
 # $PREFIX/var/lib/proot-distro/installed-rootfs/<distro>/{root,home/<user>}/.ollama/models) are
 # listed with their source and run in place: no byte copied, nothing there modified. A name held
-# by two roots resolves to the first distro in name order; one in ~/.ollama wins over both.
+# by two roots resolves to the first distro in name order; one in ~/.ollama wins over both; `cp`
+# copies (never links) into pocketlm's store.
 # Usage: proot_store.sh POCKETLM_BIN STORIES_GGUF
 source "$(dirname "$0")/lib.sh"
 bin=$1
@@ -47,6 +48,14 @@ contains "$(grep '^stories:260k ' <<<"$out")" "${id_h:0:12}"
 contains "$(grep '^stories:260k ' <<<"$out")" "ollama"
 if "$bin" rm tiny >/dev/null 2>&1; then fail "rm of a proot-distro model succeeded"; fi
 [ "$before" = "$(snapshot)" ] || fail "a proot-distro store was modified"
+
+echo "== cp makes pocketlm's own copy (never a link)"
+check "$bin" cp tiny mine:latest >/dev/null
+hex=$(sha256sum "$stories" | cut -d' ' -f1)
+[ "$(stat -c %i "$POCKETLM_MODELS/blobs/sha256-$hex")" != "$(stat -c %i "$alice/blobs/sha256-$hex")" ] || fail "cp linked the blob"
+[ "$(stat -c %a "$POCKETLM_MODELS/blobs/sha256-$hex")" = 444 ] || fail "copied blob is not read-only"
+contains "$(grep '^mine:latest ' <<<"$("$bin" list)")" "pocketlm"
+[ "$before" = "$(snapshot)" ] || fail "a proot-distro store was modified by cp"
 
 echo "== no roots: list has no SOURCE column"
 out=$(PREFIX=$tmp/none "$bin" list)

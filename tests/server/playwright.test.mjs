@@ -132,6 +132,17 @@ test("settings: each one is sent and the server applies it", { timeout: 30_000 }
   assert.equal(await page.inputValue(sel("temperature")), "0.3");
   assert.equal(await page.inputValue(sel("num-ctx")), "256");
   assert.equal(await page.inputValue(sel("system")), "You tell short stories.");
+  // A new chat starts from them; changing it leaves the first chat's settings alone.
+  await page.click(sel("new-chat-bar"));
+  assert.equal(await page.inputValue(sel("temperature")), "0.3");
+  await page.fill(sel("temperature"), "0.9");
+  await page.press(sel("temperature"), "Tab");
+  await send(page, "Another story");
+  await wait_answer(page);
+  assert.equal(chat_requests().at(-1).body.options.temperature, 0.9);
+  await page.click(sel("menu"));
+  await page.locator(sel("chat-open"), { hasText: "Tell me a story" }).click();
+  assert.equal(await page.inputValue(sel("temperature")), "0.3", "the first chat kept its own temperature");
   assert.deepEqual(errors, []);
   assert_alive(server);
   await context.close();
@@ -201,6 +212,20 @@ test("stop: Esc (or the button) ends the stream; the text so far is kept", { tim
                  { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await page.reload();
   assert.equal(await answer_text(page), stopped, "the stopped answer is saved");
+
+  // The Stop button does the same.
+  await cdp.send("Network.emulateNetworkConditions",
+                 { offline: false, latency: 0, downloadThroughput: 2048, uploadThroughput: -1 });
+  await pick_model(page);
+  await send(page, "The little dog");
+  const before_stop = await grown(0);
+  await page.click(sel("stop"));
+  await page.waitForSelector(sel("send"));
+  const by_button = await answer_text(page);
+  assert.ok(by_button.length >= before_stop);
+  assert.match(await page.locator(sel("stats")).last().textContent(), /stopped/);
+  await page.waitForTimeout(1000);
+  assert.equal(await answer_text(page), by_button, "stopped by the button, it does not grow");
   assert.deepEqual(errors, []);
   assert_alive(server);
   await context.close();

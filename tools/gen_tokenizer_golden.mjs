@@ -141,6 +141,13 @@ const prePresets = [
   ["qwen3-afmoe", "qwen3", "afmoe"],
   ["qwen3-tiny-aya", "qwen3", "tiny_aya"],
   ["qwen3-exaone-moe", "qwen3", "exaone-moe"],
+  ["qwen3-spark2-5", "qwen3", "spark2_5"],
+  ["qwen3-youtu", "qwen3", "youtu"],
+  ["qwen3-granite-embed-multi-97m", "qwen3", "granite-embed-multi-97m"],
+  ["qwen3-seed-coder", "qwen3", "seed-coder"],
+  ["qwen3-ufakzeka", "qwen3", "ufakzeka"],
+  ["qwen3-laguna", "qwen3", "laguna"],
+  ["qwen3-minicpm5", "qwen3", "minicpm5"],
   ["llama3-jais-2", "llama3", "jais-2"],
   ["llama3-viking", "llama3", "viking"],
 ];

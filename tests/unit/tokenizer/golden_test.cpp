@@ -109,6 +109,13 @@ const pre_golden k_pre_goldens[] = {
     {"qwen3-afmoe", &k_qwen3, "afmoe"},
     {"qwen3-tiny-aya", &k_qwen3, "tiny_aya"},
     {"qwen3-exaone-moe", &k_qwen3, "exaone-moe"},
+    {"qwen3-spark2-5", &k_qwen3, "spark2_5"},
+    {"qwen3-youtu", &k_qwen3, "youtu"},
+    {"qwen3-granite-embed-multi-97m", &k_qwen3, "granite-embed-multi-97m"},
+    {"qwen3-seed-coder", &k_qwen3, "seed-coder"},
+    {"qwen3-ufakzeka", &k_qwen3, "ufakzeka"},
+    {"qwen3-laguna", &k_qwen3, "laguna"},
+    {"qwen3-minicpm5", &k_qwen3, "minicpm5"},
     {"llama3-jais-2", &k_llama3, "jais-2"},
     {"llama3-viking", &k_llama3, "viking"},
 };

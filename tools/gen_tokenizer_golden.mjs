@@ -148,6 +148,7 @@ const prePresets = [
   ["qwen3-ufakzeka", "qwen3", "ufakzeka"],
   ["qwen3-laguna", "qwen3", "laguna"],
   ["qwen3-minicpm5", "qwen3", "minicpm5"],
+  ["qwen3-kimi-k2", "qwen3", "kimi-k2"],
   ["llama3-jais-2", "llama3", "jais-2"],
   ["llama3-viking", "llama3", "viking"],
 ];

@@ -15,8 +15,7 @@ namespace {
 
 // llama.cpp's pre-tokenizer regexes (src/llama-vocab.cpp, llm_tokenizer_bpe), as written there;
 // each comment names the LLAMA_VOCAB_PRE_TYPE_* values that share the list. The vocabularies
-// llama.cpp runs without GPT-2 byte encoding (gemma4, sarvam-moe, whitespace) and kimi-k2
-// (custom code, no merges) are not here.
+// llama.cpp runs without GPT-2 byte encoding (gemma4, sarvam-moe, whitespace) are not here.
 // LLAMA3
 constexpr const char* k_llama3[] = {
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
@@ -36,8 +35,10 @@ constexpr const char* k_dbrx[] = {
 // DEEPSEEK_LLM
 constexpr const char* k_deepseek_llm[] = {
     "[\r\n]",
-    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-"
-    "ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-"
+    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-"
+    "Ὅὐ-"
+    "ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-"
+    "Ｚａ-"
     "ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
     "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
     "\\s+$",
@@ -141,6 +142,10 @@ constexpr const char* k_tiny_aya[] = {
     "'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{"
     "Lo}\\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}{1,3}| "
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+};
+// KIMI_K2 (the trigger of a hand-written splitter, see k_kimi_k2_unicode)
+constexpr const char* k_kimi_k2[] = {
+    "\\p{Han}+",
 };
 // SUPERBPE
 constexpr const char* k_superbpe[] = {
@@ -286,6 +291,7 @@ constexpr pre_type_entry k_pre_types[] = {
     {"granite-embed-multi-97m", k_granite_emb_multi, k_ignore_merges},
     {"tiny_aya", k_tiny_aya, k_plain},
     {"cohere2moe", k_tiny_aya, k_plain},
+    {"kimi-k2", k_kimi_k2, k_plain},
     {"superbpe", k_superbpe, k_plain},
     {"bailingmoe", k_bailingmoe, k_plain},
     {"bailingmoe2", k_bailingmoe, k_plain},
@@ -326,6 +332,18 @@ constexpr std::string_view k_custom_unicode[] = {
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| "
     "?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
+// unicode_regex_split_custom_kimi_k2 as one regex: its Han ranges (unicode_cpt_is_han) as
+// words, letter runs without Han and without case classes (its code tests only "letter"),
+// contractions, then Llama 3's digit and whitespace rules.
+constexpr std::string_view k_kimi_k2_trigger = "\\p{Han}+";
+#define POCKETLM_HAN                                                                                                 \
+  "\\x{4E00}-\\x{9FFF}\\x{3400}-\\x{4DBF}\\x{20000}-\\x{2A6DF}\\x{2A700}-\\x{2B73F}\\x{2B740}-\\x{2B81F}\\x{2B820}-" \
+  "\\x{2CEAF}\\x{2CEB0}-\\x{2EBEF}\\x{F900}-\\x{FAFF}\\x{2F800}-\\x{2FA1F}"
+constexpr const char* k_kimi_k2_unicode =
+    "[" POCKETLM_HAN "]+|[^\\r\\n\\p{L}\\p{N}]?(?:(?![" POCKETLM_HAN
+    "])\\p{L})+(?:'[sStTmMdD]|'[rR][eE]|'[vV][eE]|'[lL][lL])?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+    "\\s+(?!\\S)|\\s+";
+#undef POCKETLM_HAN
 constexpr std::string_view k_custom_afmoe[] = {"\\p{AFMoE_digits}", "\\d{1,3}(?=(?:\\d{3})*\\b)"};
 
 // unicode_regex_split's category table: \p{..} -> collapsed byte and its ASCII members.
@@ -480,7 +498,12 @@ result<std::unique_ptr<pre_tokenizer>> pre_tokenizer::create(const std::string& 
       p->regexes_.push_back(std::move(c));
       continue;
     }
-    if (std::find(std::begin(k_custom_unicode), std::end(k_custom_unicode), expr) != std::end(k_custom_unicode)) {
+    if (expr == k_kimi_k2_trigger) {
+      pattern = k_kimi_k2_unicode;
+      c->mode = match_mode::unicode;
+      options = PCRE2_UTF | PCRE2_UCP;
+    } else if (std::find(std::begin(k_custom_unicode), std::end(k_custom_unicode), expr) !=
+               std::end(k_custom_unicode)) {
       c->mode = match_mode::unicode;
       options = PCRE2_UTF | PCRE2_UCP;
     } else if (names_category(expr)) {

@@ -116,6 +116,7 @@ const pre_golden k_pre_goldens[] = {
     {"qwen3-ufakzeka", &k_qwen3, "ufakzeka"},
     {"qwen3-laguna", &k_qwen3, "laguna"},
     {"qwen3-minicpm5", &k_qwen3, "minicpm5"},
+    {"qwen3-kimi-k2", &k_qwen3, "kimi-k2"},
     {"llama3-jais-2", &k_llama3, "jais-2"},
     {"llama3-viking", &k_llama3, "viking"},
 };

@@ -171,6 +171,13 @@ TEST(PreTokenizer, AfmoeDigitGroups) {
   EXPECT_EQ(split_with("afmoe", "ab1234cd5"), (std::vector<std::string>{"ab", "1", "234", "cd", "5"}));
 }
 
+// kimi-k2's hand-written splitter: Han runs are words of their own, other letters run on.
+TEST(PreTokenizer, KimiK2SplitsHan) {
+  EXPECT_EQ(split_with("kimi-k2", "Hello\u4e16\u754cabc's 12345"),
+            (std::vector<std::string>{"Hello", "\u4e16\u754c", "abc's", " ", "123", "45"}));
+  EXPECT_EQ(split_with("llama3", "Hello\u4e16\u754cabc"), (std::vector<std::string>{"Hello\u4e16\u754cabc"}));
+}
+
 TEST(PreTokenizer, SettingsFollowLlamaCpp) {
   const auto tekken = find_pre_type_settings("tekken");
   ASSERT_TRUE(tekken);
@@ -185,9 +192,8 @@ TEST(PreTokenizer, SettingsFollowLlamaCpp) {
   const auto glm = find_pre_type_settings("chatglm-bpe");
   ASSERT_TRUE(glm);
   EXPECT_TRUE(glm->no_default_bos);
-  EXPECT_FALSE(find_pre_type_settings("kimi-k2"));  // custom splitter, not supported
-  EXPECT_FALSE(find_pre_type_settings("gemma4"));   // no GPT-2 byte encoding
-  EXPECT_FALSE(pre_tokenizer::create("kimi-k2").ok());
+  EXPECT_FALSE(find_pre_type_settings("gemma4"));  // no GPT-2 byte encoding
+  EXPECT_FALSE(pre_tokenizer::create("gemma4").ok());
 }
 
 TEST(Tokenizer, LoadErrorsNameTheKey) {

@@ -231,7 +231,8 @@ result<vocab_data> load_vocab(const gguf::file& f) {
   vocab_data v;
   const auto model = f.get_string("tokenizer.ggml.model");
   if (!model) return error{"tokenizer.ggml.model: missing"};
-  v.pre = f.get_string("tokenizer.ggml.pre").value_or("default");
+  v.pre = f.get_string("tokenizer.ggml.pre").value_or("");
+  if (v.pre.empty()) v.pre = "default";  // llama.cpp: a missing or empty pre is "default"
   if (auto s = apply_model_defaults(*model, v); !s) return error{s.error_message()};
   if (auto s = read_tokens(f, v); !s) return error{s.error_message()};
   if (v.kind == vocab_kind::bpe) {

@@ -40,7 +40,8 @@ test("conversations: two chats kept across reloads; rename, search, delete, expo
 
   await page.keyboard.press("Control+Shift+O");   // the new-chat shortcut
   await page.waitForSelector(`${sel("messages")} .empty`);
-  await send(page, "The cat sat");
+  await page.fill(sel("input"), "The cat sat");
+  await page.keyboard.press("Control+Enter");   // sends too
   await wait_answer(page);
   assert.deepEqual(await chat_titles(page), ["The cat sat", "Once upon a time"]);
 
@@ -169,7 +170,7 @@ test("edit a user turn and resend; regenerate with a new seed", { timeout: 30_00
 
   await page.click(sel("edit"));
   await page.fill(sel("edit-input"), "The dog ran");
-  await page.click(sel("edit-send"));
+  await page.press(sel("edit-input"), "Control+Enter");   // as the edit box's Send button
   await wait_answer(page);
   const edited = chat_requests().at(-1);
   assert.deepEqual(edited.body.messages.map((m) => m.content), ["The dog ran"]);

@@ -540,7 +540,7 @@ document.addEventListener("keydown", (e) => {
     else if (!ui.settings.hidden) ui.settings.hidden = true;
     else if (!ui.models_view.hidden) show_models(false);
     else close_sidebar();
-  } else if (ctrl && e.key === "Enter" && document.activeElement === ui.input) {
+  } else if (ctrl && e.key === "Enter" && document.activeElement === ui.input && !e.defaultPrevented) {
     e.preventDefault();
     ui.form.requestSubmit();
   } else if (ctrl && e.shiftKey && e.key.toLowerCase() === "o") {

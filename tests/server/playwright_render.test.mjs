@@ -77,6 +77,11 @@ test("Markdown, highlighted code with copy, tables; model HTML is inert; thinkin
   await page.waitForFunction(() => document.querySelector("[data-testid=code-copy]").textContent === "Copied");
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "def greet(name):\n    return f\"hello {name}\"\n");
 
+  // A message's Copy button copies its Markdown source.
+  await page.locator(`${sel("assistant-message")} ${sel("copy")}`).last().click();
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=copy]")].some((b) => b.textContent === "Copied"));
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), answer);
+
   // Reasoning is folded, labelled with how long it took.
   const thinking = page.locator(sel("thinking")).last();
   assert.match(await thinking.locator("summary").textContent(), /^Thought for \d+\.\d s$/);

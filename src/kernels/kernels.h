@@ -44,6 +44,7 @@ struct rope_params {
   float freq_base = 10000.0f;
   const float* freq_factors = nullptr;  // optional (n_rot/2), divides each frequency (Llama 3.1)
   float freq_scale = 1.0f;              // linear position scaling (rope.scaling.factor = 1/freq_scale)
+  float attn_factor = 1.0f;             // multiplies cos and sin (rope.scaling.attn_factor; LongRoPE)
 };
 
 // x (n_head, head_dim) for one token at `pos`, rotated in place.

@@ -6,7 +6,7 @@
 namespace pocketlm {
 
 namespace {
-constexpr std::array<arch_desc, 5> k_archs = {{
+constexpr std::array<arch_desc, 7> k_archs = {{
     {.name = "llama", .kind = arch_kind::llama, .rope_mode = kernels::rope_mode::normal},
     {.name = "qwen2", .kind = arch_kind::qwen2, .rope_mode = kernels::rope_mode::neox, .has_qkv_bias = true},
     {.name = "qwen3", .kind = arch_kind::qwen3, .rope_mode = kernels::rope_mode::neox, .has_qk_norm = true},
@@ -17,6 +17,8 @@ constexpr std::array<arch_desc, 5> k_archs = {{
      .has_post_norms = true,
      .ffn_act = ffn_activation::gelu},
     {.name = "granite", .kind = arch_kind::granite, .rope_mode = kernels::rope_mode::normal},
+    {.name = "smollm3", .kind = arch_kind::smollm3, .rope_mode = kernels::rope_mode::normal},
+    {.name = "phi3", .kind = arch_kind::phi3, .rope_mode = kernels::rope_mode::neox, .fused_ffn = true},
 }};
 }  // namespace
 

@@ -19,6 +19,9 @@ struct arch_desc {
   bool has_qk_norm = false;      // qwen3, gemma3: per-head RMSNorm of q and k before RoPE
   bool has_post_norms = false;   // gemma3: RMSNorm of each sub-layer's output (post_attention_norm, post_ffw_norm)
   ffn_activation ffn_act = ffn_activation::silu;
+  // phi3: ffn_up holds the gate's rows then the up rows (2 n_ff); attn_qkv (q, k, v rows), when
+  // present, replaces attn_q/k/v.
+  bool fused_ffn = false;
 };
 
 // nullptr when the architecture is not supported.

@@ -48,6 +48,15 @@ status read_scaling(const gguf::file& f, const std::string& a, hparams& hp) {
   if (scale == 0.0f) scale = *linear;
   if (scale < 0.0f) return error{"model: RoPE scaling factor " + std::to_string(scale) + " must be positive"};
   if (scale > 0.0f) hp.rope.freq_scale = 1.0f / scale;
+  auto attn_factor = read_f32(f, a + ".rope.scaling.attn_factor", 1.0f);
+  if (!attn_factor) return attn_factor.err();
+  if (!(*attn_factor > 0.0f)) return error{"model: rope.scaling.attn_factor must be positive"};
+  hp.rope.attn_factor = *attn_factor;
+  hp.n_ctx_orig = hp.n_ctx_train;
+  const std::string orig_key = a + ".rope.scaling.original_context_length";
+  if (f.find(orig_key)) {
+    if (auto ok = read_dim(f, a, "rope.scaling.original_context_length", hp.n_ctx_orig); !ok) return ok.err();
+  }
   return {};
 }
 
@@ -154,6 +163,8 @@ result<hparams> read_hparams(const gguf::file& f) {
     if (auto ok = read_gemma3(f, hp); !ok) return ok.err();
   } else if (hp.arch == arch_kind::granite) {
     if (auto ok = read_granite(f, hp); !ok) return ok.err();
+  } else if (hp.arch == arch_kind::smollm3) {
+    hp.no_rope_step = 4;  // as llama.cpp: a constant of the architecture, no metadata key
   }
   const gguf::tensor_info* embd = f.find_tensor("token_embd.weight");
   if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};

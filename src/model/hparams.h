@@ -12,7 +12,7 @@
 
 namespace pocketlm {
 
-enum class arch_kind { llama, qwen2, qwen3, gemma3, granite };
+enum class arch_kind { llama, qwen2, qwen3, gemma3, granite, smollm3, phi3 };
 
 enum class ffn_activation { silu, gelu };  // the gate's activation: SwiGLU or GeGLU (tanh GELU)
 
@@ -27,6 +27,7 @@ struct hparams {
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;  // key_length when given, else n_embd / n_head
   int64_t n_ctx_train = 0;
+  int64_t n_ctx_orig = 0;  // rope.scaling.original_context_length, else n_ctx_train (LongRoPE's switch)
   float rms_eps = 1e-5f;
   kernels::rope_params rope;  // of full-attention layers
 
@@ -47,10 +48,12 @@ struct hparams {
   float kq_scale = 1.0f;
   float final_softcap = 0.0f;
   ffn_activation ffn_act = ffn_activation::silu;
-  bool use_rope = true;  // granite: rope.scaling.finetuned = false runs without RoPE
+  bool use_rope = true;      // granite: rope.scaling.finetuned = false runs without RoPE
+  int64_t no_rope_step = 0;  // smollm3: every no_rope_step-th layer has no RoPE (NoPE)
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
+  bool has_rope(int64_t layer) const { return use_rope && (no_rope_step == 0 || (layer + 1) % no_rope_step != 0); }
   bool is_swa(int64_t layer) const { return n_swa > 0 && swa_layers[static_cast<size_t>(layer)]; }
   // Cached positions layer `layer` keeps for a context of n_ctx run in batches of up to
   // n_batch tokens: a window layer needs only its window plus the batch being written.

@@ -48,6 +48,9 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   if (!fit) return fit.err();
   const int64_t n_ctx = fit->n_ctx;
   m->load_notice_ = fit->notice;
+  // LongRoPE (phi3): the long factors for contexts past the original one, as llama.cpp picks them.
+  const auto& rope_factors = n_ctx > m->hp_.n_ctx_orig ? m->w_.rope_long : m->w_.rope_short;
+  if (!rope_factors.empty()) m->hp_.rope.freq_factors = rope_factors.data();
   // A decode batch holds one token per sequence.
   m->n_batch_ = std::clamp<int64_t>(std::max<int64_t>(opt.n_batch, n_seq), 1, std::max<int64_t>(n_ctx, n_seq));
   std::vector<int64_t> cells(static_cast<size_t>(m->hp_.n_layer));
@@ -73,6 +76,7 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.v.resize(nb * h.kv_dim());
   st.attn.resize(nb * h.q_dim());
   st.gate.resize(nb * h.n_ff);
+  if (arch_of(h.arch).fused_ffn) st.fused.resize(nb * std::max(h.q_dim() + 2 * h.kv_dim(), 2 * h.n_ff));
   st.up.resize(nb * h.n_ff);
   st.seq.resize(nb);
   st.pos.resize(nb);
@@ -274,9 +278,20 @@ void model::attention_layer(int il, int64_t n) {
   for (int64_t t = 0; t < n; ++t) {  // xb = rmsnorm(x) * attn_norm
     kernels::rmsnorm(st_.x.data() + t * e, lw.attn_norm.data(), st_.xb.data() + t * e, e, hp_.rms_eps);
   }
-  kernels::matmul(lw.wq, st_.xb.data(), n, st_.q.data(), *pool_, st_.act_scratch);  // q = xb @ wq^T
-  kernels::matmul(lw.wk, st_.xb.data(), n, st_.k.data(), *pool_, st_.act_scratch);
-  kernels::matmul(lw.wv, st_.xb.data(), n, st_.v.data(), *pool_, st_.act_scratch);
+  if (lw.wqkv.data != nullptr) {  // one matmul, rows q | k | v
+    kernels::matmul(lw.wqkv, st_.xb.data(), n, st_.fused.data(), *pool_, st_.act_scratch);
+    const int64_t row = qd + 2 * kvd;
+    for (int64_t t = 0; t < n; ++t) {
+      const float* src = st_.fused.data() + t * row;
+      std::copy_n(src, qd, st_.q.data() + t * qd);
+      std::copy_n(src + qd, kvd, st_.k.data() + t * kvd);
+      std::copy_n(src + qd + kvd, kvd, st_.v.data() + t * kvd);
+    }
+  } else {
+    kernels::matmul(lw.wq, st_.xb.data(), n, st_.q.data(), *pool_, st_.act_scratch);  // q = xb @ wq^T
+    kernels::matmul(lw.wk, st_.xb.data(), n, st_.k.data(), *pool_, st_.act_scratch);
+    kernels::matmul(lw.wv, st_.xb.data(), n, st_.v.data(), *pool_, st_.act_scratch);
+  }
   add_bias(st_.q.data(), lw.bq, n, qd);
   add_bias(st_.k.data(), lw.bk, n, kvd);
   add_bias(st_.v.data(), lw.bv, n, kvd);
@@ -290,7 +305,7 @@ void model::attention_layer(int il, int64_t n) {
         kernels::rmsnorm(k + h * hd, lw.k_norm.data(), k + h * hd, hd, hp_.rms_eps);
     }
     const int64_t pos = st_.pos[static_cast<size_t>(t)];
-    if (hp_.use_rope) {
+    if (hp_.has_rope(il)) {
       const kernels::rope_params& rope = hp_.is_swa(il) ? hp_.rope_swa : hp_.rope;
       kernels::rope(q, static_cast<int>(hp_.n_head), static_cast<int>(hd), pos, rope);
       kernels::rope(k, static_cast<int>(hp_.n_head_kv), static_cast<int>(hd), pos, rope);
@@ -347,8 +362,16 @@ void model::ffn_layer(int il, int64_t n) {
   for (int64_t t = 0; t < n; ++t) {  // xb = rmsnorm(x) * ffn_norm
     kernels::rmsnorm(st_.x.data() + t * e, lw.ffn_norm.data(), st_.xb.data() + t * e, e, hp_.rms_eps);
   }
-  kernels::matmul(lw.w_gate, st_.xb.data(), n, st_.gate.data(), *pool_, st_.act_scratch);
-  kernels::matmul(lw.w_up, st_.xb.data(), n, st_.up.data(), *pool_, st_.act_scratch);
+  if (lw.w_gate.data == nullptr) {  // fused: each row of w_up's output is gate | up
+    kernels::matmul(lw.w_up, st_.xb.data(), n, st_.fused.data(), *pool_, st_.act_scratch);
+    for (int64_t t = 0; t < n; ++t) {
+      std::copy_n(st_.fused.data() + t * 2 * ff, ff, st_.gate.data() + t * ff);
+      std::copy_n(st_.fused.data() + t * 2 * ff + ff, ff, st_.up.data() + t * ff);
+    }
+  } else {
+    kernels::matmul(lw.w_gate, st_.xb.data(), n, st_.gate.data(), *pool_, st_.act_scratch);
+    kernels::matmul(lw.w_up, st_.xb.data(), n, st_.up.data(), *pool_, st_.act_scratch);
+  }
   if (hp_.ffn_act == ffn_activation::gelu) {
     kernels::geglu(st_.gate.data(), st_.up.data(), n * ff);  // gate = gelu(gate) * up
   } else {

@@ -67,6 +67,7 @@ struct run_state {
   std::vector<float> attn;           // (n, n_head * head_dim) attention output
   std::vector<float> gate;           // (n, n_ff)
   std::vector<float> up;             // (n, n_ff)
+  std::vector<float> fused;          // phi3: (n, max(q_dim + 2 kv_dim, 2 n_ff)) fused matmul output
   std::vector<float> logits;         // (n_outputs, n_vocab)
   std::vector<uint8_t> act_scratch;  // converted activations for matmul
   std::vector<int> seq;              // (n) sequence of each token in the chunk

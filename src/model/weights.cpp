@@ -80,9 +80,12 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
   const int64_t e = hp.n_embd, q = hp.q_dim(), kv = hp.kv_dim(), ff = hp.n_ff;
   layer_weights lw;
   lw.attn_norm = ld.vector(p + "attn_norm.weight", e);
-  lw.wq = ld.matrix(p + "attn_q.weight", e, q);
-  lw.wk = ld.matrix(p + "attn_k.weight", e, kv);
-  lw.wv = ld.matrix(p + "attn_v.weight", e, kv);
+  if (arch.fused_ffn) lw.wqkv = ld.matrix(p + "attn_qkv.weight", e, q + 2 * kv, /*required=*/false);
+  if (lw.wqkv.data == nullptr) {
+    lw.wq = ld.matrix(p + "attn_q.weight", e, q);
+    lw.wk = ld.matrix(p + "attn_k.weight", e, kv);
+    lw.wv = ld.matrix(p + "attn_v.weight", e, kv);
+  }
   lw.wo = ld.matrix(p + "attn_output.weight", q, e);
   // Biases are required for qwen2 and accepted for llama (some fine-tunes carry them).
   const bool bias_required = arch.has_qkv_bias;
@@ -95,8 +98,12 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
   }
   if (arch.has_post_norms) lw.attn_post_norm = ld.vector(p + "post_attention_norm.weight", e);
   lw.ffn_norm = ld.vector(p + "ffn_norm.weight", e);
-  lw.w_gate = ld.matrix(p + "ffn_gate.weight", e, ff);
-  lw.w_up = ld.matrix(p + "ffn_up.weight", e, ff);
+  if (arch.fused_ffn) {
+    lw.w_up = ld.matrix(p + "ffn_up.weight", e, 2 * ff);
+  } else {
+    lw.w_gate = ld.matrix(p + "ffn_gate.weight", e, ff);
+    lw.w_up = ld.matrix(p + "ffn_up.weight", e, ff);
+  }
   lw.w_down = ld.matrix(p + "ffn_down.weight", ff, e);
   if (arch.has_post_norms) lw.ffn_post_norm = ld.vector(p + "post_ffw_norm.weight", e);
   return lw;
@@ -108,7 +115,9 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
 std::vector<kernels::matrix_view*> packable_views(model_weights& w) {
   std::vector<kernels::matrix_view*> v{&w.output};
   for (auto& l : w.layers) {
-    for (auto* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) v.push_back(m);
+    for (auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      if (m->data != nullptr) v.push_back(m);
+    }
   }
   return v;
 }
@@ -213,6 +222,10 @@ result<model_weights> load_weights(const gguf::file& f, const hparams& hp, bool 
   w.output = ld.matrix("output.weight", hp.n_embd, hp.n_vocab, /*required=*/false);
   if (w.output.data == nullptr) w.output = w.token_embd;  // tied embeddings
   w.rope_freqs = ld.vector("rope_freqs.weight", hp.rope.n_rot / 2, /*required=*/false);
+  if (arch.fused_ffn) {
+    w.rope_long = ld.vector("rope_factors_long.weight", hp.rope.n_rot / 2, /*required=*/false);
+    w.rope_short = ld.vector("rope_factors_short.weight", hp.rope.n_rot / 2, /*required=*/false);
+  }
   for (int il = 0; il < hp.n_layer && ld.err().ok(); ++il) w.layers.push_back(load_layer(ld, hp, arch, il));
   if (!ld.err()) return ld.err().err();
   if (repack) repack_weights(w);

@@ -19,6 +19,7 @@ namespace pocketlm {
 
 struct layer_weights {
   std::vector<float> attn_norm;       // (n_embd)
+  kernels::matrix_view wqkv;          // phi3, when fused: (q_dim + 2 kv_dim, n_embd); wq/wk/wv then empty
   kernels::matrix_view wq;            // (q_dim rows, n_embd cols)
   kernels::matrix_view wk;            // (kv_dim, n_embd)
   kernels::matrix_view wv;            // (kv_dim, n_embd)
@@ -29,7 +30,7 @@ struct layer_weights {
   std::vector<float> attn_post_norm;  // gemma3: (n_embd), of the attention output
   std::vector<float> ffn_norm;        // (n_embd)
   kernels::matrix_view w_gate;        // (n_ff, n_embd)
-  kernels::matrix_view w_up;          // (n_ff, n_embd)
+  kernels::matrix_view w_up;          // (n_ff, n_embd); phi3: (2 n_ff, n_embd), gate rows first
   kernels::matrix_view w_down;        // (n_embd, n_ff)
   std::vector<float> ffn_post_norm;   // gemma3: (n_embd), of the FFN output
 };
@@ -58,6 +59,8 @@ struct model_weights {
   std::vector<float> output_norm;   // (n_embd)
   kernels::matrix_view output;      // (n_vocab, n_embd); token_embd when tied
   std::vector<float> rope_freqs;    // optional (n_rot / 2)
+  std::vector<float> rope_long;     // phi3 LongRoPE, optional (n_rot / 2): contexts past n_ctx_orig
+  std::vector<float> rope_short;    // phi3 LongRoPE, optional (n_rot / 2): contexts up to n_ctx_orig
   std::vector<layer_weights> layers;
   std::shared_ptr<anon_memory> packed;  // repacked matrices, when any; views point into it
 };

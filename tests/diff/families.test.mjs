@@ -1,4 +1,4 @@
-// Differential tests of the families beyond llama/qwen (gemma3, granite): last-position logits
+// Differential tests of the families beyond llama/qwen (gemma3, granite, smollm3, phi3): last-position logits
 // against llama.cpp's for each weight type and prompt length, greedy continuations, batched
 // prefill against token-by-token decode, and positions proven on sharp attention.
 // gemma3-tiny has a sliding window of 32 positions on five of its six layers, so prompts of 100
@@ -11,7 +11,7 @@ import {
   assert_within, describe_cmp,
 } from "./harness.mjs";
 
-const presets = ["gemma3-tiny", "granite-tiny"];
+const presets = ["gemma3-tiny", "granite-tiny", "smollm3-tiny", "phi3-tiny"];
 const weight_types = ["f16", "q8_0", "q4_0", "q4_k_m"];
 const prompt_lengths = [1, 8, 100, 600];
 const bound = 3;
@@ -20,7 +20,7 @@ let ref;
 before(async () => { ref = await open_reference({ threads: env.ref_threads, node_modules_dir: env.node_modules }); });
 after(async () => {
   await ref?.close();
-  print_report("families.test.mjs: gemma3 and granite against llama.cpp");
+  print_report("families.test.mjs: gemma3, granite, smollm3 and phi3 against llama.cpp");
 });
 
 describe(`family x type x prompt length (bound ${bound}%)`, () => {
@@ -40,10 +40,12 @@ describe(`family x type x prompt length (bound ${bound}%)`, () => {
   }
 });
 
+// f16 weights: a random model's top two tokens are often close, and q8_0's activation rounding
+// (0.5% of the range) would turn such a near-tie either way; f16 keeps both engines within 0.06%.
 describe("greedy continuations of 64 tokens are token-identical", () => {
   for (const preset of presets) {
-    test(`${preset} q8_0`, async (t) => {
-      const model = await generated_model({ preset, type: "q8_0" });
+    test(`${preset} f16`, async (t) => {
+      const model = await generated_model({ preset, type: "f16" });
       const prompt = await random_prompt(model, 40, 12, await ref.bos(model));
       const want = (await ref.greedy(model, prompt, 64)).generated;
       const got = (await pocketlm_eval(model, prompt, { generate: 64 })).json.generated;
@@ -88,6 +90,8 @@ describe("RoPE on sharp-attention models", () => {
   const cases = [
     { preset: "gemma3-tiny", wrong: "normal", bound: 8, spec: { qk_std: 0.3 } },
     { preset: "granite-tiny", wrong: "neox", bound: 0.5, spec: { n_layer: 1, qk_std: 1.0 } },
+    { preset: "smollm3-tiny", wrong: "neox", bound: 8, spec: { qk_std: 0.3 } },  // layer 3 has no RoPE
+    { preset: "phi3-tiny", wrong: "normal", bound: 8, spec: { qk_std: 0.3 } },  // 48 of 64 dims, LongRoPE
   ];
   for (const { preset, wrong, bound: b, spec } of cases) {
     test(`${preset} f32 qk${spec.qk_std} n=100 (bound ${b}%)`, async (t) => {

@@ -13,8 +13,8 @@
 
 namespace pocketlm::gen {
 
-// qwen, llama3: GPT-2 style BPE; gemma3: SentencePiece (tokenizer.ggml.model "llama").
-enum class vocab_kind { qwen, llama3, gemma3 };
+// qwen, llama3: GPT-2 style BPE; gemma3, llama2: SentencePiece (tokenizer.ggml.model "llama").
+enum class vocab_kind { qwen, llama3, gemma3, llama2 };
 
 // Shapes and metadata of one synthetic model, as llama.cpp's converter would write them.
 struct preset {
@@ -34,6 +34,12 @@ struct preset {
   bool post_norms = false;  // gemma3: post_attention_norm / post_ffw_norm
   uint32_t n_swa = 0;       // gemma3: attention.sliding_window
   float rope_scale = 0.0f;  // rope.scaling.factor (linear) when > 0
+  // phi3: fused attn_qkv and gate|up ffn_up, partial rotary (n_rot < head_dim), LongRoPE factor
+  // tensors with their attention factor and original context
+  bool fused = false;
+  int n_rot = 0;  // 0: head_dim
+  float rope_attn_factor = 0.0f;
+  uint32_t n_ctx_orig = 0;
   float final_softcap = 0.0f;
   // granite multipliers, written when logit_scale > 0
   float embedding_scale = 0.0f;

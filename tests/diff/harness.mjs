@@ -189,6 +189,24 @@ export function compare_logits(ours, ref) {
   };
 }
 
+// Every position of `tokens` evaluated in one batch and one token at a time; returns the
+// comparison of the position where the two differ most, with its index p.
+export async function worst_prefill_vs_decode(model, tokens) {
+  const n = tokens.length;
+  const batched = (await pocketlm_eval(model, tokens, { all: true })).logits;
+  const decoded = (await pocketlm_eval(model, tokens, { all: true, decode: true })).logits;
+  if (batched.length % n !== 0) throw new Error("--all wrote a partial row of logits");
+  if (decoded.length !== batched.length) throw new Error("decode wrote another number of logits than prefill");
+  const vocab = batched.length / n;
+  let worst = null;
+  for (let p = 0; p < n; p++) {
+    const row = (a) => a.subarray(p * vocab, (p + 1) * vocab);
+    const c = compare_logits(row(decoded), row(batched));
+    if (!worst || !(c.pct <= worst.pct)) worst = { ...c, p };
+  }
+  return worst;
+}
+
 export function describe_cmp(c) {
   if (c.note) return c.note;
   return `diff ${c.pct.toFixed(3)}% of range ${c.range.toFixed(3)} (max abs ${c.max_diff.toExponential(3)}),` +

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { open_reference } from "./llama_ref.mjs";
 import {
   env, generated_model, pocketlm_eval, random_prompt, compare_logits, record, print_report,
-  assert_within, describe_cmp,
+  assert_within, describe_cmp, worst_prefill_vs_decode,
 } from "./harness.mjs";
 
 // The variant each architecture uses in llama.cpp, and the one that is wrong for it.
@@ -59,17 +59,7 @@ describe("batched prefill vs token-by-token decode (bound 0.5% per position)", (
     test(`${preset} q4_k_m n=${n}`, async (t) => {
       const model = await generated_model({ preset, type: "q4_k_m" });
       const tokens = await random_prompt(model, n, 3, await ref.bos(model));
-      const batched = (await pocketlm_eval(model, tokens, { all: true })).logits;
-      const decoded = (await pocketlm_eval(model, tokens, { all: true, decode: true })).logits;
-      assert.equal(batched.length % n, 0, "--all writes n_tokens rows");
-      assert.equal(decoded.length, batched.length, "decode writes as many logits as prefill");
-      const vocab = batched.length / n;
-      let worst = null;
-      for (let p = 0; p < n; p++) {
-        const row = (a) => a.subarray(p * vocab, (p + 1) * vocab);
-        const c = compare_logits(row(decoded), row(batched));
-        if (!worst || !(c.pct <= worst.pct)) worst = { ...c, p };
-      }
+      const worst = await worst_prefill_vs_decode(model, tokens);
       record(t, `${preset} q4_k_m n=${n} worst position ${worst.p}`, worst);
       assert_within(worst, 0.5, `${preset} prefill vs decode at position ${worst.p}`);
     });

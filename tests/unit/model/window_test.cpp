@@ -26,10 +26,12 @@ std::vector<uint8_t> ones(int64_t n) {
   return {b, b + v.size() * sizeof(float)};
 }
 
-// stories260K as architecture `arch`: its `llama.*` keys renamed, `extra` applied, and for
-// gemma3 the q/k norms and post-norms (all ones) added. Returns the file's path.
-std::string rewrite_as(const std::string& arch, const std::function<void(gguf::writer&)>& extra,
-                       const std::string& tag) {
+using edit_fn = std::function<void(gguf::writer&, const gguf::file&)>;
+
+// stories260K as architecture `arch`: its `llama.*` keys renamed, the tensors `keep` accepts (all
+// when empty) copied, then `edit` applied with the source file at hand. Returns the file's path.
+std::string rewrite_as(const std::string& arch, const edit_fn& edit, const std::string& tag,
+                       const std::function<bool(const std::string&)>& keep = {}) {
   auto src = gguf::file::open(k_stories);
   EXPECT_TRUE(src.ok());
   gguf::writer w;
@@ -40,30 +42,38 @@ std::string rewrite_as(const std::string& arch, const std::function<void(gguf::w
   }
   w.set_string("general.architecture", arch);
   for (const auto& t : (*src)->tensors()) {
+    if (keep && !keep(t.name)) continue;
     const uint8_t* d = (*src)->tensor_data(t);
     w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
                  std::vector<uint8_t>(d, d + t.n_bytes));
   }
-  if (arch == "gemma3") {
-    for (int il = 0; il < 5; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
-      w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
-      w.add_tensor(p + "post_attention_norm.weight", ggml_type::f32, {64}, ones(64));
-      w.add_tensor(p + "post_ffw_norm.weight", ggml_type::f32, {64}, ones(64));
-    }
-  }
-  extra(w);
+  edit(w, **src);
   const auto path = std::filesystem::temp_directory_path() / ("pocketlm_window_" + tag + ".gguf");
   EXPECT_TRUE(w.write_file(path.string()).ok());
   return path.string();
+}
+
+// The q/k norms and post-norms gemma3 needs, all ones; without post_ffw_norm when asked.
+void add_gemma3_norms(gguf::writer& w, bool with_ffw_post_norm = true) {
+  for (int il = 0; il < 5; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
+    w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
+    w.add_tensor(p + "post_attention_norm.weight", ggml_type::f32, {64}, ones(64));
+    if (with_ffw_post_norm) w.add_tensor(p + "post_ffw_norm.weight", ggml_type::f32, {64}, ones(64));
+  }
 }
 
 class window_model : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = rewrite_as(
-        "gemma3", [](gguf::writer& w) { w.set_u32("gemma3.attention.sliding_window", 4); }, "g3");
+        "gemma3",
+        [](gguf::writer& w, const gguf::file&) {
+          add_gemma3_norms(w);
+          w.set_u32("gemma3.attention.sliding_window", 4);
+        },
+        "g3");
   }
   void TearDown() override { std::filesystem::remove(path_); }
 
@@ -173,7 +183,7 @@ TEST_F(window_model, truncate_keeps_what_the_ring_still_holds) {
 TEST(family_hparams, granite_reads_its_multipliers_and_requires_logit_scale) {
   const auto with_scales = rewrite_as(
       "granite",
-      [](gguf::writer& w) {
+      [](gguf::writer& w, const gguf::file&) {
         w.set_f32("granite.embedding_scale", 12.0f);
         w.set_f32("granite.residual_scale", 0.22f);
         w.set_f32("granite.attention.scale", 0.0078125f);
@@ -192,7 +202,7 @@ TEST(family_hparams, granite_reads_its_multipliers_and_requires_logit_scale) {
   std::filesystem::remove(with_scales);
 
   const auto without = rewrite_as(
-      "granite", [](gguf::writer&) {}, "granite_bare");
+      "granite", [](gguf::writer&, const gguf::file&) {}, "granite_bare");
   auto g = gguf::file::open(without);
   ASSERT_TRUE(g.ok());
   auto bad = read_hparams(**g);
@@ -203,7 +213,7 @@ TEST(family_hparams, granite_reads_its_multipliers_and_requires_logit_scale) {
 
 TEST(family_hparams, smollm3_runs_every_fourth_layer_without_rope) {
   const auto path = rewrite_as(
-      "smollm3", [](gguf::writer&) {}, "smollm3");
+      "smollm3", [](gguf::writer&, const gguf::file&) {}, "smollm3");
   model_options opt;
   opt.n_ctx = 64;
   auto nope = model::load(path, opt);
@@ -224,58 +234,41 @@ TEST(family_hparams, smollm3_runs_every_fourth_layer_without_rope) {
 // when `fuse_qkv`; `factors` adds LongRoPE factor tensors (short all `short_value`, long 4.0) and
 // an original context of 32.
 std::string phi3_from_stories(bool fuse_qkv, bool factors, float short_value, const std::string& tag) {
-  auto src = gguf::file::open(k_stories);
-  EXPECT_TRUE(src.ok());
-  gguf::writer w;
-  for (const auto& kv : (*src)->metadata()) {
-    std::string key = kv.key;
-    if (key.rfind("llama.", 0) == 0) key = "phi3" + key.substr(5);
-    w.set_value(key, kv.val);
-  }
-  w.set_string("general.architecture", "phi3");
-  const auto bytes = [&](const std::string& name) {
-    const gguf::tensor_info* t = (*src)->find_tensor(name);
-    const uint8_t* d = (*src)->tensor_data(*t);
-    return std::vector<uint8_t>(d, d + t->n_bytes);
+  const auto fused_away = [fuse_qkv](const std::string& n) {
+    const auto has = [&n](const char* part) { return n.find(part) != std::string::npos; };
+    return has("ffn_gate") || has("ffn_up") || (fuse_qkv && (has("attn_q.") || has("attn_k.") || has("attn_v.")));
   };
-  const auto rows = [&](const std::string& name) { return (*src)->find_tensor(name)->ne[1]; };
-  for (const auto& t : (*src)->tensors()) {
-    const std::string& n = t.name;
-    const bool fused_away =
-        n.find("ffn_gate") != std::string::npos || n.find("ffn_up") != std::string::npos ||
-        (fuse_qkv && (n.find("attn_q.") != std::string::npos || n.find("attn_k.") != std::string::npos ||
-                      n.find("attn_v.") != std::string::npos));
-    if (fused_away) continue;
-    w.add_tensor(n, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims), bytes(n));
-  }
-  for (int il = 0; il < 5; ++il) {
-    const std::string p = "blk." + std::to_string(il) + ".";
-    auto up = bytes(p + "ffn_gate.weight");
-    const auto u = bytes(p + "ffn_up.weight");
-    up.insert(up.end(), u.begin(), u.end());
-    w.add_tensor(p + "ffn_up.weight", ggml_type::f32, {64, 2 * rows(p + "ffn_up.weight")}, up);
-    if (fuse_qkv) {
-      auto qkv = bytes(p + "attn_q.weight");
-      for (const char* part : {"attn_k.weight", "attn_v.weight"}) {
-        const auto b = bytes(p + part);
-        qkv.insert(qkv.end(), b.begin(), b.end());
+  const auto edit = [&](gguf::writer& w, const gguf::file& src) {
+    // The rows of `names` one after another, as one matrix's data.
+    const auto concat = [&src](std::initializer_list<std::string> names) {
+      std::vector<uint8_t> out;
+      for (const auto& name : names) {
+        const gguf::tensor_info* t = src.find_tensor(name);
+        out.insert(out.end(), src.tensor_data(*t), src.tensor_data(*t) + t->n_bytes);
       }
-      w.add_tensor(p + "attn_qkv.weight", ggml_type::f32, {64, 64 + 2 * 32}, qkv);
-    }
-  }
-  if (factors) {
-    std::vector<float> short_f(4, short_value), long_f(4, 4.0f);
-    const auto as_bytes = [](const std::vector<float>& v) {
-      const auto* b = reinterpret_cast<const uint8_t*>(v.data());
-      return std::vector<uint8_t>(b, b + v.size() * sizeof(float));
+      return out;
     };
-    w.add_tensor("rope_factors_short.weight", ggml_type::f32, {4}, as_bytes(short_f));
-    w.add_tensor("rope_factors_long.weight", ggml_type::f32, {4}, as_bytes(long_f));
-    w.set_u32("phi3.rope.scaling.original_context_length", 32);
-  }
-  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_phi3_" + tag + ".gguf");
-  EXPECT_TRUE(w.write_file(path.string()).ok());
-  return path.string();
+    for (int il = 0; il < 5; ++il) {
+      const std::string p = "blk." + std::to_string(il) + ".";
+      w.add_tensor(p + "ffn_up.weight", ggml_type::f32, {64, 2 * 172},
+                   concat({p + "ffn_gate.weight", p + "ffn_up.weight"}));
+      if (fuse_qkv) {
+        w.add_tensor(p + "attn_qkv.weight", ggml_type::f32, {64, 64 + 2 * 32},
+                     concat({p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"}));
+      }
+    }
+    if (factors) {
+      const auto floats = [](float v) {
+        const std::vector<float> f(4, v);
+        const auto* b = reinterpret_cast<const uint8_t*>(f.data());
+        return std::vector<uint8_t>(b, b + f.size() * sizeof(float));
+      };
+      w.add_tensor("rope_factors_short.weight", ggml_type::f32, {4}, floats(short_value));
+      w.add_tensor("rope_factors_long.weight", ggml_type::f32, {4}, floats(4.0f));
+      w.set_u32("phi3.rope.scaling.original_context_length", 32);
+    }
+  };
+  return rewrite_as("phi3", edit, "phi3_" + tag, [&](const std::string& n) { return !fused_away(n); });
 }
 
 std::vector<float> last_logits(const std::string& path, int64_t n_ctx, const std::vector<int32_t>& ids) {
@@ -311,30 +304,9 @@ TEST(family_hparams, phi3_longrope_takes_the_long_factors_past_the_original_cont
 }
 
 TEST(family_hparams, gemma3_without_its_norms_names_the_missing_tensor) {
-  auto src = gguf::file::open(k_stories);
-  ASSERT_TRUE(src.ok());
-  // A gemma3 file lacking post_ffw_norm: stories as gemma3 with only the q/k and attention norms.
-  gguf::writer w;
-  for (const auto& kv : (*src)->metadata()) {
-    std::string key = kv.key;
-    if (key.rfind("llama.", 0) == 0) key = "gemma3" + key.substr(5);
-    w.set_value(key, kv.val);
-  }
-  w.set_string("general.architecture", "gemma3");
-  for (const auto& t : (*src)->tensors()) {
-    const uint8_t* d = (*src)->tensor_data(t);
-    w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
-                 std::vector<uint8_t>(d, d + t.n_bytes));
-  }
-  for (int il = 0; il < 5; ++il) {
-    const std::string p = "blk." + std::to_string(il) + ".";
-    w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
-    w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
-    w.add_tensor(p + "post_attention_norm.weight", ggml_type::f32, {64}, ones(64));
-  }
-  const auto path = std::filesystem::temp_directory_path() / "pocketlm_window_missing.gguf";
-  ASSERT_TRUE(w.write_file(path.string()).ok());
-  auto m = model::load(path.string(), {});
+  const auto path = rewrite_as(
+      "gemma3", [](gguf::writer& w, const gguf::file&) { add_gemma3_norms(w, false); }, "missing");
+  auto m = model::load(path, {});
   std::filesystem::remove(path);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error_message().find("missing tensor 'blk.0.post_ffw_norm.weight'"), std::string::npos)

@@ -292,6 +292,21 @@ int64_t model_manager::planned_context(const store::resolved_model& r) const {
   return hp ? default_context(*hp) : 0;
 }
 
+result<load_plan> model_manager::plan(const store::resolved_model& r, int64_t n_ctx) const {
+  auto f = gguf::file::open(r.gguf_path);
+  if (!f) return f.err();
+  auto hp = read_hparams(**f);
+  if (!hp) return hp.err();
+  load_plan p;
+  p.n_ctx = n_ctx > 0 ? n_ctx : planned_context(r);
+  if (p.n_ctx <= 0) p.n_ctx = default_context(*hp);
+  p.n_slots = opt_.n_parallel;
+  const model_options& o = opt_.engine;
+  p.needs = estimate_memory(**f, *hp, {p.n_ctx, o.n_batch, std::max(1, o.n_threads), o.kv});
+  p.total = p.needs.total() + static_cast<uint64_t>(p.n_slots - 1) * p.needs.kv;
+  return p;
+}
+
 void model_manager::reap_loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {

@@ -30,6 +30,15 @@ namespace pocketlm::server {
 
 using steady = std::chrono::steady_clock;
 
+// What loading a model would take, planned before anything is loaded as the load itself plans
+// it (model/memory.h): the context per slot, the activations and every slot's KV cache.
+struct load_plan {
+  int64_t n_ctx = 0;
+  int n_slots = 1;
+  memory_needs needs;  // needs.kv: one slot's cache
+  uint64_t total = 0;  // needs.total() and the other slots' caches
+};
+
 struct manager_options {
   model_options engine;             // threads, pinning, KV type; ram_budget is the budget of ALL models
   int64_t n_ctx = 0;                // per slot; 0: the model's default (min(train, 4096))
@@ -164,6 +173,8 @@ class model_manager {
   // Modelfile's num_ctx, else the model's default (which a load may shrink to fit the RAM
   // budget); 0 when the file cannot be read.
   int64_t planned_context(const store::resolved_model& r) const;
+  // The memory plan of loading `r` with n_ctx positions per slot (0: planned_context(r)).
+  result<load_plan> plan(const store::resolved_model& r, int64_t n_ctx = 0) const;
   const manager_options& options() const { return opt_; }
   // What a client may name: store models, and files in model_dirs. Errors carry their kind;
   // a path outside model_dirs is "not found" whether or not it exists.

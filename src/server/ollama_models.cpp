@@ -10,6 +10,7 @@
 
 #include "chat/chat.h"
 #include "gguf/gguf.h"
+#include "runtime/planner.h"
 #include "runtime/power.h"
 #include "server/routes.h"
 #include "store/registry.h"
@@ -338,6 +339,55 @@ void copy(const httplib::Request& req, httplib::Response& res, server_context&) 
 
 }  // namespace
 
+// The context a plan request asks for: options.num_ctx (or a top-level num_ctx); 0 when absent.
+int64_t requested_context(const json& body) {
+  const json* v = nullptr;
+  if (body.contains("options") && body["options"].is_object() && body["options"].contains("num_ctx")) {
+    v = &body["options"]["num_ctx"];
+  } else if (body.contains("num_ctx")) {
+    v = &body["num_ctx"];
+  }
+  if (v == nullptr || v->is_null()) return 0;
+  if (!v->is_number_integer() || v->get<int64_t>() < 1 || v->get<int64_t>() > (int64_t{1} << 24)) {
+    throw api_error(400, "'num_ctx' must be an integer in [1, 16777216]", "num_ctx");
+  }
+  return v->get<int64_t>();
+}
+
+// pocketlm's extension, POST /api/plan {model, options: {num_ctx}}: the memory a load of the
+// model would take before it loads (what the web page shows as "what fits"), against the
+// server's budget: --ram, else MemAvailable less a reserve.
+void plan(const httplib::Request& req, httplib::Response& res, server_context& ctx) {
+  const json body = parse_body(req.body);
+  const std::string name = name_field(body);
+  const int64_t n_ctx = requested_context(body);
+  const store::resolved_model r = resolve(ctx.models, name);
+  auto p = ctx.models.plan(r, n_ctx);
+  if (!p) throw to_api_error(p.err(), "model");
+  const model_options& engine = ctx.models.options().engine;
+  json budget = nullptr, source = nullptr, fits = nullptr;
+  if (engine.ram_budget > 0) {
+    budget = engine.ram_budget;
+    source = engine.budget_source;
+  } else if (auto b = resolve_budget("")) {
+    budget = b->bytes;
+    source = b->source;
+  }
+  if (!budget.is_null()) fits = p->total <= budget.get<uint64_t>();
+  send_json(res, {{"model", name},
+                  {"context_length", p->n_ctx},
+                  {"parallel", p->n_slots},
+                  {"weights", p->needs.weights},
+                  {"kv_cache", p->needs.kv * static_cast<uint64_t>(p->n_slots)},
+                  {"compute", p->needs.compute},
+                  {"metadata", p->needs.metadata},
+                  {"overhead", p->needs.overhead},
+                  {"total", p->total},
+                  {"budget", budget},
+                  {"budget_source", source},
+                  {"fits", fits}});
+}
+
 void register_ollama_model_routes(httplib::Server& svr, server_context& ctx) {
   using handler = void (*)(const httplib::Request&, httplib::Response&, server_context&);
   const auto route = [&ctx](handler fn) {
@@ -355,6 +405,7 @@ void register_ollama_model_routes(httplib::Server& svr, server_context& ctx) {
     send_json(res, {{"version", "0.1.0"}});
   });
   svr.Post("/api/show", route(show));
+  svr.Post("/api/plan", route(plan));
   svr.Post("/api/pull", route(pull));
   svr.Delete("/api/delete", route(remove));
   svr.Post("/api/copy", route(copy));

@@ -92,6 +92,29 @@ test("show: details, model_info and the chat template", async () => {
   await assert.rejects(ollama.show({ model: "nosuch-model:1b" }), (e) => e.status_code === 404);
 });
 
+test("plan (pocketlm's extension): a load's memory before it loads, and what the load then takes", async () => {
+  const plan = async (body) => raw(`${fx.server.url}/api/plan`, { body: JSON.stringify(body) });
+  const at = await plan({ model: names.stories, options: { num_ctx: 256 } });
+  assert.equal(at.status, 200, at.text);
+  const p = at.json;
+  assert.equal(p.context_length, 256);
+  assert.equal(p.parallel, 4, "the fixture serves --parallel 4");
+  assert.equal(p.total, p.weights + p.kv_cache + p.compute + p.metadata + p.overhead);
+  assert.ok(p.budget > 0 && typeof p.fits === "boolean" && p.budget_source.length > 0, at.text);
+  // Four times the context: four times the KV caches, nothing else.
+  const bigger = (await plan({ model: names.stories, options: { num_ctx: 1024 } })).json;
+  assert.equal(bigger.kv_cache, 4 * p.kv_cache);
+  assert.equal(bigger.weights, p.weights);
+  // Without num_ctx the server's own context per slot (its -c 512).
+  assert.equal((await plan({ model: names.stories })).json.context_length, 512);
+  assert.equal((await plan({ model: "nosuch-model:1b" })).status, 404);
+  for (const bad of [0, -1, 1.5, "big", 1 << 30]) {
+    const r = await plan({ model: names.stories, options: { num_ctx: bad } });
+    assert.equal(r.status, 400, `num_ctx ${JSON.stringify(bad)}: ${r.text}`);
+  }
+  assert.equal((await plan({})).status, 400);
+});
+
 test("generate: non-streaming greedy answer with the final statistics", async () => {
   const r = await ollama.generate(stories_gen);
   assert.equal(r.model, names.stories);

@@ -69,13 +69,25 @@ test("models: list, pull with progress, details, load/unload, delete", { timeout
   await row(page, pulled).locator(sel("model-unload")).waitFor();
   assert.deepEqual(await ps(), [pulled]);
   assert.match(await row(page, pulled).locator(sel("model-facts")).textContent(), /loaded/);
-  // Before loading the details gave an estimate; loaded, they show the server's own plan.
-  assert.match(details, /Memory to loadat least [\d.]+ MB \(weights \+ [\d.]+ (KB|MB) KV cache at 2048 tokens\)/);
-  assert.match(details, /Server's memory plannot loaded/);
+  // Before loading the details gave the server's memory plan of a load at the chat's context
+  // (/api/plan), and the load took what it planned (/api/ps).
+  const plan = await (await fetch(server.url + "api/plan", {
+    method: "POST", body: JSON.stringify({ model: pulled, options: { num_ctx: 2048 } }),
+  })).json();
+  const fmt = (n) => {
+    const i = Math.min(4, Math.floor(Math.log(n) / Math.log(1024)));
+    return `${(n / 1024 ** i).toFixed(i ? 1 : 0)} ${["B", "KB", "MB", "GB", "TB"][i]}`;
+  };
+  const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  assert.equal(plan.context_length, 2048);
+  assert.equal(typeof plan.fits, "boolean");
+  assert.ok(details.includes(`Memory to load${fmt(plan.total)} for ${plan.parallel} × 2048 tokens (weights ${fmt(plan.weights)}, KV cache ${fmt(plan.kv_cache)}): ${plan.fits ? "fits" : "does not fit"} the ${fmt(plan.budget)} budget`), details);
+  assert.match(details, /Loadedno/);
   const planned = (await (await fetch(server.url + "api/ps")).json()).models[0].size;
+  assert.equal(planned, plan.total, "the load took the memory /api/plan planned");
   await row(page, pulled).locator(sel("model-info")).click();
-  await page.locator(sel("model-details"), { hasText: "loaded, context" }).waitFor();
-  assert.match(await page.textContent(sel("model-details")), new RegExp(`Server's memory plan${(planned / 2 ** 20).toFixed(1)} MB loaded, context 2048`));
+  await page.locator(sel("model-details"), { hasText: "context 2048" }).waitFor();
+  assert.match(await page.textContent(sel("model-details")), new RegExp(`Loaded${esc(fmt(planned))}, context 2048`));
   await row(page, pulled).locator(sel("model-unload")).click();
   await row(page, pulled).locator(sel("model-load")).waitFor();
   assert.deepEqual(await ps(), []);

@@ -1,6 +1,7 @@
 // The models view: the store's models with size and family, pull by name (the /api/pull NDJSON
 // progress stream shown in a progress bar), details (/api/show), load/unload (/api/generate with
-// no prompt; keep_alive 0 unloads) and delete (/api/delete).
+// no prompt; keep_alive 0 unloads), delete (/api/delete) and, before loading, the server's memory
+// plan of a load at the chat's context (/api/plan, pocketlm's extension).
 import { call, call_json, read_ndjson, format_bytes } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,21 +11,6 @@ function el(tag, { dataset, ...props } = {}, ...children) {
   if (dataset) Object.assign(e.dataset, dataset);
   e.append(...children);
   return e;
-}
-
-// A lower bound of what loading needs, from the GGUF's hyperparameters: the weights (the file) plus
-// an f16 KV cache of n_ctx tokens. The server's own memory plan (compute buffers and overhead
-// too) is what /api/ps reports once the model is loaded; the server has no route for it before.
-export function memory_estimate(info, file_size, n_ctx) {
-  const arch = info["general.architecture"];
-  const get = (k) => Number(info[`${arch}.${k}`]);
-  const layers = get("block_count");
-  const heads = get("attention.head_count");
-  const kv_heads = get("attention.head_count_kv") || heads;
-  const embd = get("embedding_length");
-  if (!(layers > 0 && heads > 0 && embd > 0 && n_ctx > 0)) return null;
-  const kv = 2 * layers * n_ctx * (embd / heads) * kv_heads * 2;
-  return { kv, total: file_size + kv };
 }
 
 export function setup_models({ on_change, show_error, chat_context }) {
@@ -105,21 +91,21 @@ export function setup_models({ on_change, show_error, chat_context }) {
     const ctx_key = Object.keys(info).find((k) => k.endsWith(".context_length"));
     const d = show.details || {};
     const trained = ctx_key ? Number(info[ctx_key]) : 0;
-    const n_ctx = chat_context() || trained;
-    const estimate = memory_estimate(info, m.size, n_ctx);
-    const device = navigator.deviceMemory ? navigator.deviceMemory * 2 ** 30 : 0;
+    const n_ctx = chat_context() || 0;
     let need;
-    if (estimate) {
-      need = `at least ${format_bytes(estimate.total)} (weights + ${format_bytes(estimate.kv)} KV cache at ${n_ctx} tokens)`;
-      if (device) need += estimate.total < device * 0.6 ? ", fits this device" : ", may not fit this device";
+    try {
+      const p = await call_json("/api/plan", { method: "POST", body: { model: m.name, options: n_ctx ? { num_ctx: n_ctx } : {} } });
+      need = `${format_bytes(p.total)} for ${p.parallel} × ${p.context_length} tokens (weights ${format_bytes(p.weights)}, KV cache ${format_bytes(p.kv_cache)})`;
+      if (p.fits !== null) need += `: ${p.fits ? "fits" : "does not fit"} the ${format_bytes(p.budget)} budget (${p.budget_source})`;
+    } catch (e) {
+      need = `no plan: ${e.message}`;
     }
     const rows = [
       ["Family", d.family], ["Parameters", d.parameter_size], ["Quantization", d.quantization_level],
       ["Format", d.format], ["Trained context", trained || undefined],
       ["File size", format_bytes(m.size)],
       ["Memory to load", need],
-      ["Server's memory plan", loaded ? `${format_bytes(loaded.size)} loaded, context ${loaded.context_length}` : "not loaded"],
-      ["This device", device ? `about ${navigator.deviceMemory} GB of memory (browser's estimate)` : undefined],
+      ["Loaded", loaded ? `${format_bytes(loaded.size)}, context ${loaded.context_length}` : "no"],
     ].filter(([, v]) => v !== undefined && v !== "");
     const dl = el("dl");
     for (const [k, v] of rows) dl.append(el("dt", { textContent: k }), el("dd", { textContent: String(v) }));

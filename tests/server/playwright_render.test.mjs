@@ -38,9 +38,9 @@ before(async () => {
 });
 after(teardown);
 
-async function fake_answer(page) {
+async function fake_answer(page, text = answer, thinking = "Let me think about greetings.") {
   await page.route("**/api/chat", (route) => route.fulfill({
-    status: 200, contentType: "application/x-ndjson", body: fake_chat_stream(answer, "Let me think about greetings."),
+    status: 200, contentType: "application/x-ndjson", body: fake_chat_stream(text, thinking),
   }));
 }
 
@@ -133,3 +133,37 @@ for (const [width, height] of [[390, 844], [1280, 800]]) {
     });
   }
 }
+
+// LaTeX as models write it: display math ($$...$$, \[...\]) and inline ($...$, \(...\)) become
+// MathML; prices stay text; math markup from the model is sanitised like the rest.
+const math_answer = [
+  "The roots are",
+  "",
+  "$$x = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}$$",
+  "",
+  "where $a \\neq 0$ and \\(b^2\\) matters. It costs $5 or $6 today.",
+  "",
+  "\\[\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}\\]",
+  "",
+  "A link in math: $\\href{javascript:window.__xss_math=1}{x}$.",
+].join("\n");
+
+test("LaTeX math renders as MathML; prices stay text; math cannot run script", { timeout: 30_000 }, async () => {
+  const { page, errors } = await open_page(server.url);
+  await fake_answer(page, math_answer, "");
+  await pick_model(page);
+  await send(page, "Solve a quadratic");
+  await wait_answer(page);
+  const msg = page.locator(sel("assistant-text")).last();
+  assert.equal(await msg.locator('math[display="block"]').count(), 2, "two display formulas");
+  assert.ok(await msg.locator('math:not([display="block"])').count() >= 2, "inline formulas: $a \\neq 0$ and \\(b^2\\)");
+  assert.ok(await msg.locator("math mfrac").count() >= 2, "fractions are MathML fractions");
+  assert.ok(await msg.locator("math msqrt").count() >= 1, "the square root is a MathML root");
+  const text = await msg.textContent();
+  assert.match(text, /It costs \$5 or \$6 today\./, "prices are not math");
+  assert.equal(await msg.locator("a[href], [href^=javascript]").count(), 0, "\\href gives no link");
+  assert.equal(await page.evaluate(() => window.__xss_math), undefined);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+

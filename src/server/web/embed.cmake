@@ -1,4 +1,4 @@
-# Embeds the web chat app (src/server/web/* plus marked, DOMPurify and highlight.js read from
+# Embeds the web chat app (src/server/web/* plus marked, DOMPurify, highlight.js and Temml read from
 # node_modules at build time) in the binary as pocketlm::server::web_assets() (web_page.h): a table
 # of {URL path, content type, body}. Nothing is fetched at run time.
 #
@@ -96,14 +96,14 @@ function(pocketlm_embed_web target)
   set(nm ${POCKETLM_NODE_MODULES})   # ${CMAKE_SOURCE_DIR}/node_modules unless told
   set(gen ${CMAKE_CURRENT_BINARY_DIR}/web)
   set(hljs_langs bash c cpp css diff go java javascript json markdown python rust shell sql typescript xml yaml)
-  set(vendor marked/lib/marked.umd.js dompurify/dist/purify.min.js highlight.js/lib/core.js
+  set(vendor marked/lib/marked.umd.js dompurify/dist/purify.min.js temml/dist/temml.min.js highlight.js/lib/core.js
              highlight.js/styles/github.min.css highlight.js/styles/github-dark.min.css)
   foreach(lang IN LISTS hljs_langs)
     list(APPEND vendor highlight.js/lib/languages/${lang}.js)
   endforeach()
   foreach(f IN LISTS vendor)
     if(NOT EXISTS ${nm}/${f})
-      message(FATAL_ERROR "the web page needs ${nm}/${f} (npm packages marked, dompurify, highlight.js "
+      message(FATAL_ERROR "the web page needs ${nm}/${f} (npm packages marked, dompurify, highlight.js, temml "
                           "from package.json): run tools/setup.sh, or `npm install` in ${CMAKE_SOURCE_DIR} "
                           "(or point -DPOCKETLM_NODE_MODULES at a node_modules that has them)")
     endif()
@@ -143,6 +143,7 @@ function(pocketlm_embed_web target)
       "/icon-512.png|image/png|${web}/icon-512.png"
       "/vendor/marked.js|${js}|${nm}/marked/lib/marked.umd.js"
       "/vendor/purify.js|${js}|${nm}/dompurify/dist/purify.min.js"
+      "/vendor/temml.js|${js}|${nm}/temml/dist/temml.min.js"
       "/vendor/hljs.js|${js}|${gen}/hljs.js"
       "/vendor/hljs-light.css|${css}|${nm}/highlight.js/styles/github.min.css"
       "/vendor/hljs-dark.css|${css}|${nm}/highlight.js/styles/github-dark.min.css")

@@ -1,10 +1,58 @@
-// Model output as Markdown: marked parses it, DOMPurify removes anything that could run (scripts,
-// event handlers, javascript: links, iframes...), highlight.js colours the code blocks, and each
-// block gets a copy button. The vendored libraries are globals (vendor/*.js, classic scripts).
+// Model output as Markdown: marked parses it, Temml turns LaTeX math into MathML, DOMPurify removes
+// anything that could run (scripts, event handlers, javascript: links, iframes...), highlight.js
+// colours the code blocks, and each block gets a copy button. The vendored libraries are globals
+// (vendor/*.js, classic scripts).
 
-const { marked, DOMPurify, hljs } = window;
+const { marked, DOMPurify, hljs, temml } = window;
 
 marked.setOptions({ gfm: true, breaks: false });
+
+// LaTeX as MathML (no fonts, no scripts; Temml's \href and the like stay off without `trust`).
+// Bad TeX shows as its source in an error colour instead of failing the answer.
+function math_html(tex, display) {
+  try {
+    return temml.renderToString(tex, { displayMode: display, throwOnError: false });
+  } catch {
+    const code = document.createElement("code");
+    code.textContent = tex;
+    return code.outerHTML;
+  }
+}
+
+// Math the way models write it: $$...$$ and \[...\] as blocks, \(...\) and $...$ inline. A
+// single $ opens math only before a non-space and closes only after one, not before a digit, so
+// prices ("$5 or $6") stay text.
+marked.use({
+  extensions: [
+    {
+      name: "math_block",
+      level: "block",
+      // Only a line that begins with $$ or \[ may end a paragraph: $$...$$ inside a line stays inline.
+      start(src) {
+        const m = /(^|\n)(\$\$|\\\[)/.exec(src);
+        return m ? m.index + m[1].length : undefined;
+      },
+      tokenizer(src) {
+        const m = /^\$\$([\s\S]+?)\$\$[^\S\n]*(?:\n|$)/.exec(src) || /^\\\[([\s\S]+?)\\\][^\S\n]*(?:\n|$)/.exec(src);
+        if (m) return { type: "math_block", raw: m[0], text: m[1].trim() };
+        return undefined;
+      },
+      renderer: (token) => `<div class="math">${math_html(token.text, true)}</div>`,
+    },
+    {
+      name: "math_inline",
+      level: "inline",
+      start: (src) => src.match(/\$|\\\(/)?.index,
+      tokenizer(src) {
+        const m = /^\$\$([^$]+?)\$\$/.exec(src) || /^\\\(([\s\S]+?)\\\)/.exec(src) ||
+                  /^\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)/.exec(src);
+        if (m) return { type: "math_inline", raw: m[0], text: m[1], display: m[0].startsWith("$$") };
+        return undefined;
+      },
+      renderer: (token) => math_html(token.text, token.display),
+    },
+  ],
+});
 hljs.configure({ ignoreUnescapedHTML: true });
 
 // Links open in a new tab and cannot reach back to this page.

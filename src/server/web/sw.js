@@ -5,7 +5,7 @@ const cache_name = "pocketlm-shell-v1";
 const shell = [
   "/", "/app.css", "/app.js", "/api.js", "/chats.js", "/render.js", "/models.js",
   "/manifest.webmanifest", "/icon.svg", "/icon-192.png", "/icon-512.png",
-  "/vendor/marked.js", "/vendor/purify.js", "/vendor/hljs.js", "/vendor/hljs-light.css", "/vendor/hljs-dark.css",
+  "/vendor/marked.js", "/vendor/purify.js", "/vendor/hljs.js", "/vendor/temml.js", "/vendor/hljs-light.css", "/vendor/hljs-dark.css",
 ];
 
 self.addEventListener("install", (event) => {

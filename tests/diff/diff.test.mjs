@@ -1,6 +1,6 @@
 // Differential tests: pocketlm's last-position logits against llama.cpp's (node-llama-cpp) on
 // generated models of each architecture and weight type, the real stories260K model, and deep
-// generated models shaped like Qwen2.5-0.5B and R1-Distill-Qwen-1.5B.
+// generated models shaped like Qwen2.5-0.5B, R1-Distill-Qwen-1.5B and Gemma 3 1B.
 // Bound: max |ours - llama.cpp| <= B% of llama.cpp's logit range, and the same argmax unless
 // llama.cpp's top two are closer than that difference.
 import { test, describe, before, after } from "node:test";
@@ -80,6 +80,9 @@ describe("deep generated models", () => {
     { preset: "qwen2.5-0.5b", type: "q4_0", n: 8, bound: 3 },
     { preset: "qwen2.5-0.5b", type: "q8_0", n: 8, bound: 3 },
     { preset: "r1-qwen-1.5b", type: "q4_k_m", n: 8, bound: 5 },
+    // Gemma 3 1B's real shapes; 600 tokens run past its 512-position window.
+    { preset: "gemma3-1b", type: "q4_0", n: 8, bound: 3 },
+    { preset: "gemma3-1b", type: "q4_0", n: 600, bound: 3 },
   ];
   for (const { preset, type, n, bound } of deep_cases) {
     test(`${preset} ${type} n=${n} (bound ${bound}%)`, async (t) => {

@@ -95,8 +95,10 @@ result<std::vector<std::string>> read_merges(const json& merges) {
   return out;
 }
 
-// Places model.vocab and added_tokens at their ids; gaps become "[PAD<i>]" (unused).
-status place_tokens(const json& tok, int64_t n_vocab, vocab_data& v) {
+// Places model.vocab and added_tokens at their ids; gaps become "[PAD<i>]" (unused). With
+// `drop_added_beyond`, added tokens past n_vocab are left out (Gemma 3 1B's text-only vocabulary
+// is the 4B's tokenizer.json without its image token).
+status place_tokens(const json& tok, int64_t n_vocab, vocab_data& v, bool drop_added_beyond) {
   v.tokens.assign(static_cast<size_t>(n_vocab), std::string());
   v.types.assign(static_cast<size_t>(n_vocab), 0);
   const auto put = [&](const std::string& text, int64_t id, int32_t type) -> status {
@@ -112,6 +114,7 @@ status place_tokens(const json& tok, int64_t n_vocab, vocab_data& v) {
     if (auto s = put(text, id.get<int64_t>(), k_normal); !s) return s;
   }
   for (const auto& added : tok.value("added_tokens", json::array())) {
+    if (drop_added_beyond && added.at("id").get<int64_t>() >= n_vocab) continue;
     std::string text = added.at("content").get<std::string>();
     int32_t type = k_control;
     if (!added.value("special", false) && !looks_special(text)) {
@@ -135,7 +138,7 @@ result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab, bo
   if (!tok) return tok.err();
   vocab_data v;
   try {
-    if (auto s = place_tokens(*tok, n_vocab, v); !s) return error{s.error_message()};
+    if (auto s = place_tokens(*tok, n_vocab, v, sentencepiece); !s) return error{s.error_message()};
     auto merges = read_merges(tok->at("model").value("merges", json::array()));
     if (!merges) return merges.err();
     v.merges = std::move(*merges);

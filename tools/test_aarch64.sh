@@ -7,11 +7,12 @@
 #   QEMU_CPU=cortex-a53  -> neon     (armv8.0 baseline)
 # POCKETLM_EXPECT_ISA makes tests/kernels/isa_test.cpp check that runtime detection dispatched
 # that level; the kernel tests then compare every level the emulated CPU has with the scalar
-# reference. Also checks the POCKETLM_ISA override and prints the size of the `pocketlm` binary
-# (optionally the static one meant for Termux, see below). Expects tools/setup.sh to have run.
+# reference. Also checks the POCKETLM_ISA override and prints the size of the `pocketlm` binary;
+# the static one meant for Termux (see below) is held to its size budget and tested end to end.
+# Expects tools/setup.sh to have run.
 #
-# The unit tests are linked dynamically (the store layer needs Debian's shared-only
-# cpp-httplib); qemu runs them with the multiarch arm64 loader and libraries (libc6:arm64 etc.).
+# The unit tests are linked dynamically (with Debian's shared cpp-httplib); qemu runs them with
+# the multiarch arm64 loader and libraries (libc6:arm64 etc.).
 # Tests that need the x86 llama.cpp libraries skip themselves there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,9 @@ report_binary() {
   fi
   aarch64-linux-gnu-strip -o "$bin.stripped" "$bin"
   QEMU_CPU=cortex-a53 qemu-aarch64 "$bin" --help >/dev/null
-  echo "$2 pocketlm: $(stat -c %s "$bin") bytes, stripped $(stat -c %s "$bin.stripped") bytes"
+  local stripped
+  stripped=$(stat -c %s "$bin.stripped")
+  echo "$2 pocketlm: $(stat -c %s "$bin") bytes, stripped $stripped bytes"
 }
 
 for tool in aarch64-linux-gnu-g++ qemu-aarch64; do
@@ -44,14 +47,24 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FIL
   -DPOCKETLM_STATIC=OFF >/dev/null
 cmake --build "$build" -j"$jobs"
 
-# The Termux binary: everything linked statically (without the registry client, whose library
-# Debian ships only shared). POCKETLM_AARCH64_STATIC=0 skips it.
+# The Termux binary: everything linked statically, every verb (cpp-httplib compiled from Debian's
+# source package, which tools/setup.sh fetches), then run end to end under qemu as on Android
+# (tests/e2e/termux_static.sh: needs root for its mount namespace and DNS port).
+# POCKETLM_AARCH64_STATIC=0 skips it.
 if [ "${POCKETLM_AARCH64_STATIC:-1}" = 1 ]; then
   echo "== aarch64 cross build: static pocketlm ($static_build)"
   cmake -S . -B "$static_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DPOCKETLM_STATIC=ON -DPOCKETLM_TESTS=OFF >/dev/null
   cmake --build "$static_build" -j"$jobs" --target pocketlm
   report_binary "$static_build" static
+  if [ "$(id -u)" = 0 ]; then
+    echo "== static pocketlm end to end under qemu (tests/e2e/termux_static.sh)"
+    start=$(date +%s)
+    bash tests/e2e/termux_static.sh "$static_build/src/cli/pocketlm" "${POCKETLM_SHARED_DIR:-../shared}/models/stories260K.gguf"
+    echo "termux_static: $(($(date +%s) - start)) s"
+  else
+    echo "== SKIPPED tests/e2e/termux_static.sh: needs root (unshare -m, port 53)"
+  fi
 fi
 report_binary "$build" dynamic
 

@@ -8,9 +8,11 @@
 # Header-only packages (nlohmann-json, CLI11) come from the host's /usr/share.
 #
 # POCKETLM_STATIC (default ON) links binaries statically: one file that runs in Termux on Android
-# (whose libc is Bionic, not glibc). Targets that need a shared-only library (Debian's cpp-httplib
-# for src/store) only link with -DPOCKETLM_STATIC=OFF; such dynamic binaries run under qemu with
-# the arm64 loader and libraries of the multiarch packages (/lib, /usr/lib/aarch64-linux-gnu).
+# (whose libc is Bionic, not glibc), with every verb: cpp-httplib is compiled from Debian's source
+# package (cmake/httplib_source.cmake), OpenSSL, zlib and c-ares come from their arm64 .a archives,
+# and name resolution goes through c-ares, not glibc's NSS (src/store/resolver.cpp). With
+# -DPOCKETLM_STATIC=OFF binaries link the multiarch shared libraries and run under qemu with the
+# arm64 loader (/lib, /usr/lib/aarch64-linux-gnu); the unit tests are built that way.
 #
 # Android NDK instead of this file (dynamic Bionic binary, no PCRE2/libedit packages there):
 #   cmake -S . -B build-android -G Ninja \
@@ -35,13 +37,11 @@ set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)
 set(POCKETLM_STATIC ON CACHE BOOL "Link aarch64 binaries statically (for Termux)")
 if(POCKETLM_STATIC)
   set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
-  # Debian's cpp-httplib has no static library: a static pocketlm has no `pull`/`ps` (copy
-  # models in with `import`, or use a GGUF path).
-  set(POCKETLM_HTTP OFF CACHE BOOL "Build the registry client (pull, ps)")
   # pkg_check_modules resolves libraries to full paths; make those the .a archives.
   set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
   # A static link needs the private dependencies that pkg_check_modules' imported targets leave
   # out: libedit's terminal and BSD helpers (Libs.private of libedit.pc) and libbsd's libmd.
+  # (OpenSSL's Libs.private, -ldl -pthread, are part of glibc 2.36's libc.)
   set(CMAKE_CXX_STANDARD_LIBRARIES "-ltinfo -lbsd -lmd")
 endif()
 

@@ -114,7 +114,10 @@ void plan_files(const json& files, create_plan& p) {
     throw api_error(400, "pocketlm creates a model from one GGUF file; 'files' names " + std::to_string(files.size()),
                     "files");
   }
-  const auto& [file, digest] = *files.items().begin();
+  // The iterator by name: a binding to *files.items().begin() would outlive the temporary it reads.
+  const auto first = files.begin();
+  const std::string& file = first.key();
+  const json& digest = first.value();
   if (file.empty() || file.front() == '/' || file == ".." || file.starts_with("../") ||
       file.find("/../") != std::string::npos || file.ends_with("/..")) {
     throw api_error(400, "file path must be relative ('" + file + "')", "files");

@@ -1,6 +1,10 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <memory>
 
 #include "server/http_connection.h"
 #include "server/http_origin.h"
@@ -21,6 +25,74 @@ connection_limits limits_of(const server_options& o) {
   l.max_body_bytes = o.max_body_bytes;
   return l;
 }
+
+// Whether Accept-Encoding lets the response be gzip: a "gzip" (or "*") entry whose q is not 0.
+bool accepts_gzip(std::string_view accept) {
+  while (!accept.empty()) {
+    const size_t comma = accept.find(',');
+    std::string_view item = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    const size_t semi = item.find(';');
+    std::string_view coding = item.substr(0, semi);
+    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (coding != "gzip" && coding != "*") continue;
+    if (semi == std::string_view::npos) return true;
+    const std::string params(item.substr(semi + 1));
+    const size_t q = params.find("q=");
+    return q == std::string::npos || std::strtod(params.c_str() + q + 2, nullptr) > 0;
+  }
+  return false;
+}
+
+// The file inside an embedded gzip stream (for the rare client that does not take gzip).
+std::string gunzip(std::string_view gz) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return {};
+  std::string out;
+  char buf[16384];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+// `data` (kept alive by `owner`, if any) through a content provider, which httplib sends as it is:
+// a body set with set_content it would gzip for any Accept-Encoding that mentions gzip, q=0 too.
+void send_as_is(httplib::Response& res, const std::string& type, std::string_view data,
+                std::shared_ptr<const std::string> owner = nullptr) {
+  res.set_content_provider(data.size(), type, [data, owner](size_t offset, size_t length, httplib::DataSink& sink) {
+    return sink.write(data.data() + offset, length);
+  });
+}
+
+// One web app file: gzipped bodies go out as stored with Content-Encoding: gzip, or inflated for
+// a client that does not take gzip.
+void send_web_asset(const web_asset& asset, const httplib::Request& req, httplib::Response& res) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  const std::string type(asset.content_type);
+  if (!asset.gzipped) {
+    res.set_content(std::string(asset.body), type);
+    return;
+  }
+  res.set_header("Vary", "Accept-Encoding");
+  if (!accepts_gzip(req.get_header_value("Accept-Encoding"))) {
+    auto plain = std::make_shared<const std::string>(gunzip(asset.body));
+    send_as_is(res, type, *plain, plain);
+    return;
+  }
+  res.set_header("Content-Encoding", "gzip");
+  send_as_is(res, type, asset.body);
+}
+
 }  // namespace
 
 struct server::impl {
@@ -157,11 +229,8 @@ server::server(server_options opt) : impl_(std::make_unique<impl>(std::move(opt)
   for (const web_asset& asset : web_assets()) {
     std::string pattern;  // httplib matches routes as regexes: the path's dots stand for themselves
     for (const char c : asset.path) pattern += c == '.' ? std::string("\\.") : std::string(1, c);
-    http.Get(pattern, [&asset](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Cache-Control", "no-cache");
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_content(std::string(asset.body), std::string(asset.content_type));
-    });
+    http.Get(pattern,
+             [&asset](const httplib::Request& req, httplib::Response& res) { send_web_asset(asset, req, res); });
   }
   register_openai_routes(http, impl_->ctx);
   register_ollama_routes(http, impl_->ctx);

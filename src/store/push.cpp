@@ -12,6 +12,7 @@
 
 #include "gguf/gguf.h"
 #include "store/registry.h"
+#include "store/tls_ca.h"
 
 namespace pocketlm::store {
 
@@ -39,6 +40,7 @@ struct pusher {
     client.set_connection_timeout(10);
     client.set_read_timeout(120);  // a registry may hash a large blob before it answers
     client.enable_server_certificate_verification(true);
+    if (const std::string ca = tls_ca_file(); !ca.empty()) client.set_ca_cert_path(ca);
   }
 
   // An error for a failed request: unreachable, authentication, or the status and body.

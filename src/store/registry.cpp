@@ -12,6 +12,8 @@
 #include <memory>
 #include <thread>
 
+#include "store/tls_ca.h"
+
 namespace pocketlm::store {
 
 namespace {
@@ -40,6 +42,7 @@ std::unique_ptr<httplib::Client> make_client(const std::string& base) {
   c->set_connection_timeout(10);
   c->set_read_timeout(30);
   c->enable_server_certificate_verification(true);
+  if (const std::string ca = tls_ca_file(); !ca.empty()) c->set_ca_cert_path(ca);  // redirects keep it
   return c;
 }
 

@@ -1,6 +1,7 @@
 # Embeds the web chat app (src/server/web/* plus marked, DOMPurify, highlight.js and Temml read from
 # node_modules at build time) in the binary as pocketlm::server::web_assets() (web_page.h): a table
-# of {URL path, content type, body}. Nothing is fetched at run time.
+# of {URL path, content type, body, gzipped}; text bodies are stored gzipped. Nothing is fetched at
+# run time.
 #
 # Included (from src/server/CMakeLists.txt): defines pocketlm_embed_web(target), which adds build
 # steps that bundle highlight.js (core + a few languages) into one script and regenerate
@@ -56,15 +57,26 @@ if(CMAKE_SCRIPT_MODE_FILE AND MODE STREQUAL "embed")
     if(type MATCHES "^text/|json$")
       string(APPEND type "; charset=utf-8")
     endif()
-    web_literal("${file}" literal)
-    string(APPEND bodies "constexpr char k_body_${i}[] =\n${literal};\n")
-    string(APPEND rows "    {\"${url}\", \"${type}\", {k_body_${i}, sizeof(k_body_${i}) - 1}},\n")
     # The budget counts what a client downloads with gzip: each file compressed on its own.
     get_filename_component(name "${file}" NAME)
     set(gz "${GZDIR}/${i}-${name}.gz")
     file(ARCHIVE_CREATE OUTPUT "${gz}" PATHS "${file}" FORMAT raw COMPRESSION GZip COMPRESSION_LEVEL 9)
     file(SIZE "${file}" raw)
     file(SIZE "${gz}" packed)
+    # The binary holds the gzipped bytes where that saves a tenth or more (not the PNGs): the
+    # server sends them as they are with Content-Encoding: gzip, or inflates them for a client
+    # that does not accept gzip.
+    math(EXPR packed_x10 "${packed} * 10")
+    math(EXPR raw_x9 "${raw} * 9")
+    if(packed_x10 LESS raw_x9)
+      web_literal("${gz}" literal)
+      set(gzipped true)
+    else()
+      web_literal("${file}" literal)
+      set(gzipped false)
+    endif()
+    string(APPEND bodies "constexpr char k_body_${i}[] =\n${literal};\n")
+    string(APPEND rows "    {\"${url}\", \"${type}\", {k_body_${i}, sizeof(k_body_${i}) - 1}, ${gzipped}},\n")
     math(EXPR raw_total "${raw_total} + ${raw}")
     math(EXPR gz_total "${gz_total} + ${packed}")
     string(APPEND report "  ${url}: ${raw} bytes, ${packed} gzipped\n")

@@ -1,5 +1,6 @@
 // A tiny Ollama-compatible registry for tests (node, no dependencies), on 127.0.0.1.
-//   node registry.mjs ROOT        ROOT is an Ollama-layout store (manifests/, blobs/) to serve
+//   node registry.mjs ROOT [KEY CERT]   ROOT is an Ollama-layout store (manifests/, blobs/) to
+//                                       serve; with a PEM key and certificate it speaks HTTPS
 // Prints "PORT <n>" once listening. Serves GET /v2/<ns>/<model>/manifests/<tag> (the raw
 // manifest file) and /v2/<ns>/<model>/blobs/sha256:<hex> with Range support, plus /api/ps
 // (an empty or canned list) so `pocketlm ps` can be pointed at it.
@@ -21,6 +22,7 @@
 // into ROOT, so that later pulls serve what was pushed. GET /_pushlog returns the push requests
 // seen so far: [{method, path}].
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -144,7 +146,7 @@ function serveBlob(req, res, digest) {
   });
 }
 
-const server = http.createServer((req, res) => {
+function handle(req, res) {
   const url = new URL(req.url, 'http://x');
   let m;
   if (req.method === 'POST' && (m = /^\/_mode\/([a-z-]+)$/.exec(url.pathname))) {
@@ -172,5 +174,8 @@ const server = http.createServer((req, res) => {
     return;
   }
   res.writeHead(404); res.end();
-});
+}
+const server = process.argv[4]
+  ? https.createServer({ key: fs.readFileSync(process.argv[3]), cert: fs.readFileSync(process.argv[4]) }, handle)
+  : http.createServer(handle);
 server.listen(0, '127.0.0.1', () => { console.log(`PORT ${server.address().port}`); });

@@ -254,6 +254,33 @@ TEST_F(ServerTest, ApiKeyGuardsApiRoutesButNotThePage) {
   EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
 }
 
+// The page is embedded gzipped: sent as stored to a client that takes gzip, inflated otherwise.
+TEST_F(ServerTest, WebPageIsGzippedOnlyForClientsThatTakeGzip) {
+  start("");
+  auto c = client();
+  c.set_decompress(false);
+  auto gz = c.Get("/", {{"Accept-Encoding", "br, gzip;q=0.8"}});
+  ASSERT_TRUE(gz);
+  EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(gz->get_header_value("Vary"), "Accept-Encoding");
+  ASSERT_GE(gz->body.size(), 2u);
+  EXPECT_EQ(gz->body.substr(0, 2), "\x1f\x8b");
+  for (const char* accept : {"identity", "gzip;q=0", "deflate"}) {
+    auto plain = c.Get("/", {{"Accept-Encoding", accept}});
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->has_header("Content-Encoding")) << accept;
+    EXPECT_NE(plain->body.find("<!doctype html>"), std::string::npos) << accept;
+  }
+  auto inflated = client().Get("/", {{"Accept-Encoding", "gzip"}});  // httplib's client inflates
+  auto plain = c.Get("/", {{"Accept-Encoding", "identity"}});
+  ASSERT_TRUE(inflated && plain);
+  EXPECT_EQ(inflated->body, plain->body);
+  auto png = c.Get("/icon-192.png", {{"Accept-Encoding", "gzip"}});  // stored as is
+  ASSERT_TRUE(png);
+  EXPECT_FALSE(png->has_header("Content-Encoding"));
+  EXPECT_EQ(png->body.substr(1, 3), "PNG");
+}
+
 TEST_F(ServerTest, ConcurrentGreedyRequestsEqualTheSameRequestsAlone) {
   start("", 2);
   const std::vector<std::string> prompts = {"Once upon a time", "The little dog", "Lily wanted to", "One day, Tom"};

@@ -3,8 +3,8 @@
 
 Counts the input sections the link kept in loaded, file-backed output sections (code, read-only
 data, data, unwind tables; not .bss, not debug info), grouped by where they came from: a static
-archive (libcrypto.a, libstdc++.a, libpocketlm_kernels.a, ...), the embedded web page, or the
-executable's own objects. The total is close to the stripped file size (headers, symbol tables
+archive (libcrypto.a, libstdc++.a, libpocketlm_kernels.a, ...), the embedded web page, the
+executable's own objects, or the link-time optimized partitions (LTO merges the cold targets). The total is close to the stripped file size (headers, symbol tables
 and padding are the difference).
 
     tools/size_report.py build-aarch64-static/src/cli/pocketlm.map
@@ -20,6 +20,8 @@ ENTRY = re.compile(r"^\s*(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S.*)$")
 
 
 def component(path):
+    if ".ltrans" in path:  # link-time optimized code: the cold targets (pocketlm_cold in CMakeLists.txt)
+        return "LTO partitions: server, store, CLI, chat, httplib (+ web page)"
     m = re.search(r"([^/]+\.a)\(([^)]*)\)$", path)
     if m:
         lib, obj = m.groups()

@@ -36,6 +36,13 @@ report_binary() {
   local stripped
   stripped=$(stat -c %s "$bin.stripped")
   echo "$2 pocketlm: $(stat -c %s "$bin") bytes, stripped $stripped bytes"
+  # The phone's binary must not grow unnoticed: issue 18 asks for 6 MB stripped with every verb;
+  # it is 6.52 MB today (docs/termux.md), so the check holds it at 6.6 MB until that is reached.
+  # The link map says what takes the bytes: tools/size_report.py <binary>.map
+  if [ "$2" = static ] && [ "$stripped" -gt 6600000 ]; then
+    echo "test_aarch64: static pocketlm is $stripped bytes stripped, over its 6,600,000 byte budget" >&2
+    exit 1
+  fi
 }
 
 for tool in aarch64-linux-gnu-g++ qemu-aarch64; do

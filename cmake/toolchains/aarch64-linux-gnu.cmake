@@ -39,10 +39,8 @@ if(POCKETLM_STATIC)
   set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
   # pkg_check_modules resolves libraries to full paths; make those the .a archives.
   set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
-  # A static link needs the private dependencies that pkg_check_modules' imported targets leave
-  # out: libedit's terminal and BSD helpers (Libs.private of libedit.pc) and libbsd's libmd.
-  # (OpenSSL's Libs.private, -ldl -pthread, are part of glibc 2.36's libc.)
-  set(CMAKE_CXX_STANDARD_LIBRARIES "-ltinfo -lbsd -lmd")
+  # No private dependencies to add: the static binary goes without libedit (src/cli/CMakeLists.txt)
+  # and OpenSSL's Libs.private, -ldl -pthread, are part of glibc 2.36's libc.
 endif()
 
 # Libraries and headers: the cross toolchain's own tree, then the host's multiarch folders

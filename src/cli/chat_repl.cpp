@@ -1,6 +1,5 @@
 #include "cli/chat_repl.h"
 
-#include <editline/readline.h>
 #include <unistd.h>
 
 #include <atomic>

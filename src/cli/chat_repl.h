@@ -50,7 +50,7 @@ result<grammar::grammar_ptr> load_format(const std::string& format);
 // Streams one reply to `text`; returns false on error (printed).
 bool answer_once(chat_model& cm, const run_args& a, const std::string& text);
 int interactive_loop(chat_model& cm, run_args& a);
-// Set by Ctrl-C (SIGINT): stops the current answer; at the prompt, readline returns.
+// Set by Ctrl-C (SIGINT): stops the current answer; at the prompt, read_line returns.
 std::atomic<bool>& chat_interrupt_flag();
 void install_sigint_handler();
 

@@ -1,12 +1,11 @@
 // The interactive chat loop of `pocketlm run`, with Ollama's slash commands.
-#include <editline/readline.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "cli/chat_repl.h"
+#include "cli/line_input.h"
 
 namespace pocketlm::cli {
 
@@ -92,13 +91,12 @@ bool read_message(std::string& out, bool& interrupted_at_prompt, std::atomic<boo
   bool multi = false;
   for (;;) {
     interrupted.store(false);
-    char* raw = readline(multi ? "... " : ">>> ");
-    if (raw == nullptr) {
+    auto typed = read_line(multi ? "... " : ">>> ");
+    if (!typed) {
       interrupted_at_prompt = interrupted.load();
       return false;
     }
-    std::string line(raw);
-    std::free(raw);
+    std::string line = std::move(*typed);
     if (!multi && line.rfind("\"\"\"", 0) == 0) {
       multi = true;
       line.erase(0, 3);
@@ -117,7 +115,6 @@ bool read_message(std::string& out, bool& interrupted_at_prompt, std::atomic<boo
 }  // namespace
 
 int interactive_loop(chat_model& cm, run_args& a) {
-  using_history();
   for (;;) {
     std::string msg;
     bool interrupted_at_prompt = false;
@@ -130,7 +127,7 @@ int interactive_loop(chat_model& cm, run_args& a) {
       return 0;
     }
     if (msg.find_first_not_of(" \t\n") == std::string::npos) continue;
-    add_history(msg.c_str());
+    remember_line(msg);
     if (msg[0] == '/') {
       if (!handle_command(cm, a, msg)) return 0;
       continue;

@@ -52,7 +52,7 @@ set(openssl_options
     no-ocsp no-ts no-srp no-srtp no-dtls no-ssl3 no-tls1 no-tls1_1 no-sctp no-cmp no-des no-dsa no-dh
     no-ec2m no-sm2 no-sm3 no-sm4 no-aria no-camellia no-seed no-idea no-bf no-cast no-rc2 no-rc4 no-rc5
     no-md4 no-mdc2 no-rmd160 no-whirlpool no-blake2 no-siphash no-scrypt no-gost no-ocb no-siv
-    no-padlockeng no-afalgeng no-capieng no-uplink no-weak-ssl-ciphers no-fips no-filenames no-rfc3779)
+    no-padlockeng no-afalgeng no-capieng no-uplink no-weak-ssl-ciphers no-fips no-filenames no-rfc3779 no-err)
 set(openssl_install ${openssl_dir}/install)
 ExternalProject_Add(pocketlm_openssl_build
   SOURCE_DIR ${openssl_dir}/src

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "chat/jinja/pytext.h"
 
@@ -267,26 +268,55 @@ int py_compare(const value& a, const value& b, const char* op, int depth) {
 
 // ---- str / repr
 
+namespace {
+
+// The fewest significant digits that read back as a (> 0, finite), as std::to_chars gives them:
+// DIGITS with a at DIGITS[0].DIGITS[1..] * 10^exp10. Tries 1 to 17 digits with printf, which
+// gives the nearest decimal of that length; where the rounding interval of a is not centred on
+// it (next to a power of two) that one can miss while its neighbour on the other side of a reads
+// back, so that one is tried too. std::to_chars for floating point would bring 167 KB of tables
+// into the static (phone) binary.
+void shortest_digits(double a, std::string& digits, int& exp10) {
+  char buf[64];
+  for (int n = 1; n <= 17; ++n) {
+    std::snprintf(buf, sizeof buf, "%.*e", n - 1, a);  // D.DDDe+XX
+    const double back = std::strtod(buf, nullptr);
+    char* e = std::strchr(buf, 'e');
+    const int last_exp = std::atoi(e + 1) - (n - 1);  // power of ten of the last digit
+    *e = '\0';
+    std::string m(buf);
+    m.erase(std::remove(m.begin(), m.end(), '.'), m.end());
+    if (back == a) {
+      digits = m;
+      exp10 = last_exp + n - 1;
+      return;
+    }
+    if (n == 17) break;
+    const unsigned long long nearest = std::stoull(m);
+    const unsigned long long other = back < a ? nearest + 1 : nearest - 1;
+    std::snprintf(buf, sizeof buf, "%llue%d", other, last_exp);
+    if (std::strtod(buf, nullptr) == a) {
+      digits = std::to_string(other);
+      exp10 = last_exp + static_cast<int>(digits.size()) - 1;
+      return;
+    }
+  }
+  digits = "0";  // not reached: 17 digits always read back
+  exp10 = 0;
+}
+
+}  // namespace
+
 std::string float_repr(double f) {
   if (std::isnan(f)) return "nan";
   if (std::isinf(f)) return f < 0 ? "-inf" : "inf";
   if (f == 0) return std::signbit(f) ? "-0.0" : "0.0";
   // Shortest round-trip digits, then Python's choice of layout (repr: exponent when the decimal
-  // point would sit before -4 or after 16 digits). The fewest digits that read back as f, by
-  // trying 1 to 17 (printf rounds to the nearest, so that is what std::to_chars would give):
-  // std::to_chars for floating point brings 167 KB of tables into the static (phone) binary.
-  char buf[64];
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*e", digits - 1, f);
-    if (std::strtod(buf, nullptr) == f) break;
-  }
-  std::string sci(buf);
-  const bool neg = sci[0] == '-';
-  if (neg) sci.erase(0, 1);
-  const size_t e_pos = sci.find('e');
-  std::string digits = sci.substr(0, e_pos);
-  const int exp10 = std::stoi(sci.substr(e_pos + 1));
-  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
+  // point would sit before -4 or after 16 digits).
+  const bool neg = f < 0;
+  std::string digits;
+  int exp10 = 0;
+  shortest_digits(std::fabs(f), digits, exp10);
   while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
   const int decpt = exp10 + 1;  // value = 0.DIGITS * 10^decpt
   std::string out = neg ? "-" : "";

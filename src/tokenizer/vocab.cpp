@@ -181,13 +181,21 @@ status apply_model_defaults(const std::string& model, vocab_data& v) {
     v.add_space_prefix = true, v.add_bos = true;
     return {};
   }
-  if (model != "gpt2") return error{"tokenizer.ggml.model: unsupported '" + model + "'"};
+  if (model == "gemma4") {  // BPE with no default special ids; its pre-tokenizer whatever the file says
+    v.pre = "gemma4";
+    v.bos = k_none, v.eos = k_none;
+  } else if (model == "gpt2") {
+    v.bos = 11, v.eos = 11;
+  } else {
+    return error{"tokenizer.ggml.model: unsupported '" + model + "'"};
+  }
   v.kind = vocab_kind::bpe;
-  v.bos = 11, v.eos = 11;
   if (const auto pre = find_pre_type_settings(v.pre)) {
     v.ignore_merges = pre->ignore_merges;
     if (pre->add_bos) v.add_bos = true;
     if (pre->no_default_bos) v.bos = k_none;
+    v.spm_style = pre->spm_style;
+    v.newline_runs_whole = pre->newline_runs_whole;
   }
   return {};
 }
@@ -239,6 +247,7 @@ result<vocab_data> load_vocab(const gguf::file& f) {
     if (auto s = read_merges(f, v); !s) return error{s.error_message()};
   }
   read_special_ids(f, v);
+  if (const auto pre = find_pre_type_settings(v.pre); pre && pre->force_add_bos) v.add_bos = true;
   detect_special_by_name(v);
   for (int32_t id = 0; id < v.n_vocab(); ++id) {
     if (v.attr[id] & (attr_control | attr_user_defined | attr_unknown)) v.special_cache.push_back(id);

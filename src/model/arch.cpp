@@ -6,10 +6,15 @@
 namespace pocketlm {
 
 namespace {
-constexpr std::array<arch_desc, 7> k_archs = {{
+constexpr std::array<arch_desc, 8> k_archs = {{
     {.name = "llama", .kind = arch_kind::llama, .rope_mode = kernels::rope_mode::normal},
     {.name = "qwen2", .kind = arch_kind::qwen2, .rope_mode = kernels::rope_mode::neox, .has_qkv_bias = true},
     {.name = "qwen3", .kind = arch_kind::qwen3, .rope_mode = kernels::rope_mode::neox, .has_qk_norm = true},
+    {.name = "gemma2",
+     .kind = arch_kind::gemma2,
+     .rope_mode = kernels::rope_mode::neox,
+     .has_post_norms = true,
+     .ffn_act = ffn_activation::gelu},
     {.name = "gemma3",
      .kind = arch_kind::gemma3,
      .rope_mode = kernels::rope_mode::neox,

@@ -17,7 +17,8 @@ struct arch_desc {
   kernels::rope_mode rope_mode;  // llama: normal (GPT-J style pairs); qwen: NeoX halves
   bool has_qkv_bias = false;     // qwen2: attn_{q,k,v}.bias
   bool has_qk_norm = false;      // qwen3, gemma3: per-head RMSNorm of q and k before RoPE
-  bool has_post_norms = false;   // gemma3: RMSNorm of each sub-layer's output (post_attention_norm, post_ffw_norm)
+  bool has_post_norms =
+      false;  // gemma2, gemma3: RMSNorm of each sub-layer's output (post_attention_norm, post_ffw_norm)
   ffn_activation ffn_act = ffn_activation::silu;
   // phi3: ffn_up holds the gate's rows then the up rows (2 n_ff); attn_qkv (q, k, v rows), when
   // present, replaces attn_q/k/v.

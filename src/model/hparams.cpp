@@ -60,28 +60,81 @@ status read_scaling(const gguf::file& f, const std::string& a, hparams& hp) {
   return {};
 }
 
-// Gemma 3 (llama.cpp's LLM_ARCH_GEMMA3): with attention.sliding_window, five window layers
-// (RoPE base 10000, unscaled) for every full-attention layer; embeddings scaled by
-// sqrt(n_embd); q.k by 1/sqrt(head_dim), except the 62-layer 27B model's 1/sqrt(n_embd/n_head).
-status read_gemma3(const gguf::file& f, hparams& hp) {
+// Which layers use the window (llama.cpp's load_swa_pattern): attention.sliding_window_pattern
+// as one flag per layer, or as a period n (the last layer of every n is global; 0: all
+// window layers), else the family's period.
+status read_swa_layers(const gguf::file& f, hparams& hp, int64_t default_period) {
+  const std::string key = hp.arch_name + ".attention.sliding_window_pattern";
+  hp.swa_layers.assign(static_cast<size_t>(hp.n_layer), false);
+  const gguf::value* v = f.find(key);
+  if (const auto* arr = v ? v->as_array() : nullptr) {
+    if (static_cast<int64_t>(arr->items.size()) != hp.n_layer) {
+      return error{"model: '" + key + "' has " + std::to_string(arr->items.size()) + " entries for " +
+                   std::to_string(hp.n_layer) + " layers"};
+    }
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+      const auto flag = arr->items[static_cast<size_t>(il)].as_int();
+      if (!flag) return error{"model: '" + key + "' must hold booleans or integers"};
+      hp.swa_layers[static_cast<size_t>(il)] = *flag != 0;
+    }
+    return {};
+  }
+  int64_t period = default_period;
+  if (v) {
+    const auto n = f.get_u32(key);
+    if (!n) return error{"model: '" + key + "' must be an unsigned 32-bit integer or an array"};
+    period = *n;
+  }
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    hp.swa_layers[static_cast<size_t>(il)] = period == 0 || il % period < period - 1;
+  }
+  return {};
+}
+
+result<float> read_softcap(const gguf::file& f, const std::string& key, float fallback) {
+  auto cap = read_f32(f, key, fallback);
+  if (!cap) return cap.err();
+  if (*cap < 0.0f) return error{"model: '" + key + "' must not be negative"};
+  return *cap;
+}
+
+// Gemma 2 and 3 (llama.cpp's LLM_ARCH_GEMMA2, LLM_ARCH_GEMMA3): embeddings scaled by
+// sqrt(n_embd); q.k by 1/sqrt(head_dim), except the largest model's 1/sqrt(n_embd/n_head) (27B:
+// 46 layers in Gemma 2, 62 in Gemma 3). Gemma 2: every other layer a window layer (4096 unless
+// attention.sliding_window says otherwise) with the same RoPE, q.k capped by
+// attn_logit_softcapping (50) and the logits by final_logit_softcapping (30). Gemma 3: with
+// attention.sliding_window, five window layers (RoPE base 10000, unscaled) per global one, and
+// final_logit_softcapping only if the file has it. rope.freq_base_swa overrides a window
+// layer's base in both.
+status read_gemma(const gguf::file& f, hparams& hp) {
+  const bool gemma2 = hp.arch == arch_kind::gemma2;
   const std::string key = hp.arch_name + ".attention.sliding_window";
   const auto window = f.get_u32(key);
   if (!window && f.find(key)) return error{"model: '" + key + "' must be an unsigned 32-bit integer"};
-  if (window && *window > 0) {
-    constexpr int64_t k_pattern = 6;
-    hp.n_swa = *window;
-    hp.swa_layers.resize(static_cast<size_t>(hp.n_layer));
-    for (int64_t il = 0; il < hp.n_layer; ++il) hp.swa_layers[static_cast<size_t>(il)] = il % k_pattern < k_pattern - 1;
+  const uint32_t n_swa = window.value_or(gemma2 ? 4096 : 0);
+  if (n_swa > 0) {
+    hp.n_swa = n_swa;
+    if (auto ok = read_swa_layers(f, hp, gemma2 ? 2 : 6); !ok) return ok.err();
     hp.rope_swa = hp.rope;
-    hp.rope_swa.freq_base = 10000.0f;
-    hp.rope_swa.freq_scale = 1.0f;
+    if (!gemma2) {
+      hp.rope_swa.freq_base = 10000.0f;
+      hp.rope_swa.freq_scale = 1.0f;
+    }
+    auto base = read_f32(f, hp.arch_name + ".rope.freq_base_swa", hp.rope_swa.freq_base);
+    if (!base) return base.err();
+    if (!(*base > 0.0f)) return error{"model: rope.freq_base_swa must be > 0"};
+    hp.rope_swa.freq_base = *base;
   }
   hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
-  if (hp.n_layer == 62) hp.kq_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
-  auto cap = read_f32(f, hp.arch_name + ".final_logit_softcapping", 0.0f);
+  if (hp.n_layer == (gemma2 ? 46 : 62)) hp.kq_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  auto cap = read_softcap(f, hp.arch_name + ".final_logit_softcapping", gemma2 ? 30.0f : 0.0f);
   if (!cap) return cap.err();
-  if (*cap < 0.0f) return error{"model: final_logit_softcapping must not be negative"};
   hp.final_softcap = *cap;
+  if (gemma2) {
+    auto attn_cap = read_softcap(f, hp.arch_name + ".attn_logit_softcapping", 50.0f);
+    if (!attn_cap) return attn_cap.err();
+    hp.attn_softcap = *attn_cap;
+  }
   return {};
 }
 
@@ -159,8 +212,8 @@ result<hparams> read_hparams(const gguf::file& f) {
   if (auto ok = read_scaling(f, a, hp); !ok) return ok.err();
   hp.ffn_act = arch->ffn_act;
   hp.kq_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-  if (hp.arch == arch_kind::gemma3) {
-    if (auto ok = read_gemma3(f, hp); !ok) return ok.err();
+  if (hp.arch == arch_kind::gemma2 || hp.arch == arch_kind::gemma3) {
+    if (auto ok = read_gemma(f, hp); !ok) return ok.err();
   } else if (hp.arch == arch_kind::granite) {
     if (auto ok = read_granite(f, hp); !ok) return ok.err();
   } else if (hp.arch == arch_kind::smollm3) {

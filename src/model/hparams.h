@@ -12,7 +12,7 @@
 
 namespace pocketlm {
 
-enum class arch_kind { llama, qwen2, qwen3, gemma3, granite, smollm3, phi3 };
+enum class arch_kind { llama, qwen2, qwen3, gemma2, gemma3, granite, smollm3, phi3 };
 
 enum class ffn_activation { silu, gelu };  // the gate's activation: SwiGLU or GeGLU (tanh GELU)
 
@@ -31,7 +31,7 @@ struct hparams {
   float rms_eps = 1e-5f;
   kernels::rope_params rope;  // of full-attention layers
 
-  // Sliding-window attention (gemma3): a window layer's token at position p attends positions
+  // Sliding-window attention (gemma2, gemma3): a window layer's token at position p attends positions
   // (p - n_swa, p], and its RoPE has its own base. n_swa == 0: every layer attends everything.
   int64_t n_swa = 0;
   std::vector<bool> swa_layers;  // (n_layer) when n_swa > 0
@@ -41,12 +41,13 @@ struct hparams {
   // granite: embedding_scale), each sub-layer's output before it joins the residual stream
   // (granite), and the logits (divided by logit_scale; granite). kq_scale multiplies q.k
   // (1/sqrt(head_dim) unless the family says otherwise). final_softcap > 0 caps the logits
-  // at +-final_softcap with tanh (gemma).
+  // at +-final_softcap with tanh (gemma), attn_softcap the scaled q.k scores (gemma2).
   float embd_scale = 1.0f;
   float residual_scale = 1.0f;
   float logit_scale = 1.0f;
   float kq_scale = 1.0f;
   float final_softcap = 0.0f;
+  float attn_softcap = 0.0f;
   ffn_activation ffn_act = ffn_activation::silu;
   bool use_rope = true;      // granite: rope.scaling.finetuned = false runs without RoPE
   int64_t no_rope_step = 0;  // smollm3: every no_rope_step-th layer has no RoPE (NoPE)

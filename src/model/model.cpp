@@ -26,6 +26,7 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   if (!m->w_.rope_freqs.empty()) m->hp_.rope.freq_factors = m->w_.rope_freqs.data();
   if (opt.override_rope) m->hp_.rope.mode = m->hp_.rope_swa.mode = opt.rope_override;
   if (opt.window_override >= 0 && m->hp_.n_swa > 0) m->hp_.n_swa = opt.window_override;
+  if (opt.attn_softcap_override >= 0.0f) m->hp_.attn_softcap = opt.attn_softcap_override;
 
   if (auto ok = check_kv_type(m->hp_, opt.kv); !ok) return error{ok.error_message()};
   // The memory plan decides the context before anything large is allocated.
@@ -344,6 +345,7 @@ void model::attend(int il, int64_t n) {
   a.n_head_kv = hp_.n_head_kv;
   a.head_dim = hp_.head_dim;
   a.scale = hp_.kq_scale;
+  a.softcap = hp_.attn_softcap;
   a.q = st_.q.data();
   a.q_stride = hp_.q_dim();
   a.last_pos = st_.pos.data();

@@ -45,6 +45,8 @@ struct model_options {
   // Test hook: >= 0 forces the sliding window of a model that has one (0: every layer global),
   // to prove that window tests can fail.
   int64_t window_override = -1;
+  // Test hook: >= 0 forces the attention soft-cap (0: none), to prove that tests of it can fail.
+  float attn_softcap_override = -1.0f;
 };
 
 // One token of a batch: which sequence it extends, at which position, and whether its logits

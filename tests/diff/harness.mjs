@@ -95,6 +95,7 @@ export async function pocketlm_eval(model, tokens, opts = {}) {
   if (opts.generate) args.push("--generate", String(opts.generate));
   if (opts.rope) args.push("--rope-override", opts.rope);
   if (opts.window !== undefined) args.push("--window-override", String(opts.window));
+  if (opts.softcap !== undefined) args.push("--softcap-override", String(opts.softcap));
   let stdout;
   try {
     ({ stdout } = await run_file(env.bin, args, { timeout: 600_000, maxBuffer: 1 << 26 }));

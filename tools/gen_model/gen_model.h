@@ -31,8 +31,8 @@ struct preset {
   bool tied = false;    // no output.weight: token_embd doubles as the output matrix
   bool qkv_bias = false;
   bool qk_norm = false;     // qwen3, gemma3: attn_q_norm / attn_k_norm over head_dim
-  bool post_norms = false;  // gemma3: post_attention_norm / post_ffw_norm
-  uint32_t n_swa = 0;       // gemma3: attention.sliding_window
+  bool post_norms = false;  // gemma2, gemma3: post_attention_norm / post_ffw_norm
+  uint32_t n_swa = 0;       // gemma2, gemma3: attention.sliding_window
   float rope_scale = 0.0f;  // rope.scaling.factor (linear) when > 0
   // phi3: fused attn_qkv and gate|up ffn_up, partial rotary (n_rot < head_dim), LongRoPE factor
   // tensors with their attention factor and original context
@@ -41,6 +41,7 @@ struct preset {
   float rope_attn_factor = 0.0f;
   uint32_t n_ctx_orig = 0;
   float final_softcap = 0.0f;
+  float attn_softcap = 0.0f;  // gemma2: attn_logit_softcapping
   // granite multipliers, written when logit_scale > 0
   float embedding_scale = 0.0f;
   float residual_scale = 0.0f;

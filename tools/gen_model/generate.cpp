@@ -186,7 +186,7 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
   w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(p.n_head_kv));
   w.set_f32(a + ".rope.freq_base", p.rope_base);
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", p.rms_eps);
-  if (p.arch == "qwen3" || p.arch == "gemma3") {
+  if (p.arch == "qwen3" || p.arch == "gemma2" || p.arch == "gemma3") {
     w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(p.head_dim));
     w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(p.head_dim));
   }
@@ -199,6 +199,7 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
     w.set_u32(a + ".rope.scaling.original_context_length", p.n_ctx_orig);
   }
   if (p.n_swa > 0) w.set_u32(a + ".attention.sliding_window", p.n_swa);
+  if (p.attn_softcap > 0.0f) w.set_f32(a + ".attn_logit_softcapping", p.attn_softcap);
   if (p.final_softcap > 0.0f) w.set_f32(a + ".final_logit_softcapping", p.final_softcap);
   if (p.rope_scale > 0.0f) {
     w.set_string(a + ".rope.scaling.type", "linear");

@@ -7,7 +7,7 @@ namespace {
 
 // Special token ids are those in the real models' GGUFs. The Qwen presets all use the Qwen3
 // tokenizer (151669 tokens) padded to the real models' 151936 embedding rows.
-constexpr std::array<preset, 11> k_presets = {{
+constexpr std::array<preset, 12> k_presets = {{
     {.name = "qwen2.5-0.5b",
      .arch = "qwen2",
      .model_name = "Qwen2.5 0.5B Synthetic",
@@ -180,6 +180,34 @@ constexpr std::array<preset, 11> k_presets = {{
      .rope_scale = 8.0f,
      .rope_base = 1e6f,
      .n_ctx = 32768,
+     .rms_eps = 1e-6f,
+     .vocab = vocab_kind::gemma3,
+     .pre = "default",
+     .bos = 2,
+     .eos = 1,
+     .pad = 0,
+     .unk = 3,
+     .add_bos = true},
+    // Gemma 2 2B's layout (post-norms, GeGLU, window and global layers alternating, q.k soft-capped
+    // at 50 and logits at 30) at a small width, with a window of 32 so that short prompts outrun
+    // it; Gemma 3's SentencePiece vocabulary stands in for Gemma 2's.
+    {.name = "gemma2-tiny",
+     .arch = "gemma2",
+     .model_name = "Gemma 2 Tiny Synthetic",
+     .n_embd = 256,
+     .n_layer = 4,
+     .n_head = 4,
+     .n_head_kv = 2,
+     .head_dim = 64,
+     .n_ff = 768,
+     .n_vocab = 262144,
+     .tied = true,
+     .post_norms = true,
+     .n_swa = 32,
+     .final_softcap = 30.0f,
+     .attn_softcap = 50.0f,
+     .rope_base = 10000.0f,
+     .n_ctx = 8192,
      .rms_eps = 1e-6f,
      .vocab = vocab_kind::gemma3,
      .pre = "default",

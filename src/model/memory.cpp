@@ -80,8 +80,9 @@ memory_needs estimate_memory(const gguf::file& f, const hparams& hp, const memor
   int64_t cells = 0;
   for (int64_t il = 0; il < hp.n_layer; ++il) cells += hp.kv_cells(il, s.n_ctx, s.n_batch);
   m.kv = 2 * static_cast<uint64_t>(cells) * kv_row_bytes(s.kv, hp.kv_dim());
-  // lfm2's convolution state (f32, like llama.cpp's) sits beside the KV cache of each sequence.
-  if (hp.has_conv()) m.kv += heap_chunk(static_cast<uint64_t>(hp.conv_state_floats()) * sizeof(float));
+  // lfm2's convolution state (f32, like llama.cpp's) and its copy saved after a prefill sit
+  // beside the KV cache of each sequence.
+  if (hp.has_conv()) m.kv += 2 * heap_chunk(static_cast<uint64_t>(hp.conv_state_floats()) * sizeof(float));
   m.compute = compute_bytes(f, hp, s);
   return m;
 }

@@ -92,7 +92,9 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
 int64_t model::truncate(int seq, int64_t n_keep) {
   auto& p = n_past_.at(static_cast<size_t>(seq));
   n_keep = std::clamp<int64_t>(n_keep, 0, p);
-  if (!conv_.empty() && n_keep < p) n_keep = 0;  // a convolution state holds only the latest positions
+  // A convolution state holds only the latest positions, or the copy saved after the last prefill.
+  const int64_t saved = conv_.empty() ? -1 : conv_[static_cast<size_t>(seq)].saved_pos;
+  if (!conv_.empty() && n_keep < p) n_keep = saved > 0 && saved <= n_keep ? saved : 0;
   // A ring layer has overwritten the window before n_keep once the sequence went on for more
   // than its spare cells; then nothing before n_keep can be continued.
   const kv_cache& kv = kv_[static_cast<size_t>(seq)];
@@ -100,8 +102,9 @@ int64_t model::truncate(int seq, int64_t n_keep) {
   for (int64_t il = 0; il < hp_.n_layer && n_keep > 0; ++il) {
     if (!hp_.is_conv(il) && kv.is_ring(il) && p - oldest_needed > kv.cells[static_cast<size_t>(il)]) n_keep = 0;
   }
+  if (!conv_.empty() && n_keep == 0) conv_[static_cast<size_t>(seq)].clear();
+  if (!conv_.empty() && n_keep > 0 && n_keep < p) conv_[static_cast<size_t>(seq)].restore();
   p = n_keep;
-  if (n_keep == 0 && !conv_.empty()) conv_[static_cast<size_t>(seq)].clear();
   return n_keep;
 }
 
@@ -242,6 +245,7 @@ void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>
     ffn_layer(il, n);
   }
   for (int64_t t = 0; t < n; ++t) n_past_[static_cast<size_t>(st_.seq[t])] = st_.pos[t] + 1;
+  if (!conv_.empty()) save_prefill_states(conv_, st_.seq.data(), n, n_past_);
   if (hidden != nullptr) {
     std::vector<float> row(static_cast<size_t>(e));
     for (int64_t t = 0; t < n; ++t) {

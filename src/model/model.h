@@ -93,8 +93,9 @@ class model {
 
   // Drops cached positions >= n_keep of sequence `seq` (0 clears it). Returns the positions
   // kept: fewer than n_keep (0) when a sliding-window layer no longer holds the window before
-  // n_keep, or when the model has convolution layers (lfm2) and n_keep < n_past (their state
-  // cannot be rewound), so the caller must evaluate from there.
+  // n_keep, or when the model has convolution layers (lfm2) and n_keep < n_past: their state
+  // cannot be rewound, only restored to the copy saved after the sequence's last prefill (kept
+  // when that is at most n_keep, else 0). The caller must evaluate from the returned count.
   int64_t truncate(int64_t n_keep) { return truncate(0, n_keep); }
   int64_t truncate(int seq, int64_t n_keep);
 

@@ -20,9 +20,27 @@ void conv_state::allocate(const hparams& hp) {
     rows += width;
   }
   data.assign(static_cast<size_t>(rows * n_embd), 0.0f);
+  saved = data;  // resident from load on, as the memory plan counts it
+  saved_pos = -1;
 }
 
-void conv_state::clear() { std::fill(data.begin(), data.end(), 0.0f); }
+void conv_state::clear() {
+  std::fill(data.begin(), data.end(), 0.0f);
+  saved_pos = -1;
+}
+
+void conv_state::save(int64_t pos) {
+  std::copy(data.begin(), data.end(), saved.begin());
+  saved_pos = pos;
+}
+
+void save_prefill_states(std::vector<conv_state>& conv, const int* seq, int64_t n, const std::vector<int64_t>& n_past) {
+  std::vector<int64_t> count(conv.size(), 0);
+  for (int64_t t = 0; t < n; ++t) ++count[static_cast<size_t>(seq[t])];
+  for (size_t s = 0; s < conv.size(); ++s) {
+    if (count[s] > 1) conv[s].save(n_past[s]);
+  }
+}
 
 void shortconv_step(float* bcx, const float* kernel, float* state, int64_t width, int64_t n_embd, float* y) {
   float* b = bcx;  // becomes bx

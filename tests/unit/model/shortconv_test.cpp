@@ -1,5 +1,5 @@
-// LFM2's convolution layers in the model layer: stories260K's weights rewritten as an lfm2 file
-// whose layers 0, 1 and 3 convolve (3 taps) and 2 and 4 attend. The convolution state kept per
+// LFM2's convolution layers in the model layer, on stories260K rewritten as lfm2
+// (unit/model/lfm2_fixture.h). The convolution state kept per
 // sequence must not depend on how tokens are batched or which sequences share a batch; truncate
 // keeps a sequence whole or restarts it; embed starts from a clean state; the plan counts the
 // state; missing and mis-shaped tensors are named.
@@ -16,80 +16,12 @@
 #include "model/memory.h"
 #include "model/model.h"
 #include "model/shortconv.h"
+#include "lfm2_fixture.h"
 
 namespace pocketlm {
 namespace {
 
-const std::string k_stories = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
-constexpr int64_t k_embd = 64;
-constexpr bool k_conv[5] = {true, true, false, true, false};
-
-std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
-  const auto* b = reinterpret_cast<const uint8_t*>(v.data());
-  return {b, b + v.size() * sizeof(float)};
-}
-
-// Deterministic values in [-scale, scale).
-std::vector<float> pseudo_random(size_t n, uint32_t seed, float scale) {
-  std::vector<float> v(n);
-  uint32_t s = seed * 2654435761u + 1;
-  for (auto& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = scale * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
-  }
-  return v;
-}
-
-enum class flaw { none, no_in_proj, wide_taps, no_l_cache, short_kv_list };
-
-// stories260K as lfm2. The attention tensors of the conv layers are dropped and shortconv ones
-// added; output_norm is renamed token_embd_norm; attention layers get q/k norms (ones).
-std::string lfm2_from_stories(const std::string& tag, flaw f = flaw::none) {
-  auto src = gguf::file::open(k_stories);
-  EXPECT_TRUE(src.ok());
-  gguf::writer w;
-  for (const auto& kv : (*src)->metadata()) {
-    std::string key = kv.key;
-    if (key == "llama.attention.head_count_kv") continue;
-    if (key.rfind("llama.", 0) == 0) key = "lfm2" + key.substr(5);
-    w.set_value(key, kv.val);
-  }
-  w.set_string("general.architecture", "lfm2");
-  std::vector<int32_t> kv_heads;
-  for (bool c : k_conv) kv_heads.push_back(c ? 0 : 4);
-  if (f == flaw::short_kv_list) kv_heads.pop_back();
-  w.set_i32_array("lfm2.attention.head_count_kv", kv_heads);
-  if (f != flaw::no_l_cache) w.set_u32("lfm2.shortconv.l_cache", 3);
-  for (const auto& t : (*src)->tensors()) {
-    std::string name = t.name;
-    const bool attn = name.find(".attn_") != std::string::npos && name.find("attn_norm") == std::string::npos;
-    if (attn && name.size() > 6 && k_conv[name[4] - '0']) continue;
-    if (name == "output_norm.weight") name = "token_embd_norm.weight";
-    const uint8_t* d = (*src)->tensor_data(t);
-    w.add_tensor(name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
-                 std::vector<uint8_t>(d, d + t.n_bytes));
-  }
-  for (int il = 0; il < 5; ++il) {
-    const std::string p = "blk." + std::to_string(il) + ".";
-    if (!k_conv[il]) {
-      w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, f32_bytes(std::vector<float>(8, 1.0f)));
-      w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, f32_bytes(std::vector<float>(8, 1.0f)));
-      continue;
-    }
-    const int64_t taps = f == flaw::wide_taps ? 4 : 3;
-    w.add_tensor(p + "shortconv.conv.weight", ggml_type::f32, {taps, k_embd},
-                 f32_bytes(pseudo_random(static_cast<size_t>(taps * k_embd), il, 1.0f)));
-    if (f != flaw::no_in_proj || il != 1) {
-      w.add_tensor(p + "shortconv.in_proj.weight", ggml_type::f32, {k_embd, 3 * k_embd},
-                   f32_bytes(pseudo_random(static_cast<size_t>(3 * k_embd * k_embd), 10 + il, 0.4f)));
-    }
-    w.add_tensor(p + "shortconv.out_proj.weight", ggml_type::f32, {k_embd, k_embd},
-                 f32_bytes(pseudo_random(static_cast<size_t>(k_embd * k_embd), 20 + il, 0.2f)));
-  }
-  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_lfm2_" + tag + ".gguf");
-  EXPECT_TRUE(w.write_file(path.string()).ok());
-  return path.string();
-}
+using namespace lfm2_fixture;
 
 std::vector<int32_t> prompt(size_t n, size_t salt = 0) {
   std::vector<int32_t> ids{1};
@@ -155,11 +87,13 @@ TEST_F(lfm2_model, reads_its_layers_and_plans_the_state) {
     EXPECT_EQ(hp->kv_cells(il, 128, 8), k_conv[il] ? 0 : 128) << il;
   }
   EXPECT_EQ(hp->conv_state_floats(), 3 * 2 * k_embd);
-  // KV rows of the two attention layers only, plus the state (f32, one heap chunk).
+  // KV rows of the two attention layers only, plus the state and its saved copy (f32, one heap
+  // chunk each).
   const memory_needs m = estimate_memory(**f, *hp, {128, 8, 1, kv_type::f16});
   const uint64_t kv_only = 2ull * 2 * 128 * kv_row_bytes(kv_type::f16, 32);
-  EXPECT_GE(m.kv, kv_only + 3 * 2 * k_embd * sizeof(float));
-  EXPECT_LE(m.kv, kv_only + 3 * 2 * k_embd * sizeof(float) + 32);
+  const uint64_t state = 3 * 2 * k_embd * sizeof(float);
+  EXPECT_GE(m.kv, kv_only + 2 * state);
+  EXPECT_LE(m.kv, kv_only + 2 * state + 64);
 }
 
 TEST_F(lfm2_model, batch_size_leaves_the_logits_alone) {
@@ -224,27 +158,43 @@ TEST_F(lfm2_model, interleaved_sequences_match_each_alone) {
   EXPECT_LT(max_abs_diff(*b_want, b_got), 1e-4f);
 }
 
-TEST_F(lfm2_model, truncate_keeps_a_sequence_whole_or_restarts_it) {
+TEST_F(lfm2_model, truncate_keeps_a_sequence_whole_its_last_prefill_or_nothing) {
   const auto ids = prompt(40);
   auto m = load(8);
   ASSERT_TRUE(m);
-  std::vector<int32_t> head(ids.begin(), ids.begin() + 38);
   auto full = m->eval(ids, false);
   ASSERT_TRUE(full.ok());
+  // A prompt of 38 (prefilled in batches), then two generated tokens one at a time.
   m->truncate(0, 0);
-  ASSERT_TRUE(m->eval(head, false).ok());
-  // Everything kept: the state is that of position 37, and the sequence goes on from it.
-  EXPECT_EQ(m->truncate(0, 38), 38);
-  auto rest = m->eval(0, {ids[38], ids[39]}, false);
-  ASSERT_TRUE(rest.ok());
-  EXPECT_LT(max_abs_diff(*full, *rest), 1e-5f);
-  // Fewer positions than cached: the state cannot be rewound, so nothing is kept.
-  EXPECT_EQ(m->truncate(0, 39), 0);
+  ASSERT_TRUE(m->eval(std::vector<int32_t>(ids.begin(), ids.begin() + 38), false).ok());
+  const auto step = [&](size_t from) {
+    std::vector<float> last;
+    for (size_t i = from; i < ids.size(); ++i) {
+      auto l = m->eval(0, {ids[i]}, false);
+      EXPECT_TRUE(l.ok());
+      if (l.ok()) last = *l;
+    }
+    return last;
+  };
+  EXPECT_LT(max_abs_diff(*full, step(38)), 1e-5f);
+  EXPECT_EQ(m->truncate(0, 40), 40);  // everything: nothing to rewind
+  EXPECT_EQ(m->n_past(0), 40);
+  // Keeping 39 would rewind the state by one; the copy saved after the prompt's prefill is at 38.
+  EXPECT_EQ(m->truncate(0, 39), 38);
+  EXPECT_EQ(m->n_past(0), 38);
+  EXPECT_LT(max_abs_diff(*full, step(38)), 1e-5f);
+  // Before the saved copy nothing is left: the sequence restarts.
+  EXPECT_EQ(m->truncate(0, 20), 0);
   EXPECT_EQ(m->n_past(0), 0);
   auto again = m->eval(0, ids, false);
   ASSERT_TRUE(again.ok());
   EXPECT_LT(max_abs_diff(*full, *again), 1e-5f);
+  // Its saved copy is now at 40; truncating to 0 drops it.
+  EXPECT_EQ(m->truncate(0, 0), 0);
+  ASSERT_TRUE(m->eval(0, {ids[0]}, false).ok());
+  EXPECT_EQ(m->truncate(0, 0), 0);
   // embed() starts from a clean state and leaves the sequence empty.
+  const std::vector<int32_t> head(ids.begin(), ids.begin() + 30);
   auto e1 = m->embed(0, head);
   ASSERT_TRUE(e1.ok());
   EXPECT_EQ(m->n_past(0), 0);

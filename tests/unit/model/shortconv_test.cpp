@@ -206,6 +206,32 @@ TEST_F(lfm2_model, truncate_keeps_a_sequence_whole_its_last_prefill_or_nothing) 
   EXPECT_LT(max_abs_diff(*full, *after), 1e-5f);
 }
 
+// A sliding window applies to the attention layers only (their KV cells become a ring); batching
+// and truncation still leave the logits alone.
+TEST(lfm2_window, attention_layers_keep_a_ring_conv_layers_none) {
+  const auto path = lfm2_from_stories("window", flaw::none, 4);
+  model_options opt;
+  opt.n_ctx = 128;
+  opt.n_batch = 4;
+  auto m = model::load(path, opt);
+  opt.n_batch = 64;
+  auto wide = model::load(path, opt);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(m.ok() && wide.ok()) << (m.ok() ? "" : m.error_message());
+  const hparams& hp = (*m)->params();
+  for (int il = 0; il < 5; ++il) {
+    EXPECT_EQ(hp.is_swa(il), !k_conv[il]) << il;
+    EXPECT_EQ(hp.kv_cells(il, 128, 4), k_conv[il] ? 0 : 8) << il;
+  }
+  const auto ids = prompt(40);
+  auto a = (*m)->eval(ids, false);
+  auto b = (*wide)->eval(ids, false);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_LT(max_abs_diff(*a, *b), 1e-4f);
+  // 39 of 40: the conv state's saved copy is at 40 (the last batch), so nothing is kept.
+  EXPECT_EQ((*m)->truncate(0, 39), 0);
+}
+
 TEST(lfm2_tensors, missing_convolution_metadata_is_named) {
   for (const auto& [f, want] : {std::pair{flaw::no_l_cache, "missing metadata key 'lfm2.shortconv.l_cache'"},
                                 std::pair{flaw::short_kv_list, "has 4 values for 5 layers"}}) {

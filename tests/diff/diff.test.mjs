@@ -83,6 +83,9 @@ describe("deep generated models", () => {
     // Gemma 3 1B's real shapes; 600 tokens run past its 512-position window.
     { preset: "gemma3-1b", type: "q4_0", n: 8, bound: 3 },
     { preset: "gemma3-1b", type: "q4_0", n: 600, bound: 3 },
+    // LFM2-350M's real shapes (10 convolution and 6 attention layers); 600 tokens take two
+    // prefill chunks, so the convolution state crosses a chunk boundary.
+    { preset: "lfm2-350m", type: "q4_0", n: 600, bound: 3 },
   ];
   for (const { preset, type, n, bound } of deep_cases) {
     test(`${preset} ${type} n=${n} (bound ${bound}%)`, async (t) => {

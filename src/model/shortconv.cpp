@@ -35,6 +35,7 @@ void conv_state::save(int64_t pos) {
 }
 
 void save_prefill_states(std::vector<conv_state>& conv, const int* seq, int64_t n, const std::vector<int64_t>& n_past) {
+  if (n < 2) return;  // a decode step: the saved copy stays where the last prefill left it
   std::vector<int64_t> count(conv.size(), 0);
   for (int64_t t = 0; t < n; ++t) ++count[static_cast<size_t>(seq[t])];
   for (size_t s = 0; s < conv.size(); ++s) {

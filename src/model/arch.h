@@ -1,5 +1,6 @@
 // What distinguishes the supported architectures. All share one transformer block (RMSNorm,
-// GQA attention with RoPE, a gated FFN); these flags switch its optional parts. Scales and
+// GQA attention with RoPE, a gated FFN); these flags switch its optional parts. lfm2 replaces
+// attention by a short gated convolution on the layers hparams::is_conv names. Scales and
 // windows that come from metadata are read into hparams (model/hparams.cpp).
 #pragma once
 
@@ -23,6 +24,8 @@ struct arch_desc {
   // phi3: ffn_up holds the gate's rows then the up rows (2 n_ff); attn_qkv (q, k, v rows), when
   // present, replaces attn_q/k/v.
   bool fused_ffn = false;
+  // The final norm's tensor; lfm2's converter writes it as token_embd_norm.
+  std::string_view output_norm = "output_norm.weight";
 };
 
 // nullptr when the architecture is not supported.

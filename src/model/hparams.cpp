@@ -161,6 +161,64 @@ status read_granite(const gguf::file& f, hparams& hp) {
   return {};
 }
 
+// LFM2 (llama.cpp's LLM_ARCH_LFM2): attention.head_count_kv is one value per layer, 0 for a
+// short-convolution layer; the attention layers share one KV head count (a scalar makes every
+// layer attention). shortconv.l_cache is the convolution's width.
+status read_lfm2_layers(const gguf::file& f, hparams& hp) {
+  const std::string& a = hp.arch_name;
+  const std::string kv_key = a + ".attention.head_count_kv";
+  hp.conv_layers.assign(static_cast<size_t>(hp.n_layer), false);
+  hp.n_head_kv = hp.n_head;
+  if (const gguf::array_value* arr = f.get_array(kv_key)) {
+    if (static_cast<int64_t>(arr->items.size()) != hp.n_layer) {
+      return error{"model: '" + kv_key + "' has " + std::to_string(arr->items.size()) + " values for " +
+                   std::to_string(hp.n_layer) + " layers"};
+    }
+    int64_t attn_kv = 0;
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+      const auto v = arr->items[static_cast<size_t>(il)].as_int();
+      if (!v || *v < 0 || *v > hp.n_head) {
+        return error{"model: '" + kv_key + "'[" + std::to_string(il) + "] must be an integer in [0, head_count]"};
+      }
+      if (*v == 0) {
+        hp.conv_layers[static_cast<size_t>(il)] = true;
+      } else if (attn_kv != 0 && *v != attn_kv) {
+        return error{"model: '" + kv_key + "': attention layers with different KV head counts (" +
+                     std::to_string(attn_kv) + " and " + std::to_string(*v) + ") are not supported"};
+      } else {
+        attn_kv = *v;
+      }
+    }
+    if (attn_kv > 0) hp.n_head_kv = attn_kv;
+  } else if (f.find(kv_key)) {
+    if (auto ok = read_dim(f, a, "attention.head_count_kv", hp.n_head_kv); !ok) return ok.err();
+  }
+  if (auto ok = read_dim(f, a, "shortconv.l_cache", hp.conv_l_cache); !ok) return ok.err();
+  if (hp.conv_l_cache < 2 || hp.conv_l_cache > 64) {
+    return error{"model: '" + a + ".shortconv.l_cache' = " + std::to_string(hp.conv_l_cache) + " is outside [2, 64]"};
+  }
+  return {};
+}
+
+// LFM2's options: a sliding window applies to every attention layer (same RoPE); a
+// bidirectional model (the LFM2 embedding models, causal_attention = false) is not a chat model.
+status read_lfm2(const gguf::file& f, hparams& hp) {
+  const std::string& a = hp.arch_name;
+  if (!f.get_bool(a + ".attention.causal").value_or(true)) {
+    return error{"model: bidirectional lfm2 models (" + a + ".attention.causal = false) are not supported"};
+  }
+  const std::string key = a + ".attention.sliding_window";
+  const auto window = f.get_u32(key);
+  if (!window && f.find(key)) return error{"model: '" + key + "' must be an unsigned 32-bit integer"};
+  if (window && *window > 0) {
+    hp.n_swa = *window;
+    hp.swa_layers.resize(static_cast<size_t>(hp.n_layer));
+    for (int64_t il = 0; il < hp.n_layer; ++il) hp.swa_layers[static_cast<size_t>(il)] = !hp.is_conv(il);
+    hp.rope_swa = hp.rope;
+  }
+  return {};
+}
+
 }  // namespace
 
 result<hparams> read_hparams(const gguf::file& f) {
@@ -180,7 +238,9 @@ result<hparams> read_hparams(const gguf::file& f) {
     if (auto ok = read_dim(f, a, suffix, *dst); !ok) return ok.err();
   }
   hp.n_head_kv = hp.n_head;
-  if (f.find(a + ".attention.head_count_kv")) {
+  if (hp.arch == arch_kind::lfm2) {
+    if (auto ok = read_lfm2_layers(f, hp); !ok) return ok.err();
+  } else if (f.find(a + ".attention.head_count_kv")) {
     if (auto ok = read_dim(f, a, "attention.head_count_kv", hp.n_head_kv); !ok) return ok.err();
   }
   if (hp.n_head % hp.n_head_kv != 0) {
@@ -218,6 +278,8 @@ result<hparams> read_hparams(const gguf::file& f) {
     if (auto ok = read_granite(f, hp); !ok) return ok.err();
   } else if (hp.arch == arch_kind::smollm3) {
     hp.no_rope_step = 4;  // as llama.cpp: a constant of the architecture, no metadata key
+  } else if (hp.arch == arch_kind::lfm2) {
+    if (auto ok = read_lfm2(f, hp); !ok) return ok.err();
   }
   const gguf::tensor_info* embd = f.find_tensor("token_embd.weight");
   if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};

@@ -59,6 +59,10 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
     cells[static_cast<size_t>(il)] = m->hp_.kv_cells(il, n_ctx, m->n_batch_);
   m->kv_.resize(static_cast<size_t>(n_seq));
   for (auto& kv : m->kv_) kv.allocate(opt.kv, cells, n_ctx, m->hp_.kv_dim());
+  if (m->hp_.has_conv()) {
+    m->conv_.resize(static_cast<size_t>(n_seq));
+    for (auto& cs : m->conv_) cs.allocate(m->hp_);
+  }
   m->n_past_.assign(static_cast<size_t>(n_seq), 0);
   m->pool_ = std::make_unique<kernels::thread_pool>(opt.n_threads);
   if (!opt.cpus.empty()) {
@@ -79,6 +83,7 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.gate.resize(nb * h.n_ff);
   if (arch_of(h.arch).fused_ffn) st.fused.resize(nb * std::max(h.q_dim() + 2 * h.kv_dim(), 2 * h.n_ff));
   st.up.resize(nb * h.n_ff);
+  if (h.has_conv()) st.conv.resize(nb * 4 * h.n_embd);
   st.seq.resize(nb);
   st.pos.resize(nb);
   st.first_pos.resize(nb);
@@ -88,13 +93,18 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
 int64_t model::truncate(int seq, int64_t n_keep) {
   auto& p = n_past_.at(static_cast<size_t>(seq));
   n_keep = std::clamp<int64_t>(n_keep, 0, p);
+  // A convolution state holds only the latest positions, or the copy saved after the last prefill.
+  const int64_t saved = conv_.empty() ? -1 : conv_[static_cast<size_t>(seq)].saved_pos;
+  if (!conv_.empty() && n_keep < p) n_keep = saved > 0 && saved <= n_keep ? saved : 0;
   // A ring layer has overwritten the window before n_keep once the sequence went on for more
   // than its spare cells; then nothing before n_keep can be continued.
   const kv_cache& kv = kv_[static_cast<size_t>(seq)];
   const int64_t oldest_needed = std::max<int64_t>(0, n_keep - hp_.n_swa + 1);
   for (int64_t il = 0; il < hp_.n_layer && n_keep > 0; ++il) {
-    if (kv.is_ring(il) && p - oldest_needed > kv.cells[static_cast<size_t>(il)]) n_keep = 0;
+    if (!hp_.is_conv(il) && kv.is_ring(il) && p - oldest_needed > kv.cells[static_cast<size_t>(il)]) n_keep = 0;
   }
+  if (!conv_.empty() && n_keep == 0) conv_[static_cast<size_t>(seq)].clear();
+  if (!conv_.empty() && n_keep > 0 && n_keep < p) conv_[static_cast<size_t>(seq)].restore();
   p = n_keep;
   return n_keep;
 }
@@ -228,10 +238,15 @@ void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>
     }
   }
   for (int il = 0; il < hp_.n_layer; ++il) {
-    attention_layer(il, n);
+    if (hp_.is_conv(il)) {
+      conv_layer(il, n);
+    } else {
+      attention_layer(il, n);
+    }
     ffn_layer(il, n);
   }
   for (int64_t t = 0; t < n; ++t) n_past_[static_cast<size_t>(st_.seq[t])] = st_.pos[t] + 1;
+  if (!conv_.empty()) save_prefill_states(conv_, st_.seq.data(), n, n_past_);
   if (hidden != nullptr) {
     std::vector<float> row(static_cast<size_t>(e));
     for (int64_t t = 0; t < n; ++t) {

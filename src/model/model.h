@@ -23,6 +23,7 @@
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 #include "model/memory.h"
+#include "model/shortconv.h"
 #include "model/weights.h"
 
 namespace pocketlm {
@@ -70,6 +71,7 @@ struct run_state {
   std::vector<float> gate;           // (n, n_ff)
   std::vector<float> up;             // (n, n_ff)
   std::vector<float> fused;          // phi3: (n, max(q_dim + 2 kv_dim, 2 n_ff)) fused matmul output
+  std::vector<float> conv;           // lfm2: (n, 4 n_embd): in_proj's B | C | x rows, then C * conv
   std::vector<float> logits;         // (n_outputs, n_vocab)
   std::vector<uint8_t> act_scratch;  // converted activations for matmul
   std::vector<int> seq;              // (n) sequence of each token in the chunk
@@ -93,7 +95,9 @@ class model {
 
   // Drops cached positions >= n_keep of sequence `seq` (0 clears it). Returns the positions
   // kept: fewer than n_keep (0) when a sliding-window layer no longer holds the window before
-  // n_keep, so the caller must evaluate from there.
+  // n_keep, or when the model has convolution layers (lfm2) and n_keep < n_past: their state
+  // cannot be rewound, only restored to the copy saved after the sequence's last prefill (kept
+  // when that is at most n_keep, else 0). The caller must evaluate from the returned count.
   int64_t truncate(int64_t n_keep) { return truncate(0, n_keep); }
   int64_t truncate(int seq, int64_t n_keep);
 
@@ -130,6 +134,7 @@ class model {
   // st_.logits; when hidden != nullptr the final-normed rows are summed into it (n_embd).
   void forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>& out_rows, float* hidden = nullptr);
   void attention_layer(int layer, int64_t n);
+  void conv_layer(int layer, int64_t n);  // model/shortconv.cpp
   void ffn_layer(int layer, int64_t n);
   void attend(int layer, int64_t n);
   void add_residual(const std::vector<float>& post_norm, int64_t n);
@@ -138,7 +143,8 @@ class model {
   std::unique_ptr<gguf::file> file_;
   hparams hp_;
   model_weights w_;
-  std::vector<kv_cache> kv_;  // one per sequence
+  std::vector<kv_cache> kv_;      // one per sequence
+  std::vector<conv_state> conv_;  // lfm2: one per sequence; empty without convolution layers
   run_state st_;
   int64_t n_batch_ = 0;
   std::vector<int64_t> n_past_;  // one per sequence

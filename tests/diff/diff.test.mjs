@@ -100,6 +100,9 @@ describe("deep generated models", () => {
     { preset: "gemma3-1b", type: "q4_0", n: 600, bound: 3 },
     // Phi-3.5-mini's 32 layers of 3072: past 3% from llama.cpp's own noise (see check_case).
     { preset: "phi3.5-mini", type: "q4_0", n: 8, bound: 3, noise_floor: true },
+    // LFM2-350M's real shapes (10 convolution and 6 attention layers); 600 tokens take two
+    // prefill chunks, so the convolution state crosses a chunk boundary.
+    { preset: "lfm2-350m", type: "q4_0", n: 600, bound: 3 },
   ];
   for (const { preset, type, n, bound, noise_floor } of deep_cases) {
     const shown = noise_floor ? `${bound}% or 1.5x llama.cpp's own spread` : `${bound}%`;

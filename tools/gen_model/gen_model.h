@@ -57,6 +57,10 @@ struct preset {
   int32_t pad = -1;
   int32_t unk = -1;
   bool add_bos = false;
+  // lfm2: bit il set makes layer il a short convolution of conv_l_cache taps (head_count_kv 0,
+  // shortconv tensors instead of attention ones)
+  uint32_t conv_layers = 0;
+  uint32_t conv_l_cache = 0;
 };
 
 // Looks a preset up by name; nullptr when unknown.

@@ -7,7 +7,7 @@ namespace {
 
 // Special token ids are those in the real models' GGUFs. The Qwen presets all use the Qwen3
 // tokenizer (151669 tokens) padded to the real models' 151936 embedding rows.
-constexpr std::array<preset, 12> k_presets = {{
+constexpr std::array<preset, 14> k_presets = {{
     {.name = "qwen2.5-0.5b",
      .arch = "qwen2",
      .model_name = "Qwen2.5 0.5B Synthetic",
@@ -288,6 +288,57 @@ constexpr std::array<preset, 12> k_presets = {{
      .eos = 151645,
      .pad = 151643,
      .add_bos = false},
+    // LFM2-350M at its real shapes (16 layers of 1024; attention on layers 2, 5, 8, 10, 12 and 14,
+    // convolutions of 3 taps elsewhere; n_ff as the converter adjusts 6656: 4608), with Llama 3's
+    // vocabulary in place of LFM2's 65,536 tokens (see lfm2-tiny).
+    {.name = "lfm2-350m",
+     .arch = "lfm2",
+     .model_name = "LFM2 350M Synthetic",
+     .n_embd = 1024,
+     .n_layer = 16,
+     .n_head = 16,
+     .n_head_kv = 8,
+     .head_dim = 64,
+     .n_ff = 4608,
+     .n_vocab = 128256,
+     .tied = true,
+     .qk_norm = true,
+     .rope_base = 1e6f,
+     .n_ctx = 128000,
+     .rms_eps = 1e-5f,
+     .vocab = vocab_kind::llama3,
+     .pre = "lfm2",
+     .bos = 128000,
+     .eos = 128009,
+     .add_bos = true,
+     .conv_layers = 0b1010101011011011,
+     .conv_l_cache = 3},
+    // LFM2-350M's layout (convolution layers of 3 taps between GQA attention layers with q/k
+    // norms, tied embeddings, RoPE base 1e6) at a small width: layers 2 and 4 attend, the other
+    // four convolve. No npm package ships LFM2's 65,536-token vocabulary; Llama 3's is run
+    // through the "lfm2" pre-tokenizer (the same regex list in llama.cpp).
+    {.name = "lfm2-tiny",
+     .arch = "lfm2",
+     .model_name = "LFM2 Tiny Synthetic",
+     .n_embd = 256,
+     .n_layer = 6,
+     .n_head = 4,
+     .n_head_kv = 2,
+     .head_dim = 64,
+     .n_ff = 768,
+     .n_vocab = 128256,
+     .tied = true,
+     .qk_norm = true,
+     .rope_base = 1e6f,
+     .n_ctx = 128000,
+     .rms_eps = 1e-5f,
+     .vocab = vocab_kind::llama3,
+     .pre = "lfm2",
+     .bos = 128000,
+     .eos = 128009,
+     .add_bos = true,
+     .conv_layers = 0b101011,
+     .conv_l_cache = 3},
 }};
 
 }  // namespace

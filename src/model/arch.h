@@ -22,6 +22,9 @@ struct arch_desc {
   // phi3: ffn_up holds the gate's rows then the up rows (2 n_ff); attn_qkv (q, k, v rows), when
   // present, replaces attn_q/k/v.
   bool fused_ffn = false;
+  // bert, nomic-bert: an encoder (model/encoder.cpp): LayerNorms with biases after each
+  // residual, bidirectional attention, no output head.
+  bool encoder = false;
 };
 
 // nullptr when the architecture is not supported.

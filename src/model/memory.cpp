@@ -63,7 +63,7 @@ uint64_t compute_bytes(const gguf::file& f, const hparams& hp, const memory_shap
   const auto kvd = static_cast<uint64_t>(hp.kv_dim()), ff = static_cast<uint64_t>(hp.n_ff);
   uint64_t b = floats(n * e) + floats(n * std::max(e, qd)) + 2 * floats(n * qd) + 2 * floats(n * kvd) +
                2 * floats(n * ff);  // x, xb, q + attn, k + v, gate + up
-  if (arch_of(hp.arch).fused_ffn) b += floats(n * std::max(qd + 2 * kvd, 2 * ff));
+  if (arch_of(hp.arch).fused_ffn || arch_of(hp.arch).encoder) b += floats(n * std::max(qd + 2 * kvd, 2 * ff));
   // Last-position logits: the model's buffer, the copy eval returns, and a caller's index.
   b += 3 * floats(static_cast<uint64_t>(hp.n_vocab));
   b += heap_chunk(act_row_bytes(f) * n);

@@ -57,7 +57,9 @@ uint64_t act_row_bytes(const gguf::file& f) {
 }
 
 uint64_t compute_bytes(const gguf::file& f, const hparams& hp, const memory_shape& s) {
-  const auto n = static_cast<uint64_t>(std::clamp<int64_t>(s.n_batch, 1, s.n_ctx));
+  // An encoder runs its whole input as one batch (model::load), whatever the chunk size asked.
+  const int64_t batch = arch_of(hp.arch).encoder ? s.n_ctx : s.n_batch;
+  const auto n = static_cast<uint64_t>(std::clamp<int64_t>(batch, 1, s.n_ctx));
   const auto floats = [](uint64_t count) { return heap_chunk(count * sizeof(float)); };
   const auto e = static_cast<uint64_t>(hp.n_embd), qd = static_cast<uint64_t>(hp.q_dim());
   const auto kvd = static_cast<uint64_t>(hp.kv_dim()), ff = static_cast<uint64_t>(hp.n_ff);

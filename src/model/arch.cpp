@@ -6,7 +6,7 @@
 namespace pocketlm {
 
 namespace {
-constexpr std::array<arch_desc, 9> k_archs = {{
+constexpr std::array<arch_desc, 11> k_archs = {{
     {.name = "llama", .kind = arch_kind::llama, .rope_mode = kernels::rope_mode::normal},
     {.name = "qwen2", .kind = arch_kind::qwen2, .rope_mode = kernels::rope_mode::neox, .has_qkv_bias = true},
     {.name = "qwen3", .kind = arch_kind::qwen3, .rope_mode = kernels::rope_mode::neox, .has_qk_norm = true},
@@ -29,6 +29,12 @@ constexpr std::array<arch_desc, 9> k_archs = {{
      .rope_mode = kernels::rope_mode::neox,
      .has_qk_norm = true,
      .output_norm = "token_embd_norm.weight"},
+    {.name = "bert",
+     .kind = arch_kind::bert,
+     .rope_mode = kernels::rope_mode::neox,
+     .ffn_act = ffn_activation::gelu,
+     .encoder = true},
+    {.name = "nomic-bert", .kind = arch_kind::nomic_bert, .rope_mode = kernels::rope_mode::neox, .encoder = true},
 }};
 }  // namespace
 

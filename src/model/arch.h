@@ -26,6 +26,9 @@ struct arch_desc {
   bool fused_ffn = false;
   // The final norm's tensor; lfm2's converter writes it as token_embd_norm.
   std::string_view output_norm = "output_norm.weight";
+  // bert, nomic-bert: an encoder (model/encoder.cpp): LayerNorms with biases after each
+  // residual, bidirectional attention, no output head.
+  bool encoder = false;
 };
 
 // nullptr when the architecture is not supported.

@@ -219,6 +219,34 @@ status read_lfm2(const gguf::file& f, hparams& hp) {
   return {};
 }
 
+// Keys of embedding models: the pooling type of any architecture (a causal Qwen3-Embedding
+// pools too); the encoders' LayerNorm epsilon, attention.causal and token type count.
+status read_embedding_keys(const gguf::file& f, hparams& hp) {
+  const std::string& a = hp.arch_name;
+  if (const auto* v = f.find(a + ".pooling_type")) {
+    const auto type = v->as_int();
+    if (!type || *type < 0 || *type > 3)
+      return error{"model: '" + a + ".pooling_type' must be 0 (none), 1 (mean), 2 (cls) or 3 (last)"};
+    hp.pooling = static_cast<pooling_type>(*type);
+  }
+  if (const auto causal = f.get_bool(a + ".attention.causal")) hp.causal = *causal;
+  if (!arch_of(hp.arch).encoder) {
+    // A decoder run without its mask (EmbeddingGemma's gemma3) would need a bidirectional pass.
+    if (!hp.causal)
+      return error{"model: '" + a + "' with attention.causal = false is not supported", error_kind::unsupported};
+    return {};
+  }
+  hp.causal = false;  // encoders attend both ways (their converter writes attention.causal = false)
+  auto eps = read_f32(f, a + ".attention.layer_norm_epsilon", 0.0f);
+  if (!eps) return eps.err();
+  if (!f.find(a + ".attention.layer_norm_epsilon")) return missing(a + ".attention.layer_norm_epsilon");
+  hp.norm_eps = *eps;
+  const auto types = f.get_u32("tokenizer.ggml.token_type_count");
+  if (!types || *types == 0) return error{"model: " + a + " needs tokenizer.ggml.token_type_count > 0"};
+  hp.n_token_types = *types;
+  return {};
+}
+
 }  // namespace
 
 result<hparams> read_hparams(const gguf::file& f) {
@@ -281,6 +309,7 @@ result<hparams> read_hparams(const gguf::file& f) {
   } else if (hp.arch == arch_kind::lfm2) {
     if (auto ok = read_lfm2(f, hp); !ok) return ok.err();
   }
+  if (auto ok = read_embedding_keys(f, hp); !ok) return ok.err();
   const gguf::tensor_info* embd = f.find_tensor("token_embd.weight");
   if (embd == nullptr) return error{"model: missing tensor 'token_embd.weight'"};
   hp.n_vocab = embd->ne[1];

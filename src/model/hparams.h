@@ -12,7 +12,11 @@
 
 namespace pocketlm {
 
-enum class arch_kind { llama, qwen2, qwen3, gemma2, gemma3, granite, smollm3, phi3, lfm2 };
+enum class arch_kind { llama, qwen2, qwen3, gemma2, gemma3, granite, smollm3, phi3, lfm2, bert, nomic_bert };
+
+// How a sentence embedding is pooled from the last hidden states (`<arch>.pooling_type`, llama.cpp's
+// llama_pooling_type numbering): none means the model is not an embedding model.
+enum class pooling_type { none = 0, mean = 1, cls = 2, last = 3 };
 
 enum class ffn_activation { silu, gelu };  // the gate's activation: SwiGLU or GeGLU (tanh GELU)
 
@@ -57,6 +61,13 @@ struct hparams {
   // per sequence instead (model/shortconv.h).
   int64_t conv_l_cache = 0;
   std::vector<bool> conv_layers;  // (n_layer) when conv_l_cache > 0
+  // Embedding models (model/encoder.cpp): `<arch>.pooling_type`, `<arch>.attention.causal`
+  // (encoders: false, every token attends every other), the LayerNorm epsilon and
+  // tokenizer.ggml.token_type_count (rows of token_types).
+  pooling_type pooling = pooling_type::none;
+  bool causal = true;
+  float norm_eps = 1e-12f;
+  int64_t n_token_types = 0;
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }

@@ -20,6 +20,7 @@
 #include "common/result.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "model/encoder.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 #include "model/memory.h"
@@ -118,10 +119,14 @@ class model {
   }
   result<std::vector<float>> eval(int seq, const std::vector<int32_t>& tokens, bool all_logits);
 
-  // Sentence embedding of `tokens` run in sequence `seq` from position 0: the mean over the
-  // tokens of the final-normed hidden states (output_norm applied), L2-normalised (n_embd).
-  // Leaves the sequence empty.
+  // Sentence embedding of `tokens` run in sequence `seq` from position 0, pooled as the GGUF's
+  // `<arch>.pooling_type` says (mean, first token or last token; llama.cpp's
+  // build_pooling) over the last hidden states (a causal model's after output_norm), then
+  // L2-normalised (n_embd) as llama-embedding and Ollama return them. Leaves the sequence
+  // empty. An error for a model without a pooling type (a chat model), as Ollama answers.
   result<std::vector<float>> embed(int seq, const std::vector<int32_t>& tokens);
+  // Whether embed() works: the GGUF names a pooling type (Ollama's "embedding" capability).
+  bool is_embedding_model() const { return hp_.pooling != pooling_type::none; }
 
   // Whether `tokens` can run after what `seq` holds: the sequence exists, every id is in the
   // vocabulary, and they fit the context.
@@ -139,12 +144,18 @@ class model {
   void attend(int layer, int64_t n);
   void add_residual(const std::vector<float>& post_norm, int64_t n);
   void scale_logits();
+  // Encoders (model/encoder.cpp): the whole input in one pass, bidirectional attention.
+  void encode(int seq, const int32_t* tokens, int64_t n);
+  void encoder_attention(int layer, int64_t n);
+  void encoder_ffn(int layer, int64_t n);
+  result<std::vector<float>> embed_causal(int seq, const std::vector<int32_t>& tokens);
 
   std::unique_ptr<gguf::file> file_;
   hparams hp_;
   model_weights w_;
-  std::vector<kv_cache> kv_;      // one per sequence
-  std::vector<conv_state> conv_;  // lfm2: one per sequence; empty without convolution layers
+  std::unique_ptr<encoder_weights> enc_;  // encoders only; w_ is then empty
+  std::vector<kv_cache> kv_;              // one per sequence
+  std::vector<conv_state> conv_;          // lfm2: one per sequence; empty without convolution layers
   run_state st_;
   int64_t n_batch_ = 0;
   std::vector<int64_t> n_past_;  // one per sequence

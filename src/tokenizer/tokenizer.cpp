@@ -5,6 +5,7 @@
 #include "tokenizer/spm.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/wpm.h"
 
 namespace pocketlm {
 // A piece of the input: raw text [begin, begin + len) or one special token.
@@ -152,6 +153,18 @@ std::vector<int32_t> tokenizer::encode_fragments(std::string_view text, const st
                                                  bool add_special) const {
   const vocab_data& v = *vocab_;
   std::vector<int32_t> out;
+  if (v.kind == vocab_kind::wpm) {  // llama.cpp: CLS and SEP with add_special, whatever add_bos says
+    if (add_special) out.push_back(v.bos);
+    for (const fragment& f : frags) {
+      if (f.token >= 0) {
+        out.push_back(f.token);
+      } else {
+        wpm_encode(v, text.substr(f.begin, f.len), out);
+      }
+    }
+    if (add_special) out.push_back(v.sep);
+    return out;
+  }
   const bool bos = add_special && v.add_bos && v.bos >= 0;
   if (bos) out.push_back(v.bos);
   bool prev_special = true;  // spm: the first text fragment gets the space prefix

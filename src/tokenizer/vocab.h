@@ -25,7 +25,7 @@ enum token_attr : uint16_t {
   attr_byte = 1 << 5,
 };
 
-enum class vocab_kind { bpe, spm };
+enum class vocab_kind { bpe, spm, wpm };  // wpm: WordPiece (tokenizer.ggml.model "bert")
 
 // A BPE merge: ranks are keyed by the pair of "symbol ids" (sids). Every token text has the
 // sid equal to its token id; merge parts that are not tokens get sids >= n_vocab.
@@ -49,6 +49,11 @@ struct vocab_data {
   // bpe: GPT-2 byte-level (most), or SentencePiece-style over raw UTF-8 (pre_type_settings::spm_style).
   bool spm_style = false;
   bool newline_runs_whole = false;
+  // WordPiece: SEP (appended with add_special; bos is CLS), the BertNormalizer options
+  // (tokenizer.ggml.normalizer.*; strip_accents defaults to lowercase) and the longest token.
+  int32_t sep = -1, mask = -1;
+  bool lowercase = true, strip_accents = true;
+  int32_t max_token_len = 0;
   std::unordered_set<int32_t> eog;
   std::vector<int32_t> special_cache;  // control/user-defined/unknown, longest text first
 

@@ -13,8 +13,9 @@
 
 namespace pocketlm::gen {
 
-// qwen, llama3: GPT-2 style BPE; gemma3, llama2: SentencePiece (tokenizer.ggml.model "llama").
-enum class vocab_kind { qwen, llama3, gemma3, llama2 };
+// qwen, llama3: GPT-2 style BPE; gemma3, llama2: SentencePiece (tokenizer.ggml.model "llama");
+// wordpiece: the synthetic BERT vocabulary of encoder.cpp (tokenizer.ggml.model "bert").
+enum class vocab_kind { qwen, llama3, gemma3, llama2, wordpiece };
 
 // Shapes and metadata of one synthetic model, as llama.cpp's converter would write them.
 struct preset {
@@ -61,6 +62,7 @@ struct preset {
   // shortconv tensors instead of attention ones)
   uint32_t conv_layers = 0;
   uint32_t conv_l_cache = 0;
+  uint32_t pooling = 0;  // encoders: <arch>.pooling_type (1 mean, 2 cls, 3 last)
 };
 
 // Looks a preset up by name; nullptr when unknown.
@@ -83,6 +85,9 @@ struct vocab_data {
 // ranks them) and <0xXX> pieces the byte type, as the converter reads them from tokenizer.model.
 result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab, bool sentencepiece = false);
 
+// The synthetic WordPiece vocabulary (encoder.cpp), padded with [unused<i>] to n_vocab.
+vocab_data wordpiece_vocab(int64_t n_vocab);
+
 struct gen_options {
   const preset* p = nullptr;
   file_type type = file_type::all_f32;
@@ -92,6 +97,7 @@ struct gen_options {
   float qk_std = 0.0f;  // 0: same as other matrices
   std::string node_modules;
   int threads = 2;
+  int pooling = -1;  // >= 0: overrides an encoder preset's pooling type
 };
 
 // Writes the model; progress lines go to stderr.

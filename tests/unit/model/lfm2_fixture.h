@@ -36,8 +36,10 @@ enum class flaw { none, no_in_proj, wide_taps, no_l_cache, short_kv_list };
 
 // stories260K as lfm2. The attention tensors of the conv layers are dropped and shortconv ones
 // added; output_norm is renamed token_embd_norm; attention layers get q/k norms (ones).
-// window > 0 writes attention.sliding_window (the attention layers then keep a ring of cells).
-inline std::string lfm2_from_stories(const std::string& tag, flaw f = flaw::none, uint32_t window = 0) {
+// window > 0 writes attention.sliding_window (the attention layers then keep a ring of cells);
+// pooled writes a mean pooling type, without which a causal model does not embed.
+inline std::string lfm2_from_stories(const std::string& tag, flaw f = flaw::none, uint32_t window = 0,
+                                     bool pooled = false) {
   auto src = gguf::file::open(k_stories);
   if (!src.ok()) return {};
   gguf::writer w;
@@ -54,6 +56,7 @@ inline std::string lfm2_from_stories(const std::string& tag, flaw f = flaw::none
   w.set_i32_array("lfm2.attention.head_count_kv", kv_heads);
   if (f != flaw::no_l_cache) w.set_u32("lfm2.shortconv.l_cache", 3);
   if (window > 0) w.set_u32("lfm2.attention.sliding_window", window);
+  if (pooled) w.set_u32("lfm2.pooling_type", 1);
   for (const auto& t : (*src)->tensors()) {
     std::string name = t.name;
     const bool attn = name.find(".attn_") != std::string::npos && name.find("attn_norm") == std::string::npos;

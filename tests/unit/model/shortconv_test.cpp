@@ -38,7 +38,7 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 class lfm2_model : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { path_ = lfm2_from_stories("ok"); }
+  static void SetUpTestSuite() { path_ = lfm2_from_stories("ok", flaw::none, 0, /*pooled=*/true); }
   static void TearDownTestSuite() { std::filesystem::remove(path_); }
 
   static std::unique_ptr<model> load(int64_t n_batch, int n_seq = 1) {

@@ -79,9 +79,10 @@ report_binary "$build" dynamic
 # the project's own (aarch64) binaries (the planner's, and pocketlm-gen-model's in constrained
 # generation), which only works where binfmt_misc hands them to qemu,
 # and containers have none; and the resident-memory test of weight repacking, because RSS under
-# qemu-user is the emulator's (it does not drop guest file pages on madvise(MADV_DONTNEED)).
+# qemu-user is the emulator's (it does not drop guest file pages on madvise(MADV_DONTNEED)); and
+# llama.cpp's tokenizer cases (no kernel runs in them; their vocabularies load slowly emulated).
 # Override with POCKETLM_QEMU_EXCLUDE (a ctest -E regex).
-exclude=${POCKETLM_QEMU_EXCLUDE:-'^planner_models\.|^constrained_generation\.|^repack_model\.repacking_keeps_one_resident_copy$'}
+exclude=${POCKETLM_QEMU_EXCLUDE:-'^planner_models\.|^constrained_generation\.|^repack_model\.repacking_keeps_one_resident_copy$|^LlamaCpp'}
 for run in max:i8mm cortex-a76:dotprod cortex-a53:neon; do
   cpu=${run%%:*}
   isa=${run#*:}

@@ -27,6 +27,7 @@ struct eval_args {
   int n_generate = 0;
   std::string rope_override;
   int64_t window_override = -1;
+  float softcap_override = -1.0f;
 };
 
 result<std::vector<int32_t>> parse_tokens(const std::string& text) {
@@ -90,6 +91,7 @@ int run_eval(const eval_args& a) {
     opt.rope_override = a.rope_override == "neox" ? kernels::rope_mode::neox : kernels::rope_mode::normal;
   }
   opt.window_override = a.window_override;
+  opt.attn_softcap_override = a.softcap_override;
   const auto t0 = clock::now();
   auto m = model::load(a.model_path, opt);
   if (!m) return report(m.err());
@@ -153,6 +155,9 @@ void register_eval(CLI::App& app, int& exit_code) {
   cmd->add_option("--window-override", args->window_override,
                   "test hook: force the sliding window of a model that has one (0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("--softcap-override", args->softcap_override,
+                  "test hook: force the attention logit soft-cap (0: none)")
+      ->check(CLI::Range(0.0f, 1e6f));
   cmd->callback([args, &exit_code] { exit_code = run_eval(*args); });
 }
 

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   pocketlm::cli::register_quantize(app, exit_code);
   pocketlm::cli::register_tokenize(app, exit_code);
   pocketlm::cli::register_detokenize(app, exit_code);
+  pocketlm::cli::register_embed(app, exit_code);
   pocketlm::cli::register_run(app, exit_code);
   pocketlm::cli::register_plan(app, exit_code);
   pocketlm::cli::register_devices(app, exit_code);

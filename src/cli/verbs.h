@@ -23,6 +23,7 @@ void register_eval(CLI::App& app, int& exit_code);
 void register_quantize(CLI::App& app, int& exit_code);
 void register_tokenize(CLI::App& app, int& exit_code);
 void register_detokenize(CLI::App& app, int& exit_code);
+void register_embed(CLI::App& app, int& exit_code);
 void register_run(CLI::App& app, int& exit_code);
 void register_plan(CLI::App& app, int& exit_code);
 void register_devices(CLI::App& app, int& exit_code);

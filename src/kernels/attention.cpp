@@ -47,6 +47,7 @@ head_group_args start(const attention_args& a, int64_t t, int64_t kvh, std::vect
   h.group = group;
   h.head_dim = a.head_dim;
   h.scale = a.scale;
+  h.softcap = a.softcap;
   h.kv = a.kv_of(t);
   h.offset = kvh * a.head_dim;
   h.m = state;

@@ -37,7 +37,8 @@ struct head_group_args {
   const float* q = nullptr;  // (group, head_dim), values already rounded to f16
   int group = 1;
   int64_t head_dim = 0;
-  float scale = 1.0f;  // applied to q.k
+  float scale = 1.0f;    // applied to q.k
+  float softcap = 0.0f;  // > 0: scores become softcap * tanh(score / softcap) (gemma2)
   kv_layer_view kv;
   int64_t offset = 0;  // element offset of this KV head inside a row
   int64_t p0 = 0, p1 = 0;
@@ -45,6 +46,13 @@ struct head_group_args {
   float* s = nullptr;    // (group)
   float* acc = nullptr;  // (group, head_dim)
 };
+
+// q.k scaled, then soft-capped where `softcap` > 0 as llama.cpp's flash attention does it (the
+// scale divided by the cap first, the product of tanh and cap after).
+inline float attention_score(float dot, float scale, float softcap) {
+  if (softcap > 0.0f) return softcap * std::tanh(dot * (scale / softcap));
+  return dot * scale;
+}
 
 // Folds one score into a head's (m, s); sets acc_scale (the factor for the old acc, already
 // applied to s) and v_weight (the weight of this position's V row). Exactly one exp per
@@ -85,6 +93,7 @@ struct attention_args {
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;
   float scale = 1.0f;
+  float softcap = 0.0f;  // attention logit soft-capping (head_group_args::softcap)
   const float* q = nullptr;
   int64_t q_stride = 0;
   const int64_t* last_pos = nullptr;

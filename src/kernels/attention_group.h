@@ -27,7 +27,7 @@ void attend_group_with(const head_group_args& a) {
   for (int64_t p = a.p0; p < a.p1; ++p) {
     decode(a.kv.k + p * a.kv.row_bytes, a.offset, hd, row.data());
     for (int g = 0; g < a.group; ++g) {
-      const float score = dot(a.q + g * hd, row.data(), hd) * a.scale;
+      const float score = attention_score(dot(a.q + g * hd, row.data(), hd), a.scale, a.softcap);
       online_softmax_step(score, a.m[g], a.s[g], scales[g], weights[g]);
     }
     decode(a.kv.v + p * a.kv.row_bytes, a.offset, hd, row.data());

@@ -6,10 +6,15 @@
 namespace pocketlm {
 
 namespace {
-constexpr std::array<arch_desc, 7> k_archs = {{
+constexpr std::array<arch_desc, 11> k_archs = {{
     {.name = "llama", .kind = arch_kind::llama, .rope_mode = kernels::rope_mode::normal},
     {.name = "qwen2", .kind = arch_kind::qwen2, .rope_mode = kernels::rope_mode::neox, .has_qkv_bias = true},
     {.name = "qwen3", .kind = arch_kind::qwen3, .rope_mode = kernels::rope_mode::neox, .has_qk_norm = true},
+    {.name = "gemma2",
+     .kind = arch_kind::gemma2,
+     .rope_mode = kernels::rope_mode::neox,
+     .has_post_norms = true,
+     .ffn_act = ffn_activation::gelu},
     {.name = "gemma3",
      .kind = arch_kind::gemma3,
      .rope_mode = kernels::rope_mode::neox,
@@ -19,6 +24,17 @@ constexpr std::array<arch_desc, 7> k_archs = {{
     {.name = "granite", .kind = arch_kind::granite, .rope_mode = kernels::rope_mode::normal},
     {.name = "smollm3", .kind = arch_kind::smollm3, .rope_mode = kernels::rope_mode::normal},
     {.name = "phi3", .kind = arch_kind::phi3, .rope_mode = kernels::rope_mode::neox, .fused_ffn = true},
+    {.name = "lfm2",
+     .kind = arch_kind::lfm2,
+     .rope_mode = kernels::rope_mode::neox,
+     .has_qk_norm = true,
+     .output_norm = "token_embd_norm.weight"},
+    {.name = "bert",
+     .kind = arch_kind::bert,
+     .rope_mode = kernels::rope_mode::neox,
+     .ffn_act = ffn_activation::gelu,
+     .encoder = true},
+    {.name = "nomic-bert", .kind = arch_kind::nomic_bert, .rope_mode = kernels::rope_mode::neox, .encoder = true},
 }};
 }  // namespace
 

@@ -57,13 +57,16 @@ uint64_t act_row_bytes(const gguf::file& f) {
 }
 
 uint64_t compute_bytes(const gguf::file& f, const hparams& hp, const memory_shape& s) {
-  const auto n = static_cast<uint64_t>(std::clamp<int64_t>(s.n_batch, 1, s.n_ctx));
+  // An encoder runs its whole input as one batch (model::load), whatever the chunk size asked.
+  const int64_t batch = arch_of(hp.arch).encoder ? s.n_ctx : s.n_batch;
+  const auto n = static_cast<uint64_t>(std::clamp<int64_t>(batch, 1, s.n_ctx));
   const auto floats = [](uint64_t count) { return heap_chunk(count * sizeof(float)); };
   const auto e = static_cast<uint64_t>(hp.n_embd), qd = static_cast<uint64_t>(hp.q_dim());
   const auto kvd = static_cast<uint64_t>(hp.kv_dim()), ff = static_cast<uint64_t>(hp.n_ff);
   uint64_t b = floats(n * e) + floats(n * std::max(e, qd)) + 2 * floats(n * qd) + 2 * floats(n * kvd) +
                2 * floats(n * ff);  // x, xb, q + attn, k + v, gate + up
-  if (arch_of(hp.arch).fused_ffn) b += floats(n * std::max(qd + 2 * kvd, 2 * ff));
+  if (arch_of(hp.arch).fused_ffn || arch_of(hp.arch).encoder) b += floats(n * std::max(qd + 2 * kvd, 2 * ff));
+  if (hp.has_conv()) b += floats(n * 4 * e);  // lfm2: in_proj output and gated convolution
   // Last-position logits: the model's buffer, the copy eval returns, and a caller's index.
   b += 3 * floats(static_cast<uint64_t>(hp.n_vocab));
   b += heap_chunk(act_row_bytes(f) * n);
@@ -79,6 +82,9 @@ memory_needs estimate_memory(const gguf::file& f, const hparams& hp, const memor
   int64_t cells = 0;
   for (int64_t il = 0; il < hp.n_layer; ++il) cells += hp.kv_cells(il, s.n_ctx, s.n_batch);
   m.kv = 2 * static_cast<uint64_t>(cells) * kv_row_bytes(s.kv, hp.kv_dim());
+  // lfm2's convolution state (f32, like llama.cpp's) and its copy saved after a prefill sit
+  // beside the KV cache of each sequence.
+  if (hp.has_conv()) m.kv += 2 * heap_chunk(static_cast<uint64_t>(hp.conv_state_floats()) * sizeof(float));
   m.compute = compute_bytes(f, hp, s);
   return m;
 }

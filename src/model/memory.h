@@ -30,7 +30,7 @@ struct memory_shape {
 struct memory_needs {
   uint64_t weights = 0;   // every tensor's bytes (mmapped; pages in as used) + f32 copies of 1-D ones
   uint64_t metadata = 0;  // the mmapped GGUF header and its parsed copy (vocabulary strings)
-  uint64_t kv = 0;        // n_layer * n_ctx * 2 (K and V) * row bytes of kv_dim values
+  uint64_t kv = 0;        // n_layer * n_ctx * 2 (K and V) * row bytes of kv_dim values, + lfm2's conv state
   uint64_t compute = 0;   // run_state activations for n_batch tokens, logits, scratch
   uint64_t overhead = k_runtime_overhead_bytes;
   uint64_t total() const { return weights + metadata + kv + compute + overhead; }

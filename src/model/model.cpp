@@ -16,21 +16,30 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   if (!file) return file.err();
   auto hp = read_hparams(**file);
   if (!hp) return hp.err();
-  auto weights = load_weights(**file, *hp);
-  if (!weights) return weights.err();
-
+  const bool encoder = arch_of(hp->arch).encoder;
   std::unique_ptr<model> m(new model());
+  if (encoder) {
+    auto enc = load_encoder_weights(**file, *hp);
+    if (!enc) return enc.err();
+    m->enc_ = std::make_unique<encoder_weights>(std::move(*enc));
+  } else {
+    auto weights = load_weights(**file, *hp);
+    if (!weights) return weights.err();
+    m->w_ = std::move(*weights);
+  }
   m->file_ = std::move(*file);
   m->hp_ = *hp;
-  m->w_ = std::move(*weights);
   if (!m->w_.rope_freqs.empty()) m->hp_.rope.freq_factors = m->w_.rope_freqs.data();
   if (opt.override_rope) m->hp_.rope.mode = m->hp_.rope_swa.mode = opt.rope_override;
   if (opt.window_override >= 0 && m->hp_.n_swa > 0) m->hp_.n_swa = opt.window_override;
+  if (opt.attn_softcap_override >= 0.0f) m->hp_.attn_softcap = opt.attn_softcap_override;
 
   if (auto ok = check_kv_type(m->hp_, opt.kv); !ok) return error{ok.error_message()};
   // The memory plan decides the context before anything large is allocated.
   const int64_t wanted_ctx = opt.n_ctx > 0 ? opt.n_ctx : default_context(m->hp_);
-  const memory_shape shape{wanted_ctx, opt.n_batch, std::max(1, opt.n_threads), opt.kv};
+  // An encoder reads its whole input in one pass (llama.cpp: n_ubatch >= n_tokens).
+  const int64_t wanted_batch = encoder ? wanted_ctx : opt.n_batch;
+  const memory_shape shape{wanted_ctx, wanted_batch, std::max(1, opt.n_threads), opt.kv};
   // Sequences beyond the first each add one more KV cache of the wanted context to the plan.
   const int n_seq = std::max(1, opt.n_seq);
   uint64_t budget = opt.ram_budget;
@@ -52,12 +61,17 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   const auto& rope_factors = n_ctx > m->hp_.n_ctx_orig ? m->w_.rope_long : m->w_.rope_short;
   if (!rope_factors.empty()) m->hp_.rope.freq_factors = rope_factors.data();
   // A decode batch holds one token per sequence.
-  m->n_batch_ = std::clamp<int64_t>(std::max<int64_t>(opt.n_batch, n_seq), 1, std::max<int64_t>(n_ctx, n_seq));
+  m->n_batch_ =
+      std::clamp<int64_t>(std::max<int64_t>(encoder ? n_ctx : opt.n_batch, n_seq), 1, std::max<int64_t>(n_ctx, n_seq));
   std::vector<int64_t> cells(static_cast<size_t>(m->hp_.n_layer));
   for (int64_t il = 0; il < m->hp_.n_layer; ++il)
     cells[static_cast<size_t>(il)] = m->hp_.kv_cells(il, n_ctx, m->n_batch_);
   m->kv_.resize(static_cast<size_t>(n_seq));
   for (auto& kv : m->kv_) kv.allocate(opt.kv, cells, n_ctx, m->hp_.kv_dim());
+  if (m->hp_.has_conv()) {
+    m->conv_.resize(static_cast<size_t>(n_seq));
+    for (auto& cs : m->conv_) cs.allocate(m->hp_);
+  }
   m->n_past_.assign(static_cast<size_t>(n_seq), 0);
   m->pool_ = std::make_unique<kernels::thread_pool>(opt.n_threads);
   if (!opt.cpus.empty()) {
@@ -76,8 +90,9 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.v.resize(nb * h.kv_dim());
   st.attn.resize(nb * h.q_dim());
   st.gate.resize(nb * h.n_ff);
-  if (arch_of(h.arch).fused_ffn) st.fused.resize(nb * std::max(h.q_dim() + 2 * h.kv_dim(), 2 * h.n_ff));
+  if (arch_of(h.arch).fused_ffn || encoder) st.fused.resize(nb * std::max(h.q_dim() + 2 * h.kv_dim(), 2 * h.n_ff));
   st.up.resize(nb * h.n_ff);
+  if (h.has_conv()) st.conv.resize(nb * 4 * h.n_embd);
   st.seq.resize(nb);
   st.pos.resize(nb);
   st.first_pos.resize(nb);
@@ -87,13 +102,18 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
 int64_t model::truncate(int seq, int64_t n_keep) {
   auto& p = n_past_.at(static_cast<size_t>(seq));
   n_keep = std::clamp<int64_t>(n_keep, 0, p);
+  // A convolution state holds only the latest positions, or the copy saved after the last prefill.
+  const int64_t saved = conv_.empty() ? -1 : conv_[static_cast<size_t>(seq)].saved_pos;
+  if (!conv_.empty() && n_keep < p) n_keep = saved > 0 && saved <= n_keep ? saved : 0;
   // A ring layer has overwritten the window before n_keep once the sequence went on for more
   // than its spare cells; then nothing before n_keep can be continued.
   const kv_cache& kv = kv_[static_cast<size_t>(seq)];
   const int64_t oldest_needed = std::max<int64_t>(0, n_keep - hp_.n_swa + 1);
   for (int64_t il = 0; il < hp_.n_layer && n_keep > 0; ++il) {
-    if (kv.is_ring(il) && p - oldest_needed > kv.cells[static_cast<size_t>(il)]) n_keep = 0;
+    if (!hp_.is_conv(il) && kv.is_ring(il) && p - oldest_needed > kv.cells[static_cast<size_t>(il)]) n_keep = 0;
   }
+  if (!conv_.empty() && n_keep == 0) conv_[static_cast<size_t>(seq)].clear();
+  if (!conv_.empty() && n_keep > 0 && n_keep < p) conv_[static_cast<size_t>(seq)].restore();
   p = n_keep;
   return n_keep;
 }
@@ -162,6 +182,7 @@ status model::check_batch(const batch& b) const {
 }
 
 result<std::vector<float>> model::decode(const batch& b) {
+  if (enc_) return error{"model: '" + hp_.arch_name + "' is an embedding model: it has no logits (use embed)"};
   if (auto ok = check_batch(b); !ok) return error{ok.error_message()};
   std::vector<int32_t> tokens(b.size());
   std::vector<int64_t> out_rows;
@@ -195,26 +216,59 @@ result<std::vector<float>> model::eval(int seq, const std::vector<int32_t>& toke
   return out;
 }
 
+namespace {
+// The L2-normalised vector (llama.cpp's common_embd_normalize with embd_norm 2).
+std::vector<float> normalized(std::vector<float> v) {
+  double norm = 0.0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  for (auto& x : v) x *= inv;
+  return v;
+}
+}  // namespace
+
 result<std::vector<float>> model::embed(int seq, const std::vector<int32_t>& tokens) {
+  if (!is_embedding_model()) return error{"this model does not support embeddings", error_kind::unsupported};
   if (seq >= 0 && seq < n_seq()) truncate(seq, 0);
   if (auto ok = check_eval(seq, tokens); !ok) return error{ok.error_message()};
+  if (!enc_) return embed_causal(seq, tokens);
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (hp_.arch == arch_kind::bert && n > hp_.n_ctx_train) {
+    return error{"embed: " + std::to_string(n) + " tokens exceed the " + std::to_string(hp_.n_ctx_train) +
+                 " positions the model was trained for"};
+  }
+  encode(seq, tokens.data(), n);
+  const int64_t e = hp_.n_embd;
+  std::vector<float> out(static_cast<size_t>(e), 0.0f);
+  const int64_t first = hp_.pooling == pooling_type::last ? n - 1 : 0;
+  const int64_t last = hp_.pooling == pooling_type::mean ? n : first + 1;
+  for (int64_t t = first; t < last; ++t) {  // the mean's 1/n cancels in the normalisation
+    for (int64_t i = 0; i < e; ++i) out[static_cast<size_t>(i)] += st_.x[static_cast<size_t>(t * e + i)];
+  }
+  if (file_->damaged()) return damaged_error();
+  return normalized(std::move(out));
+}
+
+// A causal model's hidden state at position p depends on positions 0..p only: the first token's
+// (cls) needs a pass over it alone, the last token's (last) one over all, summing only its row.
+result<std::vector<float>> model::embed_causal(int seq, const std::vector<int32_t>& tokens) {
   std::vector<float> sum(static_cast<size_t>(hp_.n_embd), 0.0f);
-  const auto n_total = static_cast<int64_t>(tokens.size());
-  for (int64_t start = 0; start < n_total; start += n_batch_) {
-    const int64_t n = std::min(n_batch_, n_total - start);
+  const auto n_total = hp_.pooling == pooling_type::cls ? int64_t{1} : static_cast<int64_t>(tokens.size());
+  const int64_t n_pooled = hp_.pooling == pooling_type::mean ? n_total : 1;
+  for (int64_t start = 0, n = 0; start < n_total; start += n) {
+    n = std::min(n_batch_, n_total - start);
+    // The pooled rows come in a pass of their own when they are not the whole chunk.
+    if (start + n > n_total - n_pooled && start < n_total - n_pooled) n = n_total - n_pooled - start;
     for (int64_t t = 0; t < n; ++t) {
       st_.seq[static_cast<size_t>(t)] = seq;
       st_.pos[static_cast<size_t>(t)] = start + t;
     }
-    forward(tokens.data() + start, n, {}, sum.data());
+    const bool pooled = start >= n_total - n_pooled;
+    forward(tokens.data() + start, n, {}, pooled ? sum.data() : nullptr);
   }
   truncate(seq, 0);
   if (file_->damaged()) return damaged_error();
-  double norm = 0.0;
-  for (float v : sum) norm += static_cast<double>(v) * v;
-  const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-  for (auto& v : sum) v *= inv;  // the mean's 1/n cancels in the normalisation
-  return sum;
+  return normalized(std::move(sum));
 }
 
 void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>& out_rows, float* hidden) {
@@ -227,10 +281,15 @@ void model::forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>
     }
   }
   for (int il = 0; il < hp_.n_layer; ++il) {
-    attention_layer(il, n);
+    if (hp_.is_conv(il)) {
+      conv_layer(il, n);
+    } else {
+      attention_layer(il, n);
+    }
     ffn_layer(il, n);
   }
   for (int64_t t = 0; t < n; ++t) n_past_[static_cast<size_t>(st_.seq[t])] = st_.pos[t] + 1;
+  if (!conv_.empty()) save_prefill_states(conv_, st_.seq.data(), n, n_past_);
   if (hidden != nullptr) {
     std::vector<float> row(static_cast<size_t>(e));
     for (int64_t t = 0; t < n; ++t) {
@@ -344,6 +403,7 @@ void model::attend(int il, int64_t n) {
   a.n_head_kv = hp_.n_head_kv;
   a.head_dim = hp_.head_dim;
   a.scale = hp_.kq_scale;
+  a.softcap = hp_.attn_softcap;
   a.q = st_.q.data();
   a.q_stride = hp_.q_dim();
   a.last_pos = st_.pos.data();

@@ -20,9 +20,11 @@
 #include "common/result.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "model/encoder.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 #include "model/memory.h"
+#include "model/shortconv.h"
 #include "model/weights.h"
 
 namespace pocketlm {
@@ -45,6 +47,8 @@ struct model_options {
   // Test hook: >= 0 forces the sliding window of a model that has one (0: every layer global),
   // to prove that window tests can fail.
   int64_t window_override = -1;
+  // Test hook: >= 0 forces the attention soft-cap (0: none), to prove that tests of it can fail.
+  float attn_softcap_override = -1.0f;
 };
 
 // One token of a batch: which sequence it extends, at which position, and whether its logits
@@ -68,6 +72,7 @@ struct run_state {
   std::vector<float> gate;           // (n, n_ff)
   std::vector<float> up;             // (n, n_ff)
   std::vector<float> fused;          // phi3: (n, max(q_dim + 2 kv_dim, 2 n_ff)) fused matmul output
+  std::vector<float> conv;           // lfm2: (n, 4 n_embd): in_proj's B | C | x rows, then C * conv
   std::vector<float> logits;         // (n_outputs, n_vocab)
   std::vector<uint8_t> act_scratch;  // converted activations for matmul
   std::vector<int> seq;              // (n) sequence of each token in the chunk
@@ -91,7 +96,9 @@ class model {
 
   // Drops cached positions >= n_keep of sequence `seq` (0 clears it). Returns the positions
   // kept: fewer than n_keep (0) when a sliding-window layer no longer holds the window before
-  // n_keep, so the caller must evaluate from there.
+  // n_keep, or when the model has convolution layers (lfm2) and n_keep < n_past: their state
+  // cannot be rewound, only restored to the copy saved after the sequence's last prefill (kept
+  // when that is at most n_keep, else 0). The caller must evaluate from the returned count.
   int64_t truncate(int64_t n_keep) { return truncate(0, n_keep); }
   int64_t truncate(int seq, int64_t n_keep);
 
@@ -112,10 +119,14 @@ class model {
   }
   result<std::vector<float>> eval(int seq, const std::vector<int32_t>& tokens, bool all_logits);
 
-  // Sentence embedding of `tokens` run in sequence `seq` from position 0: the mean over the
-  // tokens of the final-normed hidden states (output_norm applied), L2-normalised (n_embd).
-  // Leaves the sequence empty.
+  // Sentence embedding of `tokens` run in sequence `seq` from position 0, pooled as the GGUF's
+  // `<arch>.pooling_type` says (mean, first token or last token; llama.cpp's
+  // build_pooling) over the last hidden states (a causal model's after output_norm), then
+  // L2-normalised (n_embd) as llama-embedding and Ollama return them. Leaves the sequence
+  // empty. An error for a model without a pooling type (a chat model), as Ollama answers.
   result<std::vector<float>> embed(int seq, const std::vector<int32_t>& tokens);
+  // Whether embed() works: the GGUF names a pooling type (Ollama's "embedding" capability).
+  bool is_embedding_model() const { return hp_.pooling != pooling_type::none; }
 
   // Whether `tokens` can run after what `seq` holds: the sequence exists, every id is in the
   // vocabulary, and they fit the context.
@@ -128,15 +139,23 @@ class model {
   // st_.logits; when hidden != nullptr the final-normed rows are summed into it (n_embd).
   void forward(const int32_t* tokens, int64_t n, const std::vector<int64_t>& out_rows, float* hidden = nullptr);
   void attention_layer(int layer, int64_t n);
+  void conv_layer(int layer, int64_t n);  // model/shortconv.cpp
   void ffn_layer(int layer, int64_t n);
   void attend(int layer, int64_t n);
   void add_residual(const std::vector<float>& post_norm, int64_t n);
   void scale_logits();
+  // Encoders (model/encoder.cpp): the whole input in one pass, bidirectional attention.
+  void encode(int seq, const int32_t* tokens, int64_t n);
+  void encoder_attention(int layer, int64_t n);
+  void encoder_ffn(int layer, int64_t n);
+  result<std::vector<float>> embed_causal(int seq, const std::vector<int32_t>& tokens);
 
   std::unique_ptr<gguf::file> file_;
   hparams hp_;
   model_weights w_;
-  std::vector<kv_cache> kv_;  // one per sequence
+  std::unique_ptr<encoder_weights> enc_;  // encoders only; w_ is then empty
+  std::vector<kv_cache> kv_;              // one per sequence
+  std::vector<conv_state> conv_;          // lfm2: one per sequence; empty without convolution layers
   run_state st_;
   int64_t n_batch_ = 0;
   std::vector<int64_t> n_past_;  // one per sequence

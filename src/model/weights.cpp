@@ -10,76 +10,17 @@
 
 #include "kernels/repack.h"
 #include "model/arch.h"
+#include "model/tensor_loader.h"
 #include "tensor/quant.h"
 
 namespace pocketlm {
 
 namespace {
 
-std::string shape_str(const std::vector<int64_t>& ne) {
-  std::string s = "[";
-  for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
-  return s + "]";
-}
-
-std::string shape_str(const gguf::tensor_info& t) {
-  return shape_str(std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims));
-}
-
-// Looks up `name` and checks its shape; nullopt result with `err` set when absent or wrong.
-class tensor_loader {
- public:
-  explicit tensor_loader(const gguf::file& f) : f_(f) {}
-
-  const gguf::tensor_info* find(const std::string& name, const std::vector<int64_t>& ne, bool required) {
-    const gguf::tensor_info* t = f_.find_tensor(name);
-    if (t == nullptr) {
-      if (required && err_.ok()) err_ = error{"model: missing tensor '" + name + "'"};
-      return nullptr;
-    }
-    bool same = t->n_dims == ne.size();
-    for (size_t i = 0; same && i < ne.size(); ++i) same = t->ne[i] == ne[i];
-    if (!same && err_.ok()) {
-      err_ =
-          error{"model: tensor '" + name + "' has wrong shape: expected " + shape_str(ne) + ", got " + shape_str(*t)};
-    }
-    return same ? t : nullptr;
-  }
-
-  kernels::matrix_view matrix(const std::string& name, int64_t n_cols, int64_t n_rows, bool required = true) {
-    const gguf::tensor_info* t = find(name, {n_cols, n_rows}, required);
-    if (t == nullptr) return {};
-    if (!is_supported_weight_type(t->type) && err_.ok()) {
-      err_ = error{"model: tensor '" + name + "' has unsupported type " + std::string(type_traits(t->type).name)};
-      return {};
-    }
-    return {t->type, n_cols, n_rows, f_.tensor_data(*t), row_size(t->type, n_cols)};
-  }
-
-  std::vector<float> vector(const std::string& name, int64_t n, bool required = true) {
-    const gguf::tensor_info* t = find(name, {n}, required);
-    if (t == nullptr) return {};
-    if (!is_supported_weight_type(t->type) && err_.ok()) {
-      err_ = error{"model: tensor '" + name + "' has unsupported type " + std::string(type_traits(t->type).name)};
-      return {};
-    }
-    std::vector<float> out(static_cast<size_t>(n));
-    dequantize_row(t->type, f_.tensor_data(*t), out.data(), n);
-    return out;
-  }
-
-  const status& err() const { return err_; }  // the first problem found
-
- private:
-  const gguf::file& f_;
-  status err_;
-};
-
-layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& arch, int il) {
-  const std::string p = "blk." + std::to_string(il) + ".";
-  const int64_t e = hp.n_embd, q = hp.q_dim(), kv = hp.kv_dim(), ff = hp.n_ff;
-  layer_weights lw;
-  lw.attn_norm = ld.vector(p + "attn_norm.weight", e);
+// The attention tensors of layer prefix `p` (every layer but lfm2's convolution ones).
+void load_attention(tensor_loader& ld, const hparams& hp, const arch_desc& arch, const std::string& p,
+                    layer_weights& lw) {
+  const int64_t e = hp.n_embd, q = hp.q_dim(), kv = hp.kv_dim();
   if (arch.fused_ffn) lw.wqkv = ld.matrix(p + "attn_qkv.weight", e, q + 2 * kv, /*required=*/false);
   if (lw.wqkv.data == nullptr) {
     lw.wq = ld.matrix(p + "attn_q.weight", e, q);
@@ -97,6 +38,20 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
     lw.k_norm = ld.vector(p + "attn_k_norm.weight", hp.head_dim);
   }
   if (arch.has_post_norms) lw.attn_post_norm = ld.vector(p + "post_attention_norm.weight", e);
+}
+
+layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& arch, int il) {
+  const std::string p = "blk." + std::to_string(il) + ".";
+  const int64_t e = hp.n_embd, ff = hp.n_ff;
+  layer_weights lw;
+  lw.attn_norm = ld.vector(p + "attn_norm.weight", e);
+  if (hp.is_conv(il)) {  // lfm2: a short convolution in attention's place
+    lw.conv_in = ld.matrix(p + "shortconv.in_proj.weight", e, 3 * e);
+    lw.conv_kernel = ld.rows(p + "shortconv.conv.weight", hp.conv_l_cache, e);
+    lw.conv_out = ld.matrix(p + "shortconv.out_proj.weight", e, e);
+  } else {
+    load_attention(ld, hp, arch, p, lw);
+  }
   lw.ffn_norm = ld.vector(p + "ffn_norm.weight", e);
   if (arch.fused_ffn) {
     lw.w_up = ld.matrix(p + "ffn_up.weight", e, 2 * ff);
@@ -115,7 +70,7 @@ layer_weights load_layer(tensor_loader& ld, const hparams& hp, const arch_desc& 
 std::vector<kernels::matrix_view*> packable_views(model_weights& w) {
   std::vector<kernels::matrix_view*> v{&w.output};
   for (auto& l : w.layers) {
-    for (auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+    for (auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down, &l.conv_in, &l.conv_out}) {
       if (m->data != nullptr) v.push_back(m);
     }
   }
@@ -218,7 +173,7 @@ result<model_weights> load_weights(const gguf::file& f, const hparams& hp, bool 
   tensor_loader ld(f);
   model_weights w;
   w.token_embd = ld.matrix("token_embd.weight", hp.n_embd, hp.n_vocab);
-  w.output_norm = ld.vector("output_norm.weight", hp.n_embd);
+  w.output_norm = ld.vector(std::string(arch.output_norm), hp.n_embd);
   w.output = ld.matrix("output.weight", hp.n_embd, hp.n_vocab, /*required=*/false);
   if (w.output.data == nullptr) w.output = w.token_embd;  // tied embeddings
   w.rope_freqs = ld.vector("rope_freqs.weight", hp.rope.n_rot / 2, /*required=*/false);

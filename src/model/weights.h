@@ -33,6 +33,10 @@ struct layer_weights {
   kernels::matrix_view w_up;          // (n_ff, n_embd); phi3: (2 n_ff, n_embd), gate rows first
   kernels::matrix_view w_down;        // (n_embd, n_ff)
   std::vector<float> ffn_post_norm;   // gemma3: (n_embd), of the FFN output
+  // lfm2 convolution layers (no attention tensors): in_proj's rows are B | C | x
+  kernels::matrix_view conv_in;    // (3 n_embd, n_embd) shortconv.in_proj
+  std::vector<float> conv_kernel;  // (n_embd, l_cache) shortconv.conv: each channel's taps, oldest first
+  kernels::matrix_view conv_out;   // (n_embd, n_embd) shortconv.out_proj
 };
 
 // An anonymous private mapping (munmapped on destruction) that holds repacked matrices. It is

@@ -185,6 +185,14 @@ prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec) {
   return p;
 }
 
+void require_embedding_model(const loaded_model& lm) {
+  if (!lm.llm->is_embedding_model()) throw api_error(400, "this model does not support embeddings", "model");
+}
+
+void require_generative_model(const loaded_model& lm, const std::string& name, const char* what) {
+  if (lm.llm->is_embedding_model()) throw api_error(400, "\"" + name + "\" does not support " + what, "model");
+}
+
 prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec, std::optional<int64_t> num_ctx) {
   prepared_prompt p = render_prompt(lm, spec);
   if (p.tokens.empty()) throw api_error(400, "the prompt is empty", "prompt");

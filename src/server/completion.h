@@ -57,6 +57,13 @@ struct prepared_prompt {
 // widens it past the slot's context and never changes what other requests get.
 prepared_prompt prepare_prompt(const loaded_model& lm, const prompt_spec& spec,
                                std::optional<int64_t> num_ctx = std::nullopt);
+// 400 "this model does not support embeddings" unless the GGUF names a pooling type
+// (<arch>.pooling_type): Ollama's "embedding" capability test (server/images.go), which refuses
+// chat models rather than mean-pooling them.
+void require_embedding_model(const loaded_model& lm);
+// 400 "\"NAME\" does not support chat" (or generate, `what`) for an embedding model, as Ollama
+// answers a model whose only capability is "embedding".
+void require_generative_model(const loaded_model& lm, const std::string& name, const char* what);
 // The rendering alone (POST /apply-template): 400 when the template rejects the conversation
 // (its raise_exception), no context check.
 prepared_prompt render_prompt(const loaded_model& lm, const prompt_spec& spec);

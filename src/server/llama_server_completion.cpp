@@ -120,6 +120,7 @@ std::shared_ptr<generation_job> start_completion(server_context& ctx, const llam
   gen_params params = model_defaults(lease.get());
   apply_llama_sampling(r.body, params);
   params.top_logprobs = r.n_probs;
+  require_generative_model(lease.get(), r.model, "generate");
   prepared_prompt prompt = raw_prompt(lease.get(), r.prompt, "prompt");
   output_plan plan = plan_output(lease.get(), prompt, r.output);
   auto slot = ctx.models.acquire_slot(lease, prompt.tokens, ctx.client_alive);

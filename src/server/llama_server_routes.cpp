@@ -301,11 +301,12 @@ void embedding(const httplib::Request& req, httplib::Response& res, server_conte
   const auto inputs = prompts_of(body.at(field), field);
   model_lease lease = ctx.models.acquire(model_of(ctx, body), std::nullopt);
   json out = json::array();
+  require_embedding_model(lease.get());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const prepared_prompt p = raw_prompt(lease.get(), inputs[i], field);
     auto slot = ctx.models.acquire_slot(lease, {}, ctx.client_alive);
     auto e = slot->sess().embed(p.tokens);
-    if (!e) throw api_error(500, e.error_message());
+    if (!e) throw to_api_error(e.err());
     out.push_back({{"index", i}, {"embedding", json::array({*e})}});
   }
   send_json(res, out);

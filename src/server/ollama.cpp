@@ -169,6 +169,7 @@ std::vector<std::vector<float>> embed_all(server_context& ctx, const std::string
                                           const std::vector<std::string>& inputs, std::optional<double> keep_alive,
                                           int64_t& n_tokens) {
   model_lease lease = ctx.models.acquire(model, keep_alive);
+  require_embedding_model(lease.get());
   std::vector<std::vector<float>> out;
   for (const auto& text : inputs) {
     prompt_spec s;
@@ -178,7 +179,7 @@ std::vector<std::vector<float>> embed_all(server_context& ctx, const std::string
     n_tokens += static_cast<int64_t>(p.tokens.size());
     auto slot = ctx.models.acquire_slot(lease, {}, ctx.client_alive);
     auto e = slot->sess().embed(p.tokens);
-    if (!e) throw api_error(500, e.error_message());
+    if (!e) throw to_api_error(e.err());
     out.push_back(std::move(*e));
   }
   return out;

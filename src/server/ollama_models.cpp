@@ -44,11 +44,11 @@ std::string quantization_level(const gguf::file& f) {
   return name;
 }
 
-// /api/show's capabilities as Ollama derives them from a model's template: "completion" (every
-// model pocketlm loads generates), "tools" when a chat template reads `tools`, "insert" when one
-// reads `suffix` (Ollama's fill-in-the-middle test; a vocabulary's FIM tokens alone do not count:
-// instruct models carry them too), "thinking" when the default template reasons in <think>
-// blocks. No "embedding": Ollama lists it only for embedding models, which pocketlm has none of.
+// /api/show's capabilities as Ollama derives them from a model's GGUF (server/images.go):
+// "embedding" for a model with <arch>.pooling_type, else "completion"; "tools" when a chat
+// template reads `tools`, "insert" when one reads `suffix` (Ollama's fill-in-the-middle test; a
+// vocabulary's FIM tokens alone do not count: instruct models carry them too), "thinking" when
+// the default template reasons in <think> blocks.
 json capabilities_of(const gguf::file& f) {
   std::vector<std::string> sources;
   for (const auto& kv : f.metadata()) {
@@ -60,7 +60,9 @@ json capabilities_of(const gguf::file& f) {
     return std::any_of(sources.begin(), sources.end(),
                        [&](const std::string& s) { return std::regex_search(s, word); });
   };
-  json out = json::array({"completion"});
+  const auto arch = f.get_string("general.architecture");
+  const bool embedding = arch && f.find(*arch + ".pooling_type") != nullptr;
+  json out = json::array({embedding ? "embedding" : "completion"});
   if (reads("tools")) out.push_back("tools");
   if (reads("suffix")) out.push_back("insert");
   if (const auto main = f.get_string("tokenizer.chat_template")) {

@@ -250,6 +250,7 @@ void embeddings(const httplib::Request& req, httplib::Response& res, server_cont
   }
   model_lease lease = ctx.models.acquire(model, std::nullopt);
   json data = json::array();
+  require_embedding_model(lease.get());
   int64_t n_tokens = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     prompt_spec s;
@@ -259,7 +260,7 @@ void embeddings(const httplib::Request& req, httplib::Response& res, server_cont
     n_tokens += static_cast<int64_t>(p.tokens.size());
     auto slot = ctx.models.acquire_slot(lease, {}, ctx.client_alive);
     auto e = slot->sess().embed(p.tokens);
-    if (!e) throw api_error(500, e.error_message());
+    if (!e) throw to_api_error(e.err());
     data.push_back({{"object", "embedding"},
                     {"index", i},
                     {"embedding", format == "base64" ? json(base64_floats(*e)) : json(*e)}});

@@ -38,7 +38,9 @@ std::shared_ptr<generation_job> start_job(server_context& ctx, const std::string
   const int64_t loaded = now_unix_ns();
   gen_params params = model_defaults(lease.get());
   apply(params);
-  prepared_prompt prompt = prepare_prompt(lease.get(), spec(lease.get()), params.num_ctx);
+  const prompt_spec s = spec(lease.get());
+  require_generative_model(lease.get(), model, s.chat ? "chat" : "generate");
+  prepared_prompt prompt = prepare_prompt(lease.get(), s, params.num_ctx);
   output_plan plan = output ? plan_output(lease.get(), prompt, *output) : output_plan{};
   auto slot = ctx.models.acquire_slot(lease, prompt.tokens, ctx.client_alive);
   return std::make_shared<generation_job>(generation_job{std::move(lease), std::move(slot), std::move(prompt),

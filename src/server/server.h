@@ -4,9 +4,10 @@
 // concurrent requests, each on its own KV sequence of one shared model.
 // May call runtime/, model/, tokenizer/, chat/ and store/; only cli/ calls it.
 //
-// Embeddings (/v1/embeddings, /api/embed, /api/embeddings) are the mean over the input tokens of
-// the final-normed hidden states (output_norm applied, before the output projection),
-// L2-normalised.
+// Embeddings (/v1/embeddings, /api/embed, /api/embeddings, llama-server's /embedding) come from
+// embedding models only (a GGUF with <arch>.pooling_type: bert, nomic-bert, Qwen3-Embedding),
+// pooled as the GGUF says and L2-normalised (model::embed); a chat model gets 400 "this model does
+// not support embeddings", as Ollama refuses it.
 #pragma once
 
 #include <atomic>

@@ -1,8 +1,10 @@
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "tokenizer/pretokenize.h"
+#include "tokenizer/utf8.h"
 
 namespace pocketlm {
 namespace {
@@ -46,6 +48,35 @@ void emit_fallback(const vocab_data& v, const std::string& word, const symbol& s
   }
 }
 
+// SentencePiece-style vocabularies: a symbol that is not a token becomes the <0xXX> tokens of
+// its bytes (those that exist).
+void emit_byte_tokens(const vocab_data& v, const std::string& word, const symbol& s, std::vector<int32_t>& out) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  for (uint32_t i = s.begin; i < s.begin + s.len; ++i) {
+    const auto b = static_cast<uint8_t>(word[i]);
+    if (int32_t id = v.find(std::string{'<', '0', 'x', k_hex[b >> 4], k_hex[b & 15], '>'}); id >= 0) out.push_back(id);
+  }
+}
+
+// The starting symbols: one per byte (byte-level: its GPT-2 character's sid) or one per UTF-8
+// character (spm_style: the character's sid, -1 when no token or merge knows it).
+std::vector<symbol> initial_symbols(const vocab_data& v, const std::string& word) {
+  std::vector<symbol> syms;
+  for (size_t i = 0; i < word.size();) {
+    size_t len = 1;
+    int32_t sid = v.byte_sid[static_cast<uint8_t>(word[i])];
+    if (v.spm_style) {
+      len = std::min(word.size() - i, utf8::sequence_length(static_cast<uint8_t>(word[i])));
+      sid = v.find_sid(word.substr(i, len));
+    }
+    const auto n = static_cast<int32_t>(syms.size());
+    syms.push_back({sid, n - 1, -1, static_cast<uint32_t>(i), static_cast<uint32_t>(len)});
+    if (n > 0) syms[n - 1].next = n;
+    i += len;
+  }
+  return syms;
+}
+
 }  // namespace
 
 void bpe_encode_word(const vocab_data& v, const std::string& word, std::vector<int32_t>& out) {
@@ -58,11 +89,14 @@ void bpe_encode_word(const vocab_data& v, const std::string& word, std::vector<i
       return;
     }
   }
-  const auto n = static_cast<int32_t>(word.size());
-  std::vector<symbol> syms(n);
-  for (int32_t i = 0; i < n; ++i) {
-    syms[i] = {v.byte_sid[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1, static_cast<uint32_t>(i), 1};
+  if (v.newline_runs_whole && word.find_first_not_of('\n') == std::string::npos) {
+    if (int32_t id = v.find(word); id >= 0) {
+      out.push_back(id);
+      return;
+    }
   }
+  std::vector<symbol> syms = initial_symbols(v, word);
+  const auto n = static_cast<int32_t>(syms.size());
   bigram_queue q;
   for (int32_t i = 0; i + 1 < n; ++i) try_add(v, syms, i, q);
   while (!q.empty()) {
@@ -81,8 +115,10 @@ void bpe_encode_word(const vocab_data& v, const std::string& word, std::vector<i
     try_add(v, syms, b.left, q);
   }
   for (int32_t i = 0; i >= 0; i = syms[i].next) {
-    if (syms[i].sid < v.n_vocab()) {
+    if (syms[i].sid >= 0 && syms[i].sid < v.n_vocab()) {
       out.push_back(syms[i].sid);
+    } else if (v.spm_style) {
+      emit_byte_tokens(v, word, syms[i], out);
     } else {
       emit_fallback(v, word, syms[i], out);
     }

@@ -1,4 +1,5 @@
-// Byte-level BPE merging of one pre-tokenized word (llama.cpp's llm_tokenizer_bpe_session).
+// BPE merging of one pre-tokenized word (llama.cpp's llm_tokenizer_bpe_session): byte-level, or
+// over UTF-8 characters for SentencePiece-style vocabularies (vocab_data::spm_style).
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 
 namespace pocketlm {
 
-// Appends the ids for `word` (raw UTF-8, before the byte-to-unicode mapping).
+// Appends the ids for `word` (raw UTF-8, before any byte-to-unicode mapping).
 void bpe_encode_word(const vocab_data& v, const std::string& word, std::vector<int32_t>& out);
 
 }  // namespace pocketlm

@@ -15,9 +15,13 @@ namespace pocketlm {
 namespace {
 
 // llama.cpp's pre-tokenizer regexes (src/llama-vocab.cpp, llm_tokenizer_bpe), as written there;
-// each comment names the LLAMA_VOCAB_PRE_TYPE_* values that share the list. The vocabularies
-// llama.cpp runs without GPT-2 byte encoding (gemma4, sarvam-moe, whitespace) are not here.
+// each comment names the LLAMA_VOCAB_PRE_TYPE_* values that share the list. Of those llama.cpp
+// runs without GPT-2 byte encoding, gemma4 and sarvam-moe are here; whitespace is not.
 // clang-format off
+// GEMMA4 SARVAM_MOE: only newline runs are split off; merges then run over whole lines.
+constexpr const char* k_gemma4[] = {
+    "[^\\n]+|[\\n]+",
+};
 // LLAMA3
 constexpr const char* k_llama3[] = {
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
@@ -190,10 +194,15 @@ struct pre_type_entry {
 constexpr pre_type_settings k_plain{};
 constexpr pre_type_settings k_ignore_merges{.ignore_merges = true};
 constexpr pre_type_settings k_llama3_like{.ignore_merges = true, .add_bos = true};
+constexpr pre_type_settings k_gemma4_like{.spm_style = true, .force_add_bos = true, .newline_runs_whole = true};
+constexpr pre_type_settings k_sarvam{.spm_style = true};
 
 // tokenizer.ggml.pre -> regexes and settings, as llama_vocab::impl::load maps them.
 constexpr pre_type_entry k_pre_types[] = {
     {"default", k_default, k_plain},
+    {"gemma4", k_gemma4, k_gemma4_like},
+    {"granite-embed-multi-311m", k_gemma4, k_gemma4_like},
+    {"sarvam-moe", k_gemma4, k_sarvam},
     {"llama3", k_llama3, k_llama3_like},
     {"llama-v3", k_llama3, k_llama3_like},
     {"llama-bpe", k_llama3, k_llama3_like},

@@ -1,6 +1,6 @@
-// Byte-level BPE pre-tokenization: the regex split llama.cpp applies before merging
-// (unicode_regex_split), run with PCRE2 in UTF + Unicode-property mode, then GPT-2's
-// byte-to-unicode mapping.
+// BPE pre-tokenization: the regex split llama.cpp applies before merging (unicode_regex_split),
+// run with PCRE2 in UTF + Unicode-property mode; byte-level vocabularies then map bytes to
+// GPT-2's printable code points.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,11 @@ struct pre_type_settings {
   bool ignore_merges = false;   // a pre-token that is a whole token skips merging
   bool add_bos = false;         // add_bos defaults to true (the file's key still wins)
   bool no_default_bos = false;  // no default BOS id (chatglm-bpe, glm4)
+  // SentencePiece-style BPE (gemma4, sarvam-moe): spaces become U+2581 before splitting, merges
+  // run on raw UTF-8 characters (no GPT-2 byte map) and bytes fall back to <0xXX> tokens.
+  bool spm_style = false;
+  bool force_add_bos = false;       // add_bos even where the file says false (gemma4)
+  bool newline_runs_whole = false;  // a word of only newlines that is a token stays whole (gemma4)
 };
 
 // Settings for a known tokenizer.ggml.pre; nullopt for a name pocketlm does not support.

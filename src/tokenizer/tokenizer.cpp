@@ -5,6 +5,7 @@
 #include "tokenizer/spm.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/wpm.h"
 
 namespace pocketlm {
 // A piece of the input: raw text [begin, begin + len) or one special token.
@@ -114,7 +115,7 @@ result<std::unique_ptr<tokenizer>> tokenizer::from_gguf(const gguf::file& f) {
     auto pre = pre_tokenizer::create(t->vocab_->pre);
     if (!pre) return pre.err();
     t->pre_ = std::move(*pre);
-    for (int b = 0; b < 256; ++b) {
+    for (int b = 0; b < 256 && !t->vocab_->spm_style; ++b) {
       t->vocab_->byte_sid[b] = t->vocab_->intern(byte_to_unicode(static_cast<uint8_t>(b)));
     }
   }
@@ -152,6 +153,18 @@ std::vector<int32_t> tokenizer::encode_fragments(std::string_view text, const st
                                                  bool add_special) const {
   const vocab_data& v = *vocab_;
   std::vector<int32_t> out;
+  if (v.kind == vocab_kind::wpm) {  // llama.cpp: CLS and SEP with add_special, whatever add_bos says
+    if (add_special) out.push_back(v.bos);
+    for (const fragment& f : frags) {
+      if (f.token >= 0) {
+        out.push_back(f.token);
+      } else {
+        wpm_encode(v, text.substr(f.begin, f.len), out);
+      }
+    }
+    if (add_special) out.push_back(v.sep);
+    return out;
+  }
   const bool bos = add_special && v.add_bos && v.bos >= 0;
   if (bos) out.push_back(v.bos);
   bool prev_special = true;  // spm: the first text fragment gets the space prefix
@@ -167,6 +180,8 @@ std::vector<int32_t> tokenizer::encode_fragments(std::string_view text, const st
       s += escape_spaces(piece);
       spm_encode(v, s, out);
       prev_special = false;
+    } else if (v.spm_style) {
+      for (const std::string& word : pre_->split(escape_spaces(piece))) bpe_encode_word(v, word, out);
     } else {
       for (const std::string& word : pre_->split(piece)) bpe_encode_word(v, word, out);
     }
@@ -183,14 +198,14 @@ std::string tokenizer::token_to_piece(int32_t id, bool render_special) const {
   const std::string& t = v.text[id];
   if (a & (attr_control | attr_unknown | attr_user_defined)) return t;
   if (a & attr_normal) {
-    if (v.kind == vocab_kind::bpe) return decode_byte_level(t);
+    if (v.kind == vocab_kind::bpe && !v.spm_style) return decode_byte_level(t);
     std::string s = t;
     replace_all(s, k_sp_space, " ");
     return s;
   }
   if (a & attr_byte) {
     int b = parse_byte_token(t);
-    if (b < 0 && v.kind == vocab_kind::bpe) {
+    if (b < 0 && v.kind == vocab_kind::bpe && !v.spm_style) {
       const auto cpts = utf8::decode_lenient(t);
       if (cpts.size() == 1) b = unicode_to_byte(cpts[0]);
     }

@@ -126,6 +126,8 @@ void read_special_ids(const gguf::file& f, vocab_data& v) {
   read("eom_token_id", v.eom);
   read("unknown_token_id", v.unk);
   read("padding_token_id", v.pad);
+  read("seperator_token_id", v.sep);  // sic: llama.cpp's key
+  read("mask_token_id", v.mask);
   if (auto b = f.get_bool("tokenizer.ggml.add_bos_token")) v.add_bos = *b;
   if (auto b = f.get_bool("tokenizer.ggml.add_eos_token")) v.add_eos = *b;
   if (auto b = f.get_bool("tokenizer.ggml.add_space_prefix")) v.add_space_prefix = *b;
@@ -181,13 +183,26 @@ status apply_model_defaults(const std::string& model, vocab_data& v) {
     v.add_space_prefix = true, v.add_bos = true;
     return {};
   }
-  if (model != "gpt2") return error{"tokenizer.ggml.model: unsupported '" + model + "'"};
+  if (model == "bert") {  // llama.cpp's defaults for WordPiece: BERT's vocab.txt ids
+    v.kind = vocab_kind::wpm;
+    v.bos = 101, v.unk = 100, v.sep = 102, v.pad = 0, v.mask = 103;
+    return {};
+  }
+  if (model == "gemma4") {  // BPE with no default special ids; its pre-tokenizer whatever the file says
+    v.pre = "gemma4";
+    v.bos = k_none, v.eos = k_none;
+  } else if (model == "gpt2") {
+    v.bos = 11, v.eos = 11;
+  } else {
+    return error{"tokenizer.ggml.model: unsupported '" + model + "'"};
+  }
   v.kind = vocab_kind::bpe;
-  v.bos = 11, v.eos = 11;
   if (const auto pre = find_pre_type_settings(v.pre)) {
     v.ignore_merges = pre->ignore_merges;
     if (pre->add_bos) v.add_bos = true;
     if (pre->no_default_bos) v.bos = k_none;
+    v.spm_style = pre->spm_style;
+    v.newline_runs_whole = pre->newline_runs_whole;
   }
   return {};
 }
@@ -239,6 +254,13 @@ result<vocab_data> load_vocab(const gguf::file& f) {
     if (auto s = read_merges(f, v); !s) return error{s.error_message()};
   }
   read_special_ids(f, v);
+  if (const auto pre = find_pre_type_settings(v.pre); pre && pre->force_add_bos) v.add_bos = true;
+  if (v.kind == vocab_kind::wpm) {
+    if (v.bos < 0 || v.sep < 0) return error{"tokenizer: a WordPiece vocabulary needs CLS (bos) and SEP ids"};
+    v.lowercase = f.get_bool("tokenizer.ggml.normalizer.lowercase").value_or(true);
+    v.strip_accents = f.get_bool("tokenizer.ggml.normalizer.strip_accents").value_or(v.lowercase);
+    for (const auto& t : v.text) v.max_token_len = std::max(v.max_token_len, static_cast<int32_t>(t.size()));
+  }
   detect_special_by_name(v);
   for (int32_t id = 0; id < v.n_vocab(); ++id) {
     if (v.attr[id] & (attr_control | attr_user_defined | attr_unknown)) v.special_cache.push_back(id);

@@ -25,7 +25,7 @@ enum token_attr : uint16_t {
   attr_byte = 1 << 5,
 };
 
-enum class vocab_kind { bpe, spm };
+enum class vocab_kind { bpe, spm, wpm };  // wpm: WordPiece (tokenizer.ggml.model "bert")
 
 // A BPE merge: ranks are keyed by the pair of "symbol ids" (sids). Every token text has the
 // sid equal to its token id; merge parts that are not tokens get sids >= n_vocab.
@@ -46,6 +46,14 @@ struct vocab_data {
   bool add_bos = false, add_eos = false;
   bool add_space_prefix = false;  // spm only
   bool ignore_merges = false;     // llama3: a pre-token that is a whole token skips merging
+  // bpe: GPT-2 byte-level (most), or SentencePiece-style over raw UTF-8 (pre_type_settings::spm_style).
+  bool spm_style = false;
+  bool newline_runs_whole = false;
+  // WordPiece: SEP (appended with add_special; bos is CLS), the BertNormalizer options
+  // (tokenizer.ggml.normalizer.*; strip_accents defaults to lowercase) and the longest token.
+  int32_t sep = -1, mask = -1;
+  bool lowercase = true, strip_accents = true;
+  int32_t max_token_len = 0;
   std::unordered_set<int32_t> eog;
   std::vector<int32_t> special_cache;  // control/user-defined/unknown, longest text first
 
@@ -53,7 +61,7 @@ struct vocab_data {
   std::unordered_map<std::string, int32_t> extra_sid;
   std::vector<std::string> extra_text;
   std::unordered_map<uint64_t, merge_info> merges;  // key: (left sid << 32) | right sid
-  std::array<int32_t, 256> byte_sid{};              // sid of each byte's GPT-2 character
+  std::array<int32_t, 256> byte_sid{};              // sid of each byte's GPT-2 character (byte-level)
 
   int32_t n_vocab() const { return static_cast<int32_t>(text.size()); }
   int32_t find(const std::string& s) const {

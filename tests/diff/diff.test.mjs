@@ -1,6 +1,6 @@
 // Differential tests: pocketlm's last-position logits against llama.cpp's (node-llama-cpp) on
 // generated models of each architecture and weight type, the real stories260K model, and deep
-// generated models shaped like Qwen2.5-0.5B, R1-Distill-Qwen-1.5B and Gemma 3 1B.
+// generated models shaped like Qwen2.5-0.5B, R1-Distill-Qwen-1.5B, Gemma 3 1B and Phi-3.5-mini.
 // Bound: max |ours - llama.cpp| <= B% of llama.cpp's logit range, and the same argmax unless
 // llama.cpp's top two are closer than that difference.
 import { test, describe, before, after } from "node:test";
@@ -18,16 +18,31 @@ const prompt_lengths = [1, 8, 100, 600];
 const stories = () => path.join(env.shared_dir, "models", "stories260K.gguf");
 
 let ref;
+let ref_plain_attention;  // llama.cpp without flash attention: its own spread, for noise_floor cases
 before(async () => { ref = await open_reference({ threads: env.ref_threads, node_modules_dir: env.node_modules }); });
 after(async () => {
   await ref?.close();
+  await ref_plain_attention?.close();
   print_report("diff.test.mjs: pocketlm vs llama.cpp, last-position logits");
 });
 
-// One comparison: same prompt through both engines, bound checked, numbers logged.
-async function check_case(t, label, model, n, bound, seed = 1) {
+// One comparison: same prompt through both engines, bound checked, numbers logged. With
+// noise_floor the bound is at least 1.5x llama.cpp's distance from itself with flash attention
+// off: on deep random models q8_0 activations turn rounding differences into logit noise that
+// grows with depth, whichever engine computes (phi3.5-mini q4_0, 8 tokens: llama.cpp against
+// itself 3.4%, pocketlm against llama.cpp 3.9%). A wrong op lands far above it (the wrong RoPE
+// variant, normal for neox: 64%).
+async function check_case(t, label, model, n, bound, seed = 1, { noise_floor = false } = {}) {
   const tokens = await random_prompt(model, n, seed, await ref.bos(model));
   const want = await ref.logits(model, tokens);
+  if (noise_floor) {
+    ref_plain_attention ??= await open_reference({
+      threads: env.ref_threads, node_modules_dir: env.node_modules, context_options: { flashAttention: false },
+    });
+    const floor = compare_logits(await ref_plain_attention.logits(model, tokens), want);
+    record(t, `${label}: llama.cpp flash attention off vs on (noise floor)`, floor);
+    bound = Math.max(bound, 1.5 * floor.pct);
+  }
   const got = await pocketlm_eval(model, tokens);
   assert.equal(got.json.n_tokens, n, "n_tokens in pocketlm's JSON");
   assert.equal(got.json.argmax, argmax(got.logits), "JSON argmax matches the logits file");
@@ -83,11 +98,17 @@ describe("deep generated models", () => {
     // Gemma 3 1B's real shapes; 600 tokens run past its 512-position window.
     { preset: "gemma3-1b", type: "q4_0", n: 8, bound: 3 },
     { preset: "gemma3-1b", type: "q4_0", n: 600, bound: 3 },
+    // Phi-3.5-mini's 32 layers of 3072: past 3% from llama.cpp's own noise (see check_case).
+    { preset: "phi3.5-mini", type: "q4_0", n: 8, bound: 3, noise_floor: true },
+    // LFM2-350M's real shapes (10 convolution and 6 attention layers); 600 tokens take two
+    // prefill chunks, so the convolution state crosses a chunk boundary.
+    { preset: "lfm2-350m", type: "q4_0", n: 600, bound: 3 },
   ];
-  for (const { preset, type, n, bound } of deep_cases) {
-    test(`${preset} ${type} n=${n} (bound ${bound}%)`, async (t) => {
+  for (const { preset, type, n, bound, noise_floor } of deep_cases) {
+    const shown = noise_floor ? `${bound}% or 1.5x llama.cpp's own spread` : `${bound}%`;
+    test(`${preset} ${type} n=${n} (bound ${shown})`, async (t) => {
       const model = await generated_model({ preset, type });
-      await check_case(t, `${preset} ${type} n=${n}`, model, n, bound);
+      await check_case(t, `${preset} ${type} n=${n}`, model, n, bound, 1, { noise_floor });
     });
   }
 });

@@ -56,20 +56,21 @@ function check_generator_stamp() {
 let stamp_checked = false;
 
 // Returns the path of a generated model, generating it on first use. `spec`: {preset, type, seed,
-// n_layer?, qk_std?}.
+// n_layer?, qk_std?, pooling? (encoders' pooling type)}.
 export async function generated_model(spec) {
   if (!stamp_checked) {
     check_generator_stamp();
     stamp_checked = true;
   }
-  const { preset, type, seed = 1, n_layer, qk_std } = spec;
-  const key = [preset, type, `s${seed}`, n_layer ? `L${n_layer}` : "", qk_std ? `qk${qk_std}` : ""]
-    .filter(Boolean).join("-");
+  const { preset, type, seed = 1, n_layer, qk_std, pooling } = spec;
+  const key = [preset, type, `s${seed}`, n_layer ? `L${n_layer}` : "", qk_std ? `qk${qk_std}` : "",
+    pooling !== undefined ? `pool${pooling}` : ""].filter(Boolean).join("-");
   const out = path.join(env.model_dir, `${key}.gguf`);
   if (fs.existsSync(out)) return out;
   const args = ["--preset", preset, "--type", type, "-o", `${out}.part`, "--seed", String(seed)];
   if (n_layer) args.push("--n-layer", String(n_layer));
   if (qk_std) args.push("--qk-std", String(qk_std));
+  if (pooling !== undefined) args.push("--pooling", String(pooling));
   await run_file(env.gen_model, args, { timeout: 900_000, maxBuffer: 1 << 24 });
   fs.renameSync(`${out}.part`, out);
   return out;
@@ -95,6 +96,7 @@ export async function pocketlm_eval(model, tokens, opts = {}) {
   if (opts.generate) args.push("--generate", String(opts.generate));
   if (opts.rope) args.push("--rope-override", opts.rope);
   if (opts.window !== undefined) args.push("--window-override", String(opts.window));
+  if (opts.softcap !== undefined) args.push("--softcap-override", String(opts.softcap));
   let stdout;
   try {
     ({ stdout } = await run_file(env.bin, args, { timeout: 600_000, maxBuffer: 1 << 26 }));

@@ -1,8 +1,9 @@
 // llama.cpp reference for the differential tests, through node-llama-cpp's prebuilt CPU build.
 // Used two ways:
 //   - as a module: `const ref = await open_reference({threads})`, then `await ref.logits(model, tokens)`
-//     (Float32Array over the full vocab, last position) and `await ref.greedy(model, tokens, n)`
-//     (ids of an argmax continuation). One process serves many cases; the loaded model is kept until
+//     (Float32Array over the full vocab, last position), `await ref.greedy(model, tokens, n)`
+//     (ids of an argmax continuation), `await ref.embeddings(model, texts)` (embedding models'
+//     pooled vectors) and `await ref.tokenize(model, text)`. One process serves many cases; the loaded model is kept until
 //     a different path is asked for, since model load is cheap but process start is not.
 //   - as a CLI, mirroring `pocketlm eval`'s output so the two can be compared by hand:
 //       node llama_ref.mjs --model M --tokens 1,2,3 [--threads N] [--ctx N] [--logits-out FILE] [--generate N]
@@ -118,6 +119,40 @@ export async function open_reference({
     }
   }
 
+  // Embedding models: node-llama-cpp's getEmbeddingFor, one pooled vector per text, not
+  // normalised, of the tokens llama-embedding and llama-server embed (common_tokenize with
+  // add_special and parse_special: "[SEP]" in a text is the SEP token) when encoded as
+  // encoded_tokens says.
+  async function embeddings(p, texts) {
+    await use_model(p);
+    const ectx = await model.createEmbeddingContext({ threads });
+    try {
+      const out = [];
+      for (const t of texts) out.push(Array.from((await ectx.getEmbeddingFor(encoded_tokens(t))).vector));
+      return out;
+    } finally {
+      await ectx.dispose();
+    }
+  }
+
+  // llama_tokenize(text, add_special = true, parse_special = true) for a WordPiece (or other
+  // BOS/EOS-adding) vocabulary: node-llama-cpp's tokenizer parses the special tokens, and the
+  // BOS/CLS and SEP/EOS that llama.cpp's tokenizer adds go around them (getEmbeddingFor would
+  // skip a BOS the text itself starts with).
+  function encoded_tokens(text) {
+    const ids = Array.from(model.tokenize(text, true));
+    const { bos, sep, eos } = model.tokens;
+    const end = sep ?? (model.tokens.shouldAppendEosToken ? eos : null);
+    return [...(bos != null ? [bos] : []), ...ids, ...(end != null ? [end] : [])];
+  }
+
+  // llama.cpp's token ids of `text`: no special tokens added or parsed (model.tokenize(text)),
+  // or as llama-embedding encodes it ({special: true}).
+  async function tokenize(p, text, { special = false } = {}) {
+    await use_model(p);
+    return special ? encoded_tokens(text) : Array.from(model.tokenize(text));
+  }
+
   async function close() {
     await drop_context();
     if (model) await model.dispose();
@@ -127,7 +162,7 @@ export async function open_reference({
   }
 
   return {
-    logits, greedy, close,
+    logits, greedy, embeddings, tokenize, close,
     // The BOS id llama.cpp prepends to prompts of this model, or null when it prepends none.
     bos: async (p) => {
       await use_model(p);

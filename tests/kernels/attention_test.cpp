@@ -156,6 +156,7 @@ struct batch {
   std::vector<int64_t> last;
   std::vector<float> q;  // (tokens, n_head * hd)
   std::vector<int64_t> first = {};
+  float softcap = 0.0f;
 };
 
 batch make_batch(int64_t n_head, int64_t n_head_kv, int64_t hd, std::vector<int> seq, std::vector<int64_t> last) {
@@ -180,6 +181,7 @@ std::vector<float> run_driver(const batch& b, const std::vector<test_cache>& cac
   a.kv_of = [&](int64_t t) { return caches[static_cast<size_t>(b.seq[static_cast<size_t>(t)])].view(); };
   a.out = out.data();
   a.split_chunk = split_chunk;
+  a.softcap = b.softcap;
   thread_pool pool(threads);
   attention(a, pool);
   return out;
@@ -207,6 +209,7 @@ std::vector<float> naive(const batch& b, const std::vector<test_cache>& caches) 
           d += static_cast<double>(fp16_to_f32(f32_to_fp16(b.q[t * qd + h * b.hd + i]))) * ks[p][off + i];
         }
         w[p] = d / std::sqrt(static_cast<double>(b.hd));
+        if (b.softcap > 0.0f) w[p] = b.softcap * std::tanh(w[p] / b.softcap);
         mx = std::max(mx, w[p]);
       }
       for (auto& x : w) sum += (x = std::exp(x - mx));
@@ -244,6 +247,25 @@ TEST(attention, prefill_batch_matches_direct_softmax) {
       for (int threads = 1; threads <= 3; ++threads) expect_close(run_driver(b, caches, threads, 0), want, 2e-5);
     });
   }
+}
+
+TEST(attention, soft_capped_scores_match_direct_softmax) {
+  // Gemma 2 caps q.k with tanh; a cap of 1 flattens these scores (std ~1.5) noticeably, so the
+  // capped result must differ from the uncapped one and match the direct capped softmax, in one
+  // batch (prefill) and in the flash-decoding split.
+  const std::vector<test_cache> caches{test_cache(kv_format::f16, 300, 128, 3)};
+  batch b = make_batch(8, 2, 64, {0, 0, 0}, {40, 41, 299});
+  const auto uncapped = naive(b, caches);
+  b.softcap = 1.0f;
+  const auto want = naive(b, caches);
+  double moved = 0.0;
+  for (size_t i = 0; i < want.size(); ++i)
+    moved = std::max(moved, std::abs(static_cast<double>(want[i]) - uncapped[i]));
+  EXPECT_GT(moved, 1e-2);
+  for_each_level([&] {
+    expect_close(run_driver(b, caches, 2, 0), want, 2e-5);
+    expect_close(run_driver(b, caches, 2, 64), want, 2e-5);
+  });
 }
 
 TEST(attention, long_context_decode_split_equals_unsplit) {

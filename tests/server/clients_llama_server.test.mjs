@@ -3,7 +3,7 @@
 // token-id prompts, stop words, n_probs, grammar and json_schema), /embedding and /v1/rerank.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { setup_fixture, assert_alive, names, ctx, parallel, qwen_n_embd } from "./fixture.mjs";
+import { setup_fixture, assert_alive, names, ctx, parallel, qwen_n_embd, bert_n_embd } from "./fixture.mjs";
 import { raw, l2_norm } from "./lib.mjs";
 
 let fx;
@@ -270,18 +270,20 @@ test("/completion: n_probs reports each token with its alternatives", async () =
 });
 
 test("/embedding: one pooled row of n_embd per content", async () => {
-  const r = await post("/embedding", { model: names.qwen, content: "hello world" });
+  const r = await post("/embedding", { model: names.bert, content: "hello world" });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.length, 1);
   assert.equal(r.json[0].index, 0);
   assert.equal(r.json[0].embedding.length, 1);
-  assert.equal(r.json[0].embedding[0].length, qwen_n_embd);
+  assert.equal(r.json[0].embedding[0].length, bert_n_embd);
   assert.ok(Math.abs(l2_norm(r.json[0].embedding[0]) - 1) < 1e-3);
-  const v1 = await post("/v1/embeddings", { model: names.qwen, input: "hello world" });
+  const v1 = await post("/v1/embeddings", { model: names.bert, input: "hello world" });
   assert.deepEqual(r.json[0].embedding[0], v1.json.data[0].embedding);
-  const two = await post("/embedding", { model: names.qwen, content: ["a", "b"] });
+  const two = await post("/embedding", { model: names.bert, content: ["a", "b"] });
   assert.deepEqual(two.json.map((e) => e.index), [0, 1]);
-  assert.equal((await post("/embedding", { model: names.qwen })).status, 400);
+  assert.equal((await post("/embedding", { model: names.bert })).status, 400);
+  const chat = await post("/embedding", { model: names.qwen, content: "hello" });
+  assert.equal(chat.status, 400, chat.text);
 });
 
 test("/v1/rerank and /rerank: 400, no model here reranks (after checking the body)", async () => {

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { Ollama } from "ollama";
-import { setup_fixture, assert_alive, names, stories_n_embd } from "./fixture.mjs";
+import { setup_fixture, assert_alive, names, stories_n_embd, bert_n_embd } from "./fixture.mjs";
 import { l2_norm, pocketlm, raw, sha256_file, sleep, stories_gguf, store_env } from "./lib.mjs";
 
 let fx;
@@ -178,21 +178,33 @@ test("chat: stop option, multi-turn history and the think option are accepted", 
   assert.equal(cut.done_reason, "stop");
 });
 
-test("embed: one unit vector of n_embd floats per input, equal to /v1/embeddings", async () => {
+test("embed: one unit vector of n_embd floats per input, equal to /v1/embeddings; chat models refused", async () => {
   const inputs = ["The cat sat on the mat.", "A dog ran."];
-  const r = await ollama.embed({ model: names.stories, input: inputs });
-  assert.equal(r.model, names.stories);
+  const r = await ollama.embed({ model: names.bert, input: inputs });
+  assert.equal(r.model, names.bert);
   assert.equal(r.embeddings.length, 2);
   for (const e of r.embeddings) {
-    assert.equal(e.length, stories_n_embd);
+    assert.equal(e.length, bert_n_embd);
     assert.ok(Math.abs(l2_norm(e) - 1) < 1e-3);
   }
-  const one = await ollama.embed({ model: names.stories, input: inputs[1] });
+  const one = await ollama.embed({ model: names.bert, input: inputs[1] });
   one.embeddings[0].forEach((x, i) => assert.ok(Math.abs(x - r.embeddings[1][i]) < 1e-5, `dim ${i}`));
   const o = await raw(`${fx.server.url}/v1/embeddings`, {
-    body: JSON.stringify({ model: names.stories, input: inputs[0], encoding_format: "float" }) });
+    body: JSON.stringify({ model: names.bert, input: inputs[0], encoding_format: "float" }) });
   assert.equal(o.status, 200, o.text);
   o.json.data[0].embedding.forEach((x, i) => assert.ok(Math.abs(x - r.embeddings[0][i]) < 1e-5, `dim ${i}`));
+  // Ollama embeds only with models whose GGUF has a pooling type; a chat model is an error.
+  await assert.rejects(ollama.embed({ model: names.stories, input: "x" }),
+                       (e) => e.status_code === 400 && /does not support embeddings/.test(e.error));
+  const legacy = await raw(`${fx.server.url}/api/embeddings`, { body: JSON.stringify({ model: names.stories, prompt: "x" }) });
+  assert.equal(legacy.status, 400, legacy.text);
+  // And an embedding model only embeds (Ollama's capabilities: ["embedding"]).
+  assert.deepEqual((await ollama.show({ model: names.bert })).capabilities, ["embedding"]);
+  await assert.rejects(ollama.generate({ model: names.bert, prompt: "hi" }),
+                       (e) => e.status_code === 400 && e.error === `"${names.bert}" does not support generate`);
+  await assert.rejects(ollama.chat({ model: names.bert, messages: [{ role: "user", content: "hi" }] }),
+                       (e) => e.status_code === 400 && e.error === `"${names.bert}" does not support chat`);
+  await ollama.embed({ model: names.bert, input: "x", keep_alive: 0 });  // unloaded for the keep_alive test
 });
 
 test("ps lists the loaded model, and `pocketlm ps` shows it", async () => {

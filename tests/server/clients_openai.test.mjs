@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI, { NotFoundError, BadRequestError } from "openai";
-import { setup_fixture, assert_alive, names, stories_n_embd, qwen_n_embd } from "./fixture.mjs";
+import { setup_fixture, assert_alive, names, bert_n_embd } from "./fixture.mjs";
 import { l2_norm, stop_from } from "./lib.mjs";
 
 let fx;
@@ -190,26 +190,27 @@ test("completions: a stop string cuts the text; seeded sampling repeats", async 
   assert.equal(a.choices[0].text, b.choices[0].text);
 });
 
-test("embeddings: n_embd dimensions, unit norm, deterministic, one vector per input", async () => {
+test("embeddings: n_embd dimensions, unit norm, deterministic, one vector per input; chat models refused", async () => {
   // The client asks for base64 by default and decodes it; an explicit "float" gets numbers.
-  const a = await client.embeddings.create({ model: names.stories, input: "The cat sat on the mat." });
+  const a = await client.embeddings.create({ model: names.bert, input: "The cat sat on the mat." });
   assert.equal(a.object, "list");
   assert.equal(a.data.length, 1);
   assert.equal(a.data[0].object, "embedding");
   assert.equal(a.data[0].index, 0);
-  assert.equal(a.data[0].embedding.length, stories_n_embd);
+  assert.equal(a.data[0].embedding.length, bert_n_embd);
   assert.ok(Math.abs(l2_norm(a.data[0].embedding) - 1) < 1e-3, `norm ${l2_norm(a.data[0].embedding)}`);
   assert.ok(a.usage.prompt_tokens > 0);
   const b = await client.embeddings.create({
-    model: names.stories, input: ["A dog ran.", "The cat sat on the mat."], encoding_format: "float" });
+    model: names.bert, input: ["A dog ran.", "The cat sat on the mat."], encoding_format: "float" });
   assert.equal(b.data.length, 2);
   assert.deepEqual(b.data.map((d) => d.index), [0, 1]);
   const same = Array.from(a.data[0].embedding);
   b.data[1].embedding.forEach((x, i) => assert.ok(Math.abs(x - same[i]) < 1e-5, `dim ${i}: ${x} vs ${same[i]}`));
   const diff = b.data[0].embedding.reduce((s, x, i) => s + Math.abs(x - same[i]), 0);
   assert.ok(diff > 1e-3, "different inputs gave the same vector");
-  const q = await client.embeddings.create({ model: names.qwen, input: "hello", encoding_format: "float" });
-  assert.equal(q.data[0].embedding.length, qwen_n_embd);
+  // A chat model has no pooling type: refused, as Ollama refuses it.
+  await assert.rejects(client.embeddings.create({ model: names.qwen, input: "hello", encoding_format: "float" }),
+                       (e) => e instanceof BadRequestError && /does not support embeddings/.test(e.message));
 });
 
 test("errors: unknown model is NotFoundError; malformed requests are BadRequestError", async () => {

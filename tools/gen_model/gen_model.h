@@ -13,8 +13,9 @@
 
 namespace pocketlm::gen {
 
-// qwen, llama3: GPT-2 style BPE; gemma3, llama2: SentencePiece (tokenizer.ggml.model "llama").
-enum class vocab_kind { qwen, llama3, gemma3, llama2 };
+// qwen, llama3: GPT-2 style BPE; gemma3, llama2: SentencePiece (tokenizer.ggml.model "llama");
+// wordpiece: the synthetic BERT vocabulary of encoder.cpp (tokenizer.ggml.model "bert").
+enum class vocab_kind { qwen, llama3, gemma3, llama2, wordpiece };
 
 // Shapes and metadata of one synthetic model, as llama.cpp's converter would write them.
 struct preset {
@@ -31,8 +32,8 @@ struct preset {
   bool tied = false;    // no output.weight: token_embd doubles as the output matrix
   bool qkv_bias = false;
   bool qk_norm = false;     // qwen3, gemma3: attn_q_norm / attn_k_norm over head_dim
-  bool post_norms = false;  // gemma3: post_attention_norm / post_ffw_norm
-  uint32_t n_swa = 0;       // gemma3: attention.sliding_window
+  bool post_norms = false;  // gemma2, gemma3: post_attention_norm / post_ffw_norm
+  uint32_t n_swa = 0;       // gemma2, gemma3: attention.sliding_window
   float rope_scale = 0.0f;  // rope.scaling.factor (linear) when > 0
   // phi3: fused attn_qkv and gate|up ffn_up, partial rotary (n_rot < head_dim), LongRoPE factor
   // tensors with their attention factor and original context
@@ -41,6 +42,7 @@ struct preset {
   float rope_attn_factor = 0.0f;
   uint32_t n_ctx_orig = 0;
   float final_softcap = 0.0f;
+  float attn_softcap = 0.0f;  // gemma2: attn_logit_softcapping
   // granite multipliers, written when logit_scale > 0
   float embedding_scale = 0.0f;
   float residual_scale = 0.0f;
@@ -56,6 +58,11 @@ struct preset {
   int32_t pad = -1;
   int32_t unk = -1;
   bool add_bos = false;
+  // lfm2: bit il set makes layer il a short convolution of conv_l_cache taps (head_count_kv 0,
+  // shortconv tensors instead of attention ones)
+  uint32_t conv_layers = 0;
+  uint32_t conv_l_cache = 0;
+  uint32_t pooling = 0;  // encoders: <arch>.pooling_type (1 mean, 2 cls, 3 last)
 };
 
 // Looks a preset up by name; nullptr when unknown.
@@ -78,6 +85,9 @@ struct vocab_data {
 // ranks them) and <0xXX> pieces the byte type, as the converter reads them from tokenizer.model.
 result<vocab_data> load_vocab(const std::string& models_dir, int64_t n_vocab, bool sentencepiece = false);
 
+// The synthetic WordPiece vocabulary (encoder.cpp), padded with [unused<i>] to n_vocab.
+vocab_data wordpiece_vocab(int64_t n_vocab);
+
 struct gen_options {
   const preset* p = nullptr;
   file_type type = file_type::all_f32;
@@ -87,6 +97,7 @@ struct gen_options {
   float qk_std = 0.0f;  // 0: same as other matrices
   std::string node_modules;
   int threads = 2;
+  int pooling = -1;  // >= 0: overrides an encoder preset's pooling type
 };
 
 // Writes the model; progress lines go to stderr.

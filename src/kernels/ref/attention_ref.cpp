@@ -36,7 +36,8 @@ void attend_group_ref(const head_group_args& a) {
       double dot = 0.0;
       for (int64_t i = 0; i < hd; ++i) dot += static_cast<double>(q[i] * row[i]);
       float acc_scale = 1.0f;
-      online_softmax_step(static_cast<float>(dot) * a.scale, a.m[g], a.s[g], acc_scale, vw[g]);
+      online_softmax_step(attention_score(static_cast<float>(dot), a.scale, a.softcap), a.m[g], a.s[g], acc_scale,
+                          vw[g]);
       if (acc_scale != 1.0f) {
         for (int64_t i = 0; i < hd; ++i) a.acc[g * hd + i] *= acc_scale;
       }

@@ -1,7 +1,7 @@
 // Sliding-window attention in the model layer: stories260K's weights rewritten as a gemma3 file
 // with a window of 4 positions, so its five layers all keep their KV cache as a ring. Batch
 // sizes, rings that wrap many times and truncation must not change the logits; memory is bounded
-// by the window. Family hyper-parameters (gemma3, granite) are read and checked.
+// by the window. Family hyper-parameters (gemma2, gemma3, granite) are read and checked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,12 +53,15 @@ std::string rewrite_as(const std::string& arch, const edit_fn& edit, const std::
   return path.string();
 }
 
-// The q/k norms and post-norms gemma3 needs, all ones; without post_ffw_norm when asked.
-void add_gemma3_norms(gguf::writer& w, bool with_ffw_post_norm = true) {
+// The q/k norms and post-norms gemma3 needs, all ones; without post_ffw_norm when asked, and
+// without the q/k norms for gemma2.
+void add_gemma3_norms(gguf::writer& w, bool with_ffw_post_norm = true, bool with_qk_norms = true) {
   for (int il = 0; il < 5; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
-    w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
-    w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
+    if (with_qk_norms) {
+      w.add_tensor(p + "attn_q_norm.weight", ggml_type::f32, {8}, ones(8));
+      w.add_tensor(p + "attn_k_norm.weight", ggml_type::f32, {8}, ones(8));
+    }
     w.add_tensor(p + "post_attention_norm.weight", ggml_type::f32, {64}, ones(64));
     if (with_ffw_post_norm) w.add_tensor(p + "post_ffw_norm.weight", ggml_type::f32, {64}, ones(64));
   }
@@ -301,6 +304,56 @@ TEST(family_hparams, phi3_longrope_takes_the_long_factors_past_the_original_cont
   EXPECT_GT(max_abs_diff(last_logits(unit_short, 64, ids), last_logits(plain, 64, ids)), 1e-3f);
   std::filesystem::remove(plain);
   std::filesystem::remove(unit_short);
+}
+
+// gemma2 as llama.cpp reads it: window 4096 on every other layer (the last of each pair
+// global) with the global RoPE, q.k capped at 50 and logits at 30; a pattern key overrides
+// the layers as a period or one flag per layer.
+hparams gemma2_hparams(const edit_fn& extra, const std::string& tag, std::string* error = nullptr) {
+  const auto path = rewrite_as(
+      "gemma2",
+      [&](gguf::writer& w, const gguf::file& src) {
+        add_gemma3_norms(w, true, false);
+        if (extra) extra(w, src);
+      },
+      tag);
+  auto f = gguf::file::open(path);
+  EXPECT_TRUE(f.ok());
+  auto hp = read_hparams(**f);
+  std::filesystem::remove(path);
+  if (!hp.ok() && error) *error = hp.error_message();
+  return hp.ok() ? *hp : hparams{};
+}
+
+std::vector<bool> flags(std::initializer_list<int> v) { return std::vector<bool>(v.begin(), v.end()); }
+
+TEST(family_hparams, gemma2_defaults_follow_llama_cpp) {
+  const hparams hp = gemma2_hparams({}, "g2");
+  EXPECT_EQ(hp.n_swa, 4096);
+  EXPECT_EQ(hp.swa_layers, flags({1, 0, 1, 0, 1}));
+  EXPECT_FLOAT_EQ(hp.attn_softcap, 50.0f);
+  EXPECT_FLOAT_EQ(hp.final_softcap, 30.0f);
+  EXPECT_FLOAT_EQ(hp.rope_swa.freq_base, hp.rope.freq_base);
+  EXPECT_FLOAT_EQ(hp.embd_scale, 8.0f);  // sqrt(64)
+}
+
+TEST(family_hparams, sliding_window_pattern_as_a_period_or_per_layer) {
+  const std::string key = "gemma2.attention.sliding_window_pattern";
+  EXPECT_EQ(gemma2_hparams([&](gguf::writer& w, const gguf::file&) { w.set_u32(key, 3); }, "p3").swa_layers,
+            flags({1, 1, 0, 1, 1}));
+  EXPECT_EQ(gemma2_hparams([&](gguf::writer& w, const gguf::file&) { w.set_u32(key, 0); }, "p0").swa_layers,
+            flags({1, 1, 1, 1, 1}));
+  const auto per_layer = [&](std::vector<bool> v) {
+    return [key, v](gguf::writer& w, const gguf::file&) {
+      gguf::array_value arr{gguf::value_type::boolean, {}};
+      for (bool b : v) arr.items.push_back(gguf::value{gguf::value_type::boolean, b});
+      w.set_value(key, gguf::value{gguf::value_type::array, arr});
+    };
+  };
+  EXPECT_EQ(gemma2_hparams(per_layer({false, true, true, false, false}), "arr").swa_layers, flags({0, 1, 1, 0, 0}));
+  std::string error;
+  gemma2_hparams(per_layer({true, false}), "short", &error);
+  EXPECT_NE(error.find("sliding_window_pattern' has 2 entries for 5 layers"), std::string::npos) << error;
 }
 
 TEST(family_hparams, gemma3_without_its_norms_names_the_missing_tensor) {

@@ -138,13 +138,14 @@ TEST(plan_sizes, default_budget_is_mem_available_minus_reserve) {
 }
 
 // The done-when check: plan's total within 5% of the peak RSS of `pocketlm eval` for three
-// model sizes at two contexts. The KV cache is zero-filled at load, so it is resident even
+// model sizes at two contexts, and for lfm2 (KV cells on its attention layers only, a
+// convolution state per sequence). The KV cache is zero-filled at load, so it is resident even
 // though eval writes only a few positions; the models have tied embeddings, so every weight
 // page is read by the output projection.
 TEST_F(planner_models, plan_total_matches_eval_peak_rss) {
   if (k_sanitized) GTEST_SKIP() << "sanitizer shadow memory inflates RSS";
   const std::vector<std::string> models = {model("qwen3-tiny", "q8_0"), model("qwen3-tiny", "f32"),
-                                           model("qwen2.5-0.5b", "q4_0", 8)};
+                                           model("qwen2.5-0.5b", "q4_0", 8), model("lfm2-tiny", "q8_0")};
   for (const auto& m : models) {
     for (const char* ctx : {"1024", "32768"}) {
       const child_result plan =

@@ -9,17 +9,18 @@
 
 #include "model/model.h"
 #include "runtime/session.h"
+#include "../pooled_stories.h"
 
 namespace pocketlm {
 namespace {
 
 const std::string k_model = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
 
-std::unique_ptr<model> load(int n_seq) {
+std::unique_ptr<model> load(int n_seq, const std::string& path = k_model) {
   model_options o;
   o.n_ctx = 256;
   o.n_seq = n_seq;
-  auto m = model::load(k_model, o);
+  auto m = model::load(path, o);
   EXPECT_TRUE(m.ok()) << m.error_message();
   return m.ok() ? std::move(*m) : nullptr;
 }
@@ -78,7 +79,7 @@ TEST(ModelSequences, ConcurrentGreedyDecodesEqualDecodesAlone) {
 }
 
 TEST(ModelSequences, EmbeddingIsUnitLengthAndLeavesTheSequenceEmpty) {
-  auto m = load(2);
+  auto m = load(2, testing_models::pooled_stories(1));
   ASSERT_TRUE(m);
   session s(*m, 1);
   ASSERT_TRUE(s.sync({1, 400, 30}).ok());

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "server/api.h"
+#include "../pooled_stories.h"
 #include "test_server.h"
 
 namespace pocketlm::server {
@@ -38,6 +39,8 @@ class ServerTest : public ::testing::Test {
     o.models.n_ctx = n_ctx;
     o.models.n_parallel = parallel;
     o.models.queue = queue;
+    // Where testing_models::pooled_stories writes the embedding model.
+    o.models.model_dirs.push_back(std::filesystem::temp_directory_path().string());
     srv_ = std::make_unique<test::running_server>(o);
     port_ = srv_->port();
   }
@@ -345,7 +348,8 @@ TEST_F(ServerTest, ClientDisconnectStopsGeneration) {
 
 TEST_F(ServerTest, EmbeddingsAreUnitLength) {
   start();
-  const auto [st, body] = post("/v1/embeddings", json{{"model", k_model}, {"input", {"a cat", "a dog"}}}.dump());
+  const std::string pooled = testing_models::pooled_stories(1);
+  const auto [st, body] = post("/v1/embeddings", json{{"model", pooled}, {"input", {"a cat", "a dog"}}}.dump());
   ASSERT_EQ(st, 200) << body;
   const json j = json::parse(body);
   ASSERT_EQ(j["data"].size(), 2u);
@@ -355,9 +359,13 @@ TEST_F(ServerTest, EmbeddingsAreUnitLength) {
     EXPECT_NEAR(norm, 1.0, 1e-4);
   }
   EXPECT_NE(j["data"][0]["embedding"], j["data"][1]["embedding"]);
-  const auto [st2, body2] = post("/api/embed", json{{"model", k_model}, {"input", "a cat"}}.dump());
+  const auto [st2, body2] = post("/api/embed", json{{"model", pooled}, {"input", "a cat"}}.dump());
   ASSERT_EQ(st2, 200) << body2;
   EXPECT_EQ(json::parse(body2)["embeddings"][0], j["data"][0]["embedding"]);
+  // A chat model (no pooling type) is refused, as Ollama refuses it.
+  const auto [st3, body3] = post("/api/embed", json{{"model", k_model}, {"input", "a cat"}}.dump());
+  EXPECT_EQ(st3, 400);
+  EXPECT_EQ(json::parse(body3)["error"], "this model does not support embeddings");
 }
 
 // Issue 12 row 2: the body limit holds for chunked bodies too, before they are buffered.

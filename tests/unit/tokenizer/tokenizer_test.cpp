@@ -192,8 +192,15 @@ TEST(PreTokenizer, SettingsFollowLlamaCpp) {
   const auto glm = find_pre_type_settings("chatglm-bpe");
   ASSERT_TRUE(glm);
   EXPECT_TRUE(glm->no_default_bos);
-  EXPECT_FALSE(find_pre_type_settings("gemma4"));  // no GPT-2 byte encoding
-  EXPECT_FALSE(pre_tokenizer::create("gemma4").ok());
+  const auto gemma4 = find_pre_type_settings("gemma4");  // SentencePiece-style BPE, BOS forced
+  ASSERT_TRUE(gemma4);
+  EXPECT_TRUE(gemma4->spm_style && gemma4->force_add_bos && gemma4->newline_runs_whole);
+  const auto sarvam = find_pre_type_settings("sarvam-moe");  // the same shape, nothing forced
+  ASSERT_TRUE(sarvam);
+  EXPECT_TRUE(sarvam->spm_style);
+  EXPECT_FALSE(sarvam->force_add_bos || sarvam->newline_runs_whole);
+  EXPECT_FALSE(find_pre_type_settings("whitespace"));  // its own session in llama.cpp
+  EXPECT_FALSE(pre_tokenizer::create("whitespace").ok());
 }
 
 TEST(Tokenizer, LoadErrorsNameTheKey) {

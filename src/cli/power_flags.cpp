@@ -9,11 +9,12 @@ namespace pocketlm::cli {
 
 void add_power_flags(CLI::App* cmd, power_flags& f) {
   cmd->add_option("--thermal-limit", f.thermal_limit_c,
-                  "pause between passes (about half speed) while a thermal zone is at or above C degrees "
+                  "run on half the threads (about half speed; one thread: pause between passes) while a "
+                  "thermal zone is at or above C degrees "
                   "(sysfs: $POCKETLM_SYSFS_ROOT or /sys)")
       ->check(CLI::Range(20.0, 150.0));
   cmd->add_option("--min-battery", f.min_battery_pct,
-                  "pause between passes while the battery is discharging and below PCT percent")
+                  "slow down as --thermal-limit does while the battery is discharging and below PCT percent")
       ->check(CLI::Range(1, 100));
 }
 

@@ -43,7 +43,10 @@ std::string power_line(const store::server_power& p) {
   }
   if (p.min_battery_pct) out += " battery " + std::to_string(*p.min_battery_pct) + "%";
   out += "; " + std::to_string(p.threads) + " threads";
-  return out + (p.throttled ? "; THROTTLED (" + p.reason + "): pausing between passes" : "; full speed");
+  if (!p.throttled) return out + "; full speed";
+  out += "; THROTTLED (" + p.reason + "): ";
+  return out +
+         (p.threads > 1 ? "running on " + std::to_string(p.active_threads) + " of them" : "pausing between passes");
 }
 
 int run_ps() {

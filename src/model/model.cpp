@@ -11,6 +11,18 @@
 
 namespace pocketlm {
 
+namespace {
+
+// Pins every thread of `pool` to `cpus` (none: nothing to do).
+bool pin_pool(kernels::thread_pool& pool, const std::vector<int>& cpus) {
+  if (cpus.empty()) return true;
+  bool pinned = true;
+  pool.run([&](int, int) { pinned = kernels::pin_current_thread(cpus) && pinned; });
+  return pinned;
+}
+
+}  // namespace
+
 result<std::unique_ptr<model>> model::load(const std::string& path, const model_options& opt) {
   auto file = gguf::file::open(path);
   if (!file) return file.err();
@@ -73,12 +85,10 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
     for (auto& cs : m->conv_) cs.allocate(m->hp_);
   }
   m->n_past_.assign(static_cast<size_t>(n_seq), 0);
-  m->pool_ = std::make_unique<kernels::thread_pool>(opt.n_threads);
-  if (!opt.cpus.empty()) {
-    bool pinned = true;
-    m->pool_->run([&](int, int) { pinned = kernels::pin_current_thread(opt.cpus) && pinned; });
-    if (!pinned) return error{"model: cannot pin threads to the CPUs of --cpu-mask"};
-  }
+  m->full_pool_ = std::make_unique<kernels::thread_pool>(opt.n_threads);
+  m->pool_ = m->full_pool_.get();
+  m->cpus_ = opt.cpus;
+  if (!pin_pool(*m->pool_, m->cpus_)) return error{"model: cannot pin threads to the CPUs of --cpu-mask"};
 
   const auto& h = m->hp_;
   const auto nb = static_cast<size_t>(m->n_batch_);
@@ -97,6 +107,19 @@ result<std::unique_ptr<model>> model::load(const std::string& path, const model_
   st.pos.resize(nb);
   st.first_pos.resize(nb);
   return m;
+}
+
+void model::set_active_threads(int n) {
+  n = std::clamp(n, 1, threads());
+  if (n == threads()) {
+    pool_ = full_pool_.get();
+    return;
+  }
+  if (!low_pool_ || low_pool_->size() != n) {
+    low_pool_ = std::make_unique<kernels::thread_pool>(n);
+    pin_pool(*low_pool_, cpus_);  // the CPUs were pinnable at load; a failure here only loses the pinning
+  }
+  pool_ = low_pool_.get();
 }
 
 int64_t model::truncate(int seq, int64_t n_keep) {

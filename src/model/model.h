@@ -132,6 +132,14 @@ class model {
   // vocabulary, and they fit the context.
   status check_eval(int seq, const std::vector<int32_t>& tokens) const;
 
+  // Later passes run on n threads (clamped to 1..threads()): fewer than the model was loaded with
+  // go to a second, smaller pool made on first use (pinned like the first), whose idle
+  // counterpart sleeps. The power policy lowers threads so while a phone is hot (runtime/power.h).
+  // Call between passes, from the thread that runs them.
+  void set_active_threads(int n);
+  int active_threads() const { return pool_->size(); }
+  int threads() const { return full_pool_->size(); }
+
  private:
   model() = default;
   status check_batch(const batch& b) const;
@@ -160,7 +168,10 @@ class model {
   int64_t n_batch_ = 0;
   std::vector<int64_t> n_past_;  // one per sequence
   std::string load_notice_;
-  std::unique_ptr<kernels::thread_pool> pool_;
+  std::unique_ptr<kernels::thread_pool> full_pool_;  // the threads the model was loaded with
+  std::unique_ptr<kernels::thread_pool> low_pool_;   // fewer, made by set_active_threads
+  kernels::thread_pool* pool_ = nullptr;             // the one passes run on
+  std::vector<int> cpus_;                            // --cpu-mask: every pool's threads pinned there
 };
 
 }  // namespace pocketlm

@@ -51,6 +51,9 @@ std::string format_c(double c) {
 std::mutex g_mu;
 std::shared_ptr<policy> g_policy;
 
+// The threads a throttled model runs on: half, at least one.
+int lowered(int threads) { return std::max(1, threads / 2); }
+
 }  // namespace
 
 std::string default_sysfs_root() {
@@ -114,7 +117,10 @@ void policy::refresh_locked(bool force) {
   std::string why;
   const bool t = should_throttle(r_, limits_, throttled_, &why);
   if (t != throttled_ && log_) {
-    if (t) {
+    if (t && threads_ > 1) {
+      std::fprintf(stderr, "power: %s: running on %d of %d threads (about half speed)\n", why.c_str(),
+                   lowered(threads_), threads_);
+    } else if (t) {
       std::fprintf(stderr, "power: %s: pausing between forward passes (about half speed)\n", why.c_str());
     } else {
       std::fprintf(stderr, "power: back within limits: full speed\n");
@@ -124,12 +130,20 @@ void policy::refresh_locked(bool force) {
   reason_ = t ? why : "";
 }
 
+int policy::threads_for_next_pass() {
+  std::lock_guard lock(mu_);
+  refresh_locked(false);
+  active_threads_ = throttled_ && threads_ > 1 ? lowered(threads_) : threads_;
+  if (active_threads_ < threads_) ++lowered_passes_;
+  return active_threads_;
+}
+
 std::chrono::nanoseconds policy::after_pass(std::chrono::nanoseconds pass) {
   std::chrono::nanoseconds pause{0};
   {
     std::lock_guard lock(mu_);
     refresh_locked(false);
-    if (!throttled_) return pause;
+    if (!throttled_ || threads_ > 1) return pause;  // many threads: lowered instead
     pause = std::min<std::chrono::nanoseconds>(pass, k_max_pause);
     paused_ns_ += pause.count();
     ++paused_passes_;
@@ -148,8 +162,10 @@ state policy::current() {
   s.throttled = throttled_;
   s.reason = reason_;
   s.threads = threads_;
+  s.active_threads = active_threads_ > 0 ? active_threads_ : threads_;
   s.paused_ms = paused_ns_ / 1000000;
   s.paused_passes = paused_passes_;
+  s.lowered_passes = lowered_passes_;
   return s;
 }
 

@@ -5,11 +5,12 @@
 // --min-battery, and returns to full speed once back (a zone must cool k_hysteresis_c under the
 // limit first). Without limits there is no policy and nothing changes.
 //
-// How it slows down: the kernels' thread pool runs every job on all of its threads
-// (kernels/threads.h cannot run a pass on fewer), so the policy does not lower the thread count.
-// It pauses between forward passes instead: the scheduler calls after_pass() after each pass,
-// and while throttled that sleeps as long as the pass took (capped at k_max_pause), so the cores
-// are busy about half the time: about half the heat and power, half the tokens per second.
+// How it slows down: while throttled, passes run on half the model's threads (at least one; the
+// scheduler asks threads_for_next_pass() before each pass and the model switches to a smaller
+// pool, model::set_active_threads), so about half the cores work and the rest sleep. A model on
+// one thread cannot go lower: then after_pass() sleeps as long as the pass took (capped at
+// k_max_pause), so the core is busy about half the time. Either way about half the heat and
+// power, and about half the tokens per second.
 #pragma once
 
 #include <chrono>
@@ -53,10 +54,12 @@ struct state {
   bool has_policy = false;  // limits were given
   limits l;
   bool throttled = false;
-  std::string reason;         // why, while throttled
-  int threads = 0;            // the model's threads (the pool's size: the policy pauses, it keeps them)
-  int64_t paused_ms = 0;      // time spent paused so far
-  int64_t paused_passes = 0;  // passes followed by a pause
+  std::string reason;          // why, while throttled
+  int threads = 0;             // the model's threads (set_threads)
+  int active_threads = 0;      // what the latest pass ran on (threads_for_next_pass)
+  int64_t paused_ms = 0;       // time spent paused so far (one-thread models)
+  int64_t paused_passes = 0;   // passes followed by a pause
+  int64_t lowered_passes = 0;  // passes run on fewer threads
 };
 
 class policy {
@@ -64,8 +67,10 @@ class policy {
   // Re-reads sysfs at most every `poll`; prints a line on stderr each time throttling starts or
   // ends (when `log`).
   policy(limits l, std::string sysfs_root, std::chrono::milliseconds poll = std::chrono::seconds(2), bool log = true);
+  // Called before each forward pass: the threads it should run on (0 before set_threads).
+  int threads_for_next_pass();
   // Called after each forward pass that took `pass`; sleeps min(pass, k_max_pause) while
-  // throttled. Returns how long it slept.
+  // throttled on one thread. Returns how long it slept.
   std::chrono::nanoseconds after_pass(std::chrono::nanoseconds pass);
   state current();
   void set_threads(int n);
@@ -83,8 +88,10 @@ class policy {
   bool throttled_ = false;
   std::string reason_;
   int threads_ = 0;
+  int active_threads_ = 0;
   int64_t paused_ns_ = 0;
   int64_t paused_passes_ = 0;
+  int64_t lowered_passes_ = 0;
 };
 
 // The process's policy, set by serve and run from their flags; nullptr (the default): none.

@@ -118,11 +118,16 @@ void scheduler::step(std::unique_lock<std::mutex>& lock) {
   }
   if (b.empty()) return;  // only embeddings behind others: the next step takes them
   lock.unlock();
+  // A power policy (runtime/power.h: --thermal-limit, --min-battery) runs passes on fewer
+  // threads, or pauses after them, while the phone is hot or its battery low; busy_ holds the
+  // next step meanwhile.
+  const auto policy = power::installed();
+  if (policy) {
+    if (const int n = policy->threads_for_next_pass(); n > 0) model_.set_active_threads(n);
+  }
   const auto started = std::chrono::steady_clock::now();
   auto logits = model_.decode(b);
-  // A power policy (runtime/power.h: --thermal-limit, --min-battery) pauses here, between
-  // passes, while the phone is hot or its battery low; busy_ holds the next step meanwhile.
-  if (const auto p = power::installed()) p->after_pass(std::chrono::steady_clock::now() - started);
+  if (policy) policy->after_pass(std::chrono::steady_clock::now() - started);
   lock.lock();
   if (decodes > 1) batched_decodes_.fetch_add(decodes);
   if (decodes > 0 && parts.size() > static_cast<size_t>(decodes)) interleaved_steps_.fetch_add(1);

@@ -258,7 +258,9 @@ void ps(httplib::Response& res, server_context& ctx) {
       power["min_battery_pct"] = opt(p->l.min_battery_pct);
       power["reason"] = p->reason;
       power["threads"] = p->threads;
-      power["throttle"] = "pause between passes";
+      power["active_threads"] = p->active_threads;
+      power["throttle"] = p->threads > 1 ? "half the threads" : "pause between passes";
+      power["lowered_passes"] = p->lowered_passes;
       power["paused_ms"] = p->paused_ms;
       power["paused_passes"] = p->paused_passes;
     }

@@ -69,6 +69,7 @@ result<std::optional<std::vector<running_model>>> query_running(int port, std::o
     if (const auto b = num("min_battery_pct")) sp.min_battery_pct = static_cast<int>(*b);
     sp.reason = p.value("reason", "");
     sp.threads = p.value("threads", 0);
+    sp.active_threads = p.value("active_threads", sp.threads);
     *power = sp;
   }
   std::vector<running_model> out;

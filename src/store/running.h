@@ -34,7 +34,8 @@ struct server_power {
   std::optional<double> thermal_limit_c;
   std::optional<int> min_battery_pct;
   std::string reason;
-  int threads = 0;
+  int threads = 0;         // the model's
+  int active_threads = 0;  // what passes run on now (fewer while throttled)
 };
 
 // nullopt when nothing listens on the port; an error for a malformed answer. `power` (when

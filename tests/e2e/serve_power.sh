@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 18, heat and battery on a fake sysfs tree ($POCKETLM_SYSFS_ROOT): `serve --thermal-limit`
-# pauses between forward passes while a zone is past the limit and says so in /api/ps ("power")
-# and `pocketlm ps`; once the zone cools it is back to full speed. Without flags and without
+# runs on half its threads (on one thread: pauses between forward passes) while a zone is past
+# the limit and says so in /api/ps ("power") and `pocketlm ps`; once the zone cools it is back to
+# full speed. Without flags and without
 # readable sensors /api/ps stays Ollama's shape (no "power"). `run` takes the same flags.
 # Loopback only.
 # Usage: serve_power.sh POCKETLM_BIN STORIES_GGUF
@@ -30,7 +31,7 @@ put class/power_supply/battery/status Discharging
 # start ARGS...: serve on a free loopback port; sets $port and $pid.
 start() {
   port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-  "$bin" serve --port "$port" -t 1 --models-dir "$tmp/models" "$@" 2>"$tmp/err" &
+  "$bin" serve --port "$port" -t "${threads:-1}" --models-dir "$tmp/models" "$@" 2>"$tmp/err" &
   pid=$!
   for _ in $(seq 1 200); do
     grep -q "listening on" "$tmp/err" && return 0
@@ -49,7 +50,7 @@ generate() {
     "http://127.0.0.1:$port/api/generate" "$tmp/models/stories.gguf"
 }
 
-echo "== hot: throttled, shown, passes paused"
+echo "== hot on 1 thread: throttled, shown, passes paused"
 POCKETLM_SYSFS_ROOT=$sys start --thermal-limit 70
 grep -q "power: cpu-big at 75.0 C (limit 70.0 C): pausing between forward passes" "$tmp/err" || fail "no throttle line: $(cat "$tmp/err")"
 ps=$(get /api/ps)
@@ -81,6 +82,27 @@ generate >/dev/null
 grep -q "power: back within limits: full speed" "$tmp/err" || fail "no restore line: $(cat "$tmp/err")"
 contains_full=$(POCKETLM_PORT=$port "$bin" ps)
 grep -q "; full speed$" <<<"$contains_full" || fail "ps: $contains_full"
+stop
+
+echo "== hot with 2 threads: passes run on 1, none paused"
+put class/thermal/thermal_zone0/temp 75000
+threads=2 POCKETLM_SYSFS_ROOT=$sys start --thermal-limit 70
+grep -q "power: cpu-big at 75.0 C (limit 70.0 C): running on 1 of 2 threads" "$tmp/err" || fail "no throttle line: $(cat "$tmp/err")"
+n=$(generate)
+[ "$n" -ge 1 ] || fail "generation failed: $n"
+ps=$(get /api/ps)
+[ "$(field "$ps" power.threads)" = 2 ] || fail "threads: $ps"
+[ "$(field "$ps" power.active_threads)" = 1 ] || fail "active_threads: $ps"
+[ "$(field "$ps" power.throttle)" = '"half the threads"' ] || fail "throttle: $ps"
+[ "$(field "$ps" power.lowered_passes)" -ge "$n" ] || fail "passes not lowered: $ps"
+[ "$(field "$ps" power.paused_passes)" = 0 ] || fail "paused although threads could be lowered: $ps"
+out=$(POCKETLM_PORT=$port "$bin" ps)
+grep -q "; 2 threads; THROTTLED (cpu-big at 75.0 C (limit 70.0 C)): running on 1 of them$" <<<"$out" || fail "ps: $out"
+put class/thermal/thermal_zone0/temp 60000
+sleep 2.5
+generate >/dev/null
+ps=$(get /api/ps)
+[ "$(field "$ps" power.active_threads)" = 2 ] || fail "threads not restored after cooling: $ps"
 stop
 
 echo "== no flags, no sensors: Ollama's shape"

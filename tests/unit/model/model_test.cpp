@@ -112,6 +112,29 @@ TEST(model_stories, truncate_reuses_the_kept_prefix) {
   EXPECT_GT(max_abs_diff(*full, *other), 0.1f);
 }
 
+// The power policy's lever (runtime/power.h): passes on fewer threads give the same logits (the
+// kernels sum in the same order whatever the thread count), and the count is clamped.
+TEST(model_stories, fewer_active_threads_give_the_same_logits) {
+  const std::vector<int32_t> ids{1, 403, 407, 261, 378, 300, 420, 17};
+  auto m = load(k_stories, 0, 3);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->threads(), 3);
+  auto full = m->eval(ids, false);
+  ASSERT_TRUE(full.ok());
+  for (int n : {1, 2, 3, 1}) {
+    m->set_active_threads(n);
+    EXPECT_EQ(m->active_threads(), n);
+    m->truncate(0);
+    auto fewer = m->eval(ids, false);
+    ASSERT_TRUE(fewer.ok());
+    EXPECT_EQ(max_abs_diff(*full, *fewer), 0.0f) << n << " threads";
+  }
+  m->set_active_threads(64);
+  EXPECT_EQ(m->active_threads(), 3);
+  m->set_active_threads(0);
+  EXPECT_EQ(m->active_threads(), 1);
+}
+
 TEST(model_stories, prompt_longer_than_context_is_an_error) {
   auto m = load(k_stories, 8);
   ASSERT_TRUE(m);

@@ -1,5 +1,6 @@
 // Heat and battery (runtime/power.h, issue 18) on fake sysfs trees written per test: what is
-// read, when the policy throttles and when it lets go, and that throttled passes are paused.
+// read, when the policy throttles and when it lets go, and that throttled passes run on half the
+// threads (or pause, on one thread).
 #include "runtime/power.h"
 
 #include <gtest/gtest.h>
@@ -105,7 +106,7 @@ TEST_F(PowerTest, MinBatteryOnlyWhileDischarging) {
   EXPECT_FALSE(should_throttle(r, l, true));
 }
 
-TEST_F(PowerTest, PolicyPausesThrottledPassesAndRestores) {
+TEST_F(PowerTest, PolicyLowersThreadsWhileThrottledAndRestores) {
   phone("75000", "80", "Discharging");
   policy p(limits{70.0, 20}, root_, 0ms, /*log=*/false);
   p.set_threads(8);
@@ -114,17 +115,20 @@ TEST_F(PowerTest, PolicyPausesThrottledPassesAndRestores) {
   EXPECT_TRUE(s.throttled);
   EXPECT_EQ(s.threads, 8);
   EXPECT_NE(s.reason.find("cpu-1-0"), std::string::npos) << s.reason;
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(p.after_pass(30ms), 30ms);
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 29ms);  // it really slept
-  s = p.current();
-  EXPECT_EQ(s.paused_passes, 1);
-  EXPECT_GE(s.paused_ms, 29);
-
-  // Cooled down: full speed, no pause.
-  put("class/thermal/thermal_zone1/temp", "50000");
+  EXPECT_EQ(p.threads_for_next_pass(), 4);  // half the threads, no pause
   EXPECT_EQ(p.after_pass(30ms), 0ns);
   s = p.current();
+  EXPECT_EQ(s.active_threads, 4);
+  EXPECT_EQ(s.lowered_passes, 1);
+  EXPECT_EQ(s.paused_passes, 0);
+
+  // Cooled down: all threads again.
+  put("class/thermal/thermal_zone1/temp", "50000");
+  EXPECT_EQ(p.threads_for_next_pass(), 8);
+  EXPECT_EQ(p.after_pass(30ms), 0ns);
+  s = p.current();
+  EXPECT_EQ(s.active_threads, 8);
+  EXPECT_EQ(s.lowered_passes, 1);
   EXPECT_FALSE(s.throttled);
   EXPECT_TRUE(s.reason.empty());
   ASSERT_TRUE(s.r.max_temp_c);
@@ -137,6 +141,23 @@ TEST_F(PowerTest, PolicyPausesThrottledPassesAndRestores) {
   EXPECT_NE(s.reason.find("battery at 12%"), std::string::npos) << s.reason;
   put("class/power_supply/battery/status", "Charging");
   EXPECT_FALSE(p.current().throttled);
+}
+
+TEST_F(PowerTest, OneThreadCannotGoLowerSoThrottledPassesPause) {
+  phone("75000", "80", "Discharging");
+  policy p(limits{70.0, std::nullopt}, root_, 0ms, /*log=*/false);
+  p.set_threads(1);
+  EXPECT_EQ(p.threads_for_next_pass(), 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(p.after_pass(30ms), 30ms);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 29ms);  // it really slept
+  state s = p.current();
+  EXPECT_EQ(s.paused_passes, 1);
+  EXPECT_GE(s.paused_ms, 29);
+  EXPECT_EQ(s.lowered_passes, 0);
+  put("class/thermal/thermal_zone1/temp", "50000");
+  EXPECT_EQ(p.after_pass(30ms), 0ns);  // cooled: no pause
+  EXPECT_EQ(p.current().paused_passes, 1);
 }
 
 TEST_F(PowerTest, PollIntervalLimitsRereads) {

@@ -30,8 +30,8 @@ after(async () => {
 // noise_floor the bound is at least 1.5x llama.cpp's distance from itself with flash attention
 // off: on deep random models q8_0 activations turn rounding differences into logit noise that
 // grows with depth, whichever engine computes (phi3.5-mini q4_0, 8 tokens: llama.cpp against
-// itself 3.4%, pocketlm against llama.cpp 3.9%). A wrong op lands far above it (the wrong RoPE
-// variant, normal for neox: 64%).
+// itself 2.0% at 8 layers and 3.4% at all 32, pocketlm against llama.cpp 2.1% and 3.9%). A wrong
+// op lands far above it (the wrong RoPE variant, normal for neox: 64%).
 async function check_case(t, label, model, n, bound, seed = 1, { noise_floor = false } = {}) {
   const tokens = await random_prompt(model, n, seed, await ref.bos(model));
   const want = await ref.logits(model, tokens);
@@ -98,17 +98,19 @@ describe("deep generated models", () => {
     // Gemma 3 1B's real shapes; 600 tokens run past its 512-position window.
     { preset: "gemma3-1b", type: "q4_0", n: 8, bound: 3 },
     { preset: "gemma3-1b", type: "q4_0", n: 600, bound: 3 },
-    // Phi-3.5-mini's 32 layers of 3072: past 3% from llama.cpp's own noise (see check_case).
-    { preset: "phi3.5-mini", type: "q4_0", n: 8, bound: 3, noise_floor: true },
+    // Phi-3.5-mini's layers of 3072 (8 of its 32, to keep CI short); bounded by llama.cpp's own
+    // spread (see check_case), which passes 3% at the full depth.
+    { preset: "phi3.5-mini", type: "q4_0", n_layer: 8, n: 8, bound: 3, noise_floor: true },
     // LFM2-350M's real shapes (10 convolution and 6 attention layers); 600 tokens take two
     // prefill chunks, so the convolution state crosses a chunk boundary.
     { preset: "lfm2-350m", type: "q4_0", n: 600, bound: 3 },
   ];
-  for (const { preset, type, n, bound, noise_floor } of deep_cases) {
+  for (const { preset, type, n_layer, n, bound, noise_floor } of deep_cases) {
     const shown = noise_floor ? `${bound}% or 1.5x llama.cpp's own spread` : `${bound}%`;
-    test(`${preset} ${type} n=${n} (bound ${shown})`, async (t) => {
-      const model = await generated_model({ preset, type });
-      await check_case(t, `${preset} ${type} n=${n}`, model, n, bound, 1, { noise_floor });
+    const layers = n_layer ? ` ${n_layer} layers` : "";
+    test(`${preset}${layers} ${type} n=${n} (bound ${shown})`, async (t) => {
+      const model = await generated_model({ preset, type, n_layer });
+      await check_case(t, `${preset}${layers} ${type} n=${n}`, model, n, bound, 1, { noise_floor });
     });
   }
 });

@@ -10,9 +10,10 @@
 #
 # tools/setup.sh fetches the source package (apt-get source openssl) into deps/debian-src (git
 # ignores it); it is unpacked here at configure time with Debian's patches (dpkg-source) and
-# built by `make` as an external project (libcrypto, libssl and headers only, serially).
+# built by `make` as an external project (libcrypto, libssl and headers only, one job per core).
 # Defines pocketlm_openssl_ssl and pocketlm_openssl_crypto (imported static libraries).
 include(ExternalProject)
+cmake_host_system_information(RESULT openssl_jobs QUERY NUMBER_OF_LOGICAL_CORES)
 file(GLOB openssl_dsc "${CMAKE_SOURCE_DIR}/deps/debian-src/openssl_*.dsc")
 list(SORT openssl_dsc)
 list(POP_BACK openssl_dsc openssl_dsc_newest)
@@ -62,7 +63,7 @@ ExternalProject_Add(pocketlm_openssl_build
                     --libdir=lib --openssldir=/etc/ssl ${openssl_options}
                     CC=${CMAKE_C_COMPILER} AR=${CMAKE_AR} RANLIB=${CMAKE_RANLIB}
                     -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
-  BUILD_COMMAND ${POCKETLM_MAKE} build_libs
+  BUILD_COMMAND ${POCKETLM_MAKE} -j${openssl_jobs} build_libs
   INSTALL_COMMAND ${POCKETLM_MAKE} install_dev
   BUILD_BYPRODUCTS ${openssl_install}/lib/libssl.a ${openssl_install}/lib/libcrypto.a
   LOG_CONFIGURE ON LOG_BUILD ON LOG_INSTALL ON LOG_OUTPUT_ON_FAILURE ON)

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 
@@ -14,7 +15,8 @@ namespace pocketlm::testing_models {
 inline std::string pooled_stories(int pooling) {
   const std::string src_path = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
   const std::string path =
-      (std::filesystem::temp_directory_path() / ("pocketlm_pooled_stories_" + std::to_string(pooling) + ".gguf"))
+      (std::filesystem::temp_directory_path() /
+       ("pocketlm_pooled_stories_" + std::to_string(pooling) + "_" + std::to_string(getpid()) + ".gguf"))
           .string();
   auto src = gguf::file::open(src_path);
   if (!src) return {};

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "model/model.h"
@@ -20,7 +21,9 @@ namespace {
 const std::string k_stories = std::string(POCKETLM_SHARED_DIR) + "/models/stories260K.gguf";
 
 std::string temp_path(const std::string& tag) {
-  return (std::filesystem::temp_directory_path() / ("pocketlm_embedding_" + tag + ".gguf")).string();
+  return (std::filesystem::temp_directory_path() /
+          ("pocketlm_embedding_" + tag + "_" + std::to_string(getpid()) + ".gguf"))
+      .string();
 }
 
 using testing_models::pooled_stories;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 
@@ -83,7 +84,8 @@ inline std::string lfm2_from_stories(const std::string& tag, flaw f = flaw::none
     w.add_tensor(p + "shortconv.out_proj.weight", ggml_type::f32, {k_embd, k_embd},
                  f32_bytes(pseudo_random(static_cast<size_t>(k_embd * k_embd), 20 + il, 0.2f)));
   }
-  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_lfm2_" + tag + ".gguf");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("pocketlm_lfm2_" + tag + "_" + std::to_string(getpid()) + ".gguf");
   return w.write_file(path.string()).ok() ? path.string() : std::string{};
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "model/model.h"
@@ -166,7 +167,8 @@ std::string load_error_after(const std::function<void(gguf::writer&, const gguf:
                  std::vector<uint8_t>(d, d + t.n_bytes));
   }
   edit(w, **src);
-  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_model_" + tag + ".gguf");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("pocketlm_model_" + tag + "_" + std::to_string(getpid()) + ".gguf");
   if (auto st = w.write_file(path.string()); !st.ok()) return "write failed: " + st.error_message();
   auto m = model::load(path.string(), {});
   std::filesystem::remove(path);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "model/memory.h"
@@ -48,7 +49,8 @@ std::string rewrite_as(const std::string& arch, const edit_fn& edit, const std::
                  std::vector<uint8_t>(d, d + t.n_bytes));
   }
   edit(w, **src);
-  const auto path = std::filesystem::temp_directory_path() / ("pocketlm_window_" + tag + ".gguf");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("pocketlm_window_" + tag + "_" + std::to_string(getpid()) + ".gguf");
   EXPECT_TRUE(w.write_file(path.string()).ok());
   return path.string();
 }

@@ -52,7 +52,7 @@ class matcher {
   // The last rejected accept failed because the grammar is too ambiguous: following the bytes
   // would take more than max_stacks alternative parses at once.
   bool too_ambiguous() const { return too_ambiguous_; }
-  static constexpr size_t max_stacks = 4096;
+  static constexpr size_t max_stacks = 1024;
 
   // Equal states allow exactly the same continuations (mask_cache's key).
   size_t state_hash() const;

@@ -90,7 +90,7 @@ step_result expand(const rules& r, std::vector<stack>& work, std::vector<stack>&
       if (out.size() > 4 * max_stacks) return step_result::too_ambiguous;
       continue;
     }
-    if (++steps > 16 * max_stacks) return step_result::too_ambiguous;
+    if (++steps > max_expand_steps) return step_result::too_ambiguous;
     if (!seen.insert(s).second) continue;
     if (s.empty()) {
       out.push_back(std::move(s));

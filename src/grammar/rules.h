@@ -45,6 +45,9 @@ struct partial_utf8 {
 };
 
 inline constexpr size_t max_stacks = matcher::max_stacks;
+// Rule references one expansion may follow: long chains of rules (r0 ::= r1, ...) reach their
+// first terminal within it; an expansion running past it is as good as ambiguous.
+inline constexpr size_t max_expand_steps = 65536;
 
 struct matcher::state {
   std::vector<stack> stacks;  // sorted and unique, so equal states compare equal

@@ -165,7 +165,7 @@ TEST(Matcher, AmbiguousGrammarFailsClearly) {
   matcher m(g);
   int accepted = 0;
   while (m.accept("a")) ++accepted;
-  EXPECT_EQ(accepted, 10);  // 3072 stacks; the 11th "a" would make 6144 > matcher::max_stacks
+  EXPECT_EQ(accepted, 8);  // 768 stacks; the 9th "a" would make 1536 > matcher::max_stacks
   EXPECT_TRUE(m.too_ambiguous());
   EXPECT_TRUE(m.accept("d"));
   EXPECT_FALSE(m.too_ambiguous());
